@@ -1,0 +1,300 @@
+// VoiceConnect browser module: loaded once per document by the SPA root, so in-app navigation keeps the
+// socket, the peer connections and the microphone. The server is authoritative: it sends `vc.sync(view)`
+// whenever a call changes and `vc.signal(message)` to relay the peer's SDP and ICE candidates; this module
+// reconciles the browser's media with that view and reports back with emitEvent("vc_signal", ...).
+//
+// Latency design: every ringing callee tab negotiates its own peer connection with the caller while it
+// rings, with no track on either sender, so nothing is heard before Accept. Accepting only puts the
+// microphone on the already-connected sender (replaceTrack, no renegotiation).
+"use strict";
+
+(() => {
+  const calls = new Map(); // call id → {role, iceServers, legs: Map(leg → {pc, pending}), answeredLeg, mic, reported}
+  let micPromise = null; // one microphone stream per document, shared by calls
+  let micCallId = null;
+
+  const trace = []; // [ms since page load, what happened]: read by benchmarks and when debugging
+  const note = (what) => trace.length < 500 && trace.push([Math.round(performance.now()), what]);
+  const $ = (id) => document.getElementById(id);
+  const send = (message) => {
+    note(`send ${message.kind}`);
+    emitEvent("vc_signal", message);
+  };
+
+  // ---- connection badge: driven by the real socket state, set in the page even while the server is away
+
+  function setBadge(state) {
+    const badge = $("vc-status");
+    if (!badge || badge.dataset.state === state) return;
+    badge.dataset.state = state;
+    badge.textContent = { connected: "Connected", reconnecting: "Reconnecting…", offline: "Offline" }[state];
+    badge.classList.remove("bg-positive", "bg-warning", "bg-grey-7");
+    badge.classList.add({ connected: "bg-positive", reconnecting: "bg-warning", offline: "bg-grey-7" }[state]);
+    document.body.dataset.vcConnection = state;
+  }
+
+  function watchSocket() {
+    if (!window.socket) return setTimeout(watchSocket, 20);
+    window.socket.on("connect", () => setBadge("connected"));
+    window.socket.on("disconnect", () => setBadge("reconnecting"));
+    if (window.socket.connected) setBadge("connected");
+  }
+
+  // ---- sounds: a rejected play() (autoplay policy) is shown, and retried on the next click
+
+  function play(id) {
+    const audio = $(id);
+    if (!audio || !audio.paused) return;
+    audio.currentTime = 0;
+    audio.play().then(hideSoundBlocked, () => showSoundBlocked(id));
+  }
+
+  function stopSound(id) {
+    const audio = $(id);
+    if (audio && !audio.paused) audio.pause();
+  }
+
+  function showSoundBlocked(id) {
+    const note = $("vc-sound-blocked");
+    if (!note) return;
+    note.hidden = false;
+    document.addEventListener("click", () => play(id), { once: true, capture: true });
+  }
+
+  function hideSoundBlocked() {
+    const note = $("vc-sound-blocked");
+    if (note) note.hidden = true;
+  }
+
+  // ---- microphone
+
+  function microphone(callId) {
+    if (!micPromise) {
+      micCallId = callId;
+      micPromise = navigator.mediaDevices
+        .getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false })
+        .catch((error) => {
+          micPromise = null;
+          throw error;
+        });
+    }
+    return micPromise;
+  }
+
+  function releaseMicrophone(callId) {
+    if (!micPromise || micCallId !== callId) return;
+    micPromise.then((stream) => stream.getTracks().forEach((t) => t.stop())).catch(() => {});
+    micPromise = null;
+    micCallId = null;
+  }
+
+  function micFailed(callId, error) {
+    const reason =
+      error && error.name === "NotAllowedError"
+        ? "Microphone access was refused."
+        : error && error.name === "NotFoundError"
+          ? "No microphone was found."
+          : `The microphone could not be opened (${(error && error.name) || error}).`;
+    send({ kind: "media_failed", call_id: callId, reason });
+  }
+
+  // ---- peer connections, one per leg
+
+  function newLeg(call, callId, leg) {
+    const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+    const entry = { pc, pending: [], remoteSet: false };
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate) return;
+      send({
+        kind: "candidate",
+        call_id: callId,
+        leg,
+        candidate: candidate.candidate,
+        sdp_mid: candidate.sdpMid,
+        sdp_mline_index: candidate.sdpMLineIndex,
+      });
+    };
+    pc.ontrack = ({ streams, track }) => {
+      entry.remote = streams[0] || new MediaStream([track]);
+      if (call.answeredLeg === leg) attachRemote(entry);
+    };
+    pc.onconnectionstatechange = () => {
+      note(`leg ${pc.connectionState}`);
+      reportMediaIfUp(callId);
+    };
+    call.legs.set(leg, entry);
+    return entry;
+  }
+
+  function attachRemote(entry) {
+    const audio = $("vc-remote-audio");
+    if (audio && entry.remote && audio.srcObject !== entry.remote) {
+      audio.srcObject = entry.remote;
+      audio.play().catch(() => showSoundBlocked("vc-remote-audio"));
+    }
+  }
+
+  async function setRemote(entry, description) {
+    await entry.pc.setRemoteDescription(description);
+    entry.remoteSet = true;
+    for (const candidate of entry.pending.splice(0)) await entry.pc.addIceCandidate(candidate);
+  }
+
+  async function offerFromCallee(call, callId, leg) {
+    const entry = newLeg(call, callId, leg);
+    entry.pc.addTransceiver("audio", { direction: "sendrecv" }); // no track yet: silent until Accept
+    const offer = await entry.pc.createOffer();
+    await entry.pc.setLocalDescription(offer);
+    send({ kind: "offer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
+  }
+
+  async function answerAsCaller(call, callId, leg, sdp) {
+    const entry = call.legs.get(leg) || newLeg(call, callId, leg);
+    await setRemote(entry, { type: "offer", sdp });
+    entry.pc.getTransceivers().forEach((t) => (t.direction = "sendrecv")); // keep the send side for the mic
+    const answer = await entry.pc.createAnswer();
+    await entry.pc.setLocalDescription(answer);
+    send({ kind: "answer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
+    if (call.answeredLeg === leg) connectMicrophone(call, callId);
+  }
+
+  async function connectMicrophone(call, callId) {
+    const entry = call.legs.get(call.answeredLeg);
+    if (!entry || entry.micAttached) return;
+    entry.micAttached = true;
+    let stream;
+    try {
+      stream = await microphone(callId);
+    } catch (error) {
+      entry.micAttached = false;
+      return micFailed(callId, error);
+    }
+    if (!calls.has(callId)) return;
+    const track = stream.getAudioTracks()[0];
+    track.enabled = !call.muted;
+    const sender = entry.pc.getTransceivers()[0]?.sender;
+    if (sender) await sender.replaceTrack(track);
+    entry.micReady = true;
+    note("mic attached");
+    attachRemote(entry);
+    reportMediaIfUp(callId);
+  }
+
+  function reportMediaIfUp(callId) {
+    const call = calls.get(callId);
+    const entry = call && call.legs.get(call.answeredLeg);
+    if (!entry || call.reported || !entry.micReady || entry.pc.connectionState !== "connected") return;
+    call.reported = true;
+    send({ kind: "media_up", call_id: callId });
+  }
+
+  function closeLeg(call, leg) {
+    const entry = call.legs.get(leg);
+    if (!entry) return;
+    entry.pc.close();
+    call.legs.delete(leg);
+  }
+
+  function teardown(callId) {
+    const call = calls.get(callId);
+    if (!call) return;
+    for (const leg of [...call.legs.keys()]) closeLeg(call, leg);
+    calls.delete(callId);
+    releaseMicrophone(callId);
+    if (calls.size === 0) {
+      stopSound("vc-ringtone");
+      stopSound("vc-ringback");
+      const audio = $("vc-remote-audio");
+      if (audio) audio.srcObject = null;
+    }
+  }
+
+  // ---- the server's view of a call → this document's media
+
+  function sync(view) {
+    const { id, role, state, here, leg } = view;
+    note(`sync ${role} ${state}`);
+    if (!here || state === "ended") return teardown(id);
+    let call = calls.get(id);
+    if (!call) {
+      call = { role, iceServers: view.ice_servers, legs: new Map(), answeredLeg: null, reported: false };
+      calls.set(id, call);
+    }
+    call.muted = view.me_muted;
+    const ringing = state === "ringing";
+    if (role === "callee") {
+      if (!call.legs.has(leg)) offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));
+      if (ringing) return play("vc-ringtone");
+      stopSound("vc-ringtone");
+      call.answeredLeg = leg;
+    } else {
+      if (!call.micAsked) {
+        call.micAsked = true; // asked at once: the caller chose to call, and Accept must not wait for it
+        microphone(id).catch((error) => micFailed(id, error));
+      }
+      if (ringing) return play("vc-ringback");
+      stopSound("vc-ringback");
+      call.answeredLeg = leg;
+      for (const other of [...call.legs.keys()]) if (other !== leg) closeLeg(call, other);
+    }
+    if (call.legs.has(call.answeredLeg)) connectMicrophone(call, id);
+    setMuted(id, view.me_muted);
+  }
+
+  function setMuted(callId, muted) {
+    const call = calls.get(callId);
+    if (!call) return;
+    call.muted = muted;
+    const entry = call.legs.get(call.answeredLeg);
+    const track = entry && entry.pc.getTransceivers()[0]?.sender.track;
+    if (track) track.enabled = !muted;
+  }
+
+  async function signal(message) {
+    note(`got ${message.kind}`);
+    const call = calls.get(message.call_id);
+    if (!call) return;
+    try {
+      if (message.kind === "offer") return await answerAsCaller(call, message.call_id, message.leg, message.sdp);
+      const entry = call.legs.get(message.leg);
+      if (!entry) return;
+      if (message.kind === "answer") return await setRemote(entry, { type: "answer", sdp: message.sdp });
+      if (message.kind === "candidate") {
+        const candidate = {
+          candidate: message.candidate,
+          sdpMid: message.sdp_mid,
+          sdpMLineIndex: message.sdp_mline_index,
+        };
+        if (entry.remoteSet) await entry.pc.addIceCandidate(candidate);
+        else entry.pending.push(candidate);
+      }
+    } catch (error) {
+      console.error("signaling failed", message.kind, error);
+    }
+  }
+
+  // Accept clicked: open the microphone and put it on the ringing leg now, while the server is told; the
+  // caller has had its microphone since it dialled, so voice flows as soon as both senders have a track.
+  function acceptClicked() {
+    for (const [id, call] of calls) {
+      if (call.role !== "callee" || call.legs.size !== 1) continue;
+      note("accept clicked");
+      call.answeredLeg = [...call.legs.keys()][0];
+      stopSound("vc-ringtone");
+      connectMicrophone(call, id);
+    }
+  }
+
+  function signedOut() {
+    for (const id of [...calls.keys()]) teardown(id);
+    setBadge("offline");
+  }
+
+  document.addEventListener(
+    "click",
+    (event) => event.target.closest && event.target.closest("[data-vc-accept]") && acceptClicked(),
+    { capture: true },
+  );
+  window.vc = { sync, signal, setMuted, signedOut, setBadge, calls, trace };
+  watchSocket();
+})();

@@ -1,0 +1,39 @@
+"""VoiceConnect: `python main.py` serves the app with the settings from VOICECONNECT_* / `.env`."""
+
+import logging
+import os
+import sys
+
+from voiceconnect.settings import Settings
+
+settings = Settings()
+# NiceGUI reads its storage path at import time: keep it in DATA_DIR with the database
+os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / 'nicegui').resolve()))
+
+from nicegui import ui  # noqa: E402
+
+from pages import root, web  # noqa: E402
+from voiceconnect.backend import Backend  # noqa: E402
+
+logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout, force=True)
+web.install(Backend(settings))
+
+if __name__ in {'__main__', '__mp_main__'}:
+    scheme = 'https' if settings.https else 'http'
+    logging.getLogger('voiceconnect').info('🚀 VoiceConnect on %s://%s:%d', scheme, settings.host, settings.port)
+    ui.run(
+        root.root,
+        title='VoiceConnect',
+        host=settings.host,
+        port=settings.port,
+        storage_secret=settings.effective_storage_secret,
+        session_middleware_kwargs={'https_only': settings.https, 'same_site': 'lax'},
+        # a tab whose socket dropped keeps its page for as long as its user stays online: no forced reloads
+        reconnect_timeout=settings.reconnect_grace_s + 5,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        uvicorn_logging_level='warning',
+        show=False,
+        reload=False,
+        favicon='📞',
+    )

@@ -1,0 +1,151 @@
+"""What outlives a page: the header, the incoming-call dialog, the ongoing-call bar and the audio elements.
+
+Built once per document by the root, so a ringing dialog or a running call survive in-app navigation.
+"""
+
+import time
+
+from nicegui import ui
+
+from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.connection import Device
+from voiceconnect.events import CallChanged, CallView
+
+from . import format
+from .tab import TabState, log_out
+
+SOUND_BLOCKED = (
+    '<div id="vc-sound-blocked" hidden role="alert" class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
+    '🔇 Your browser blocked the sound. Click anywhere to hear it.</div>'
+)
+
+
+def audio_elements() -> None:
+    ui.html(
+        '<audio id="vc-ringtone" src="/assets/ringtone.wav" loop preload="auto"></audio>'
+        '<audio id="vc-ringback" src="/assets/ringback.wav" loop preload="auto"></audio>'
+        '<audio id="vc-remote-audio" autoplay></audio>' + SOUND_BLOCKED,
+        sanitize=False,
+    ).classes('hidden-audio')
+
+
+class Chrome:
+    def __init__(self, tab: TabState) -> None:
+        self.tab = tab
+        self.ringing_call: str | None = None
+        with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
+            with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
+                ui.icon('call', size='28px')
+                ui.label('VoiceConnect').classes('text-h6')
+            ui.space()
+            self.signed_in = ui.label().classes('text-body2')
+            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('q-pa-xs bg-warning')
+            ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).props('flat no-caps')
+            ui.button('Log out', on_click=self._log_out).props('flat no-caps color=negative')
+        self.bar = ui.row().classes('w-full items-center q-px-md q-py-sm bg-green-1 gap-3')
+        with self.bar:
+            ui.icon('call', color='positive')
+            self.bar_label = ui.label()
+            self.bar_timer = ui.label().classes('text-mono')
+            ui.space()
+            ui.button('Return to call', on_click=self._return_to_call).props('unelevated no-caps color=primary')
+            ui.button('Hang up', on_click=self._hang_up).props('unelevated no-caps color=negative')
+        with ui.dialog().props('persistent') as self.dialog, ui.card().classes('items-center q-pa-lg'):
+            ui.icon('ring_volume', size='48px', color='primary')
+            ui.label('Incoming call').classes('text-h6')
+            self.caller_label = ui.label().classes('text-h5 text-weight-bold')
+            with ui.row().classes('q-mt-md'):
+                ui.button('Accept', icon='call', on_click=self._accept).props(
+                    'unelevated no-caps color=positive data-vc-accept'  # the browser module opens the mic at once
+                )
+                ui.button('Decline', icon='call_end', on_click=self._decline).props('unelevated no-caps color=negative')
+        audio_elements()
+        ui.timer(1.0, self._tick)
+        tab.on_device.append(self._device_changed)
+        tab.client.sub_pages_router.on_path_changed(lambda _: self._show_bar())
+        self._device_changed(None)
+
+    @property
+    def device(self) -> Device | None:
+        return self.tab.device
+
+    def _device_changed(self, device: Device | None) -> None:
+        self.header.set_visibility(device is not None)
+        if device is None:
+            self.dialog.close()
+            self.bar.set_visibility(False)
+            return
+        self.signed_in.text = f'Signed in as {device.user}'
+        device.on(CallChanged, self._call_changed)
+        if device.call is not None:
+            self._call_changed(CallChanged(device.call))
+
+    def _call_changed(self, event: CallChanged) -> None:
+        with self.tab.client:  # the event may come from another user's action, so speak in this tab's context
+            self._show_call(event.call)
+
+    def _show_call(self, view: CallView) -> None:
+        self.tab.remember(view)
+        if view.ringing_here:
+            self.ringing_call = view.id
+            self.caller_label.text = view.peer
+            self.dialog.open()
+        elif self.ringing_call == view.id:
+            self.ringing_call = None
+            self.dialog.close()
+            self._tell_callee(view)
+        if view.state == CallState.ENDED and view.role == 'caller' and not self._on_call_page(view.id):
+            ui.notify(f'{format.outcome(view)} · {view.peer}', position='top')
+        self._show_bar()
+
+    def _tell_callee(self, view: CallView) -> None:
+        if view.answered_elsewhere:
+            ui.notify(f'Call from {view.peer} was answered in another tab', position='top')
+        elif view.end_reason in (EndReason.CANCELLED, EndReason.MISSED, EndReason.CONNECTION_LOST):
+            ui.notify(f'Missed call from {view.peer}', type='warning', position='top', close_button='OK', timeout=0)
+        elif view.end_reason == EndReason.DECLINED and not view.ended_by_me:
+            ui.notify(f'Call from {view.peer} was declined in another tab', position='top')
+
+    def _on_call_page(self, call_id: str) -> bool:
+        return self.tab.client.sub_pages_router.current_path.split('?')[0] == f'/call/{call_id}'
+
+    def _show_bar(self) -> None:
+        view = self.device.call if self.device else None
+        show = bool(view and view.here and view.state != CallState.RINGING and not self._on_call_page(view.id))
+        self.bar.set_visibility(show)
+        # a hidden bar keeps no text, so "In call with …" is on screen once
+        self.bar_label.text = f'In call with {view.peer}' if show and view else ''
+        self._tick()
+
+    def _tick(self) -> None:
+        view = self.device.call if self.device and self.bar.visible else None
+        if view and view.answered_at:
+            self.bar_timer.text = format.duration(time.time() - view.answered_at)
+
+    async def _accept(self) -> None:
+        if self.device and self.ringing_call:
+            call_id = self.ringing_call
+            try:
+                self.device.accept(call_id)
+            except CallError as error:
+                ui.notify(str(error), type='warning')
+                return
+            ui.navigate.to(f'/call/{call_id}')
+
+    def _decline(self) -> None:
+        if self.device and self.ringing_call:
+            try:
+                self.device.decline(self.ringing_call)
+            except CallError as error:
+                ui.notify(str(error), type='warning')
+
+    def _return_to_call(self) -> None:
+        if self.device and (view := self.device.call):
+            ui.navigate.to(f'/call/{view.id}')
+
+    def _hang_up(self) -> None:
+        if self.device and (view := self.device.call):
+            self.device.hang_up(view.id)
+
+    async def _log_out(self) -> None:
+        await log_out(self.tab)

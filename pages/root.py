@@ -1,0 +1,53 @@
+"""The SPA root: one per browser document. It loads the browser module, builds the chrome that must outlive
+a page, registers the global event handlers once, and routes to the sub pages."""
+
+import logging
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+from pydantic import ValidationError
+
+from voiceconnect.calls import CallError
+
+from . import call, dashboard, login
+from .chrome import Chrome
+from .tab import current_tab, open_tab, restore
+
+log = logging.getLogger('voiceconnect')
+
+HEAD = """
+<script src="/assets/voiceconnect.js"></script>
+<style>.hidden-audio { display: none; }</style>
+"""
+
+
+async def root() -> None:
+    client = ui.context.client
+    tab = open_tab(client)
+    ui.add_head_html(HEAD)
+    ui.query('body').classes('bg-grey-1')
+    Chrome(tab)
+    ui.on('vc_signal', _on_signal)
+    with ui.column().classes('w-full max-w-3xl mx-auto q-pa-md'):
+        ui.sub_pages({'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}).classes('w-full')
+    await client.connected()
+    try:
+        name = await restore(tab)
+        path = client.sub_pages_router.current_path
+        if name is None and not path.startswith('/login'):
+            ui.navigate.to(login.url(next_path=path))
+    finally:
+        tab.ready.set()
+
+
+def _on_signal(event: GenericEventArguments) -> None:
+    """A message from this document's browser module, checked by the core before anything happens."""
+    device = current_tab().device
+    if device is None:
+        return
+    try:
+        device.signal(event.args)
+    except (ValidationError, CallError) as error:
+        message = error.errors()[0]['msg'] if isinstance(error, ValidationError) else str(error)
+        ui.notify(f'Call signaling rejected: {message}', type='warning')
+        log.warning('⚠️ Rejected signal from %s: %s', device.user, message)

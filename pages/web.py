@@ -1,0 +1,45 @@
+"""HTTP-side wiring: static assets, `/healthz`, the sign-in gate, and the backend's start and stop."""
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from nicegui import app
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from voiceconnect.backend import Backend
+
+from .tab import ACCOUNTS, set_backend
+
+ASSETS = Path(__file__).resolve().parents[1] / 'assets'
+OPEN_PATHS = ('/login', '/_nicegui', '/assets', '/healthz', '/favicon')
+
+
+class SignInGate(BaseHTTPMiddleware):
+    """A browser with no account signed in lands on /login and comes back to where it was going afterwards.
+
+    Which account a *tab* is stays a question for the socket (tab storage); this only turns away browsers
+    that have none at all, before any page is built for them.
+    """
+
+    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+        path = request.url.path
+        if not path.startswith(OPEN_PATHS) and not app.storage.user.get(ACCOUNTS):
+            target = path + (f'?{request.url.query}' if request.url.query else '')
+            return RedirectResponse('/login' if target == '/' else f'/login?next={quote(target, safe="")}')
+        return await call_next(request)
+
+
+def install(backend: Backend) -> None:
+    set_backend(backend)
+    app.add_static_files('/assets', ASSETS)
+    app.add_middleware(SignInGate)
+    app.on_startup(backend.start)
+    app.on_shutdown(backend.stop)
+
+    @app.get('/healthz')
+    def healthz() -> JSONResponse:
+        if not backend.ready:
+            return JSONResponse({'status': 'starting'}, status_code=503)
+        return JSONResponse({'status': 'ok'})

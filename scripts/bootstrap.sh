@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Make .venv with VoiceConnect installed (and its test extras with `--test`). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {  # Debian/Ubuntu packages, only those missing
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  apt_install python3-venv
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extras=""
+if [ "${1:-}" = "--test" ]; then
+  extras="[test]"
+  # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
+  apt_install chromium iproute2 util-linux
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"

@@ -1,0 +1,19 @@
+"""Page logic with NiceGUI's simulated `User` (no browser): each test gets the app from main.py on a fresh data dir."""
+
+import pytest
+from nicegui.testing import User
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data_dir(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('VOICECONNECT_DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', '[]')
+
+
+async def sign_up(user: User, name: str, password: str = 'correct horse') -> None:
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type(name)
+    user.find('Password').type(password)
+    user.find('Create account').click()
+    await user.should_see(f'Signed in as {name}', retries=50)  # argon2 hashing takes a moment

@@ -1,0 +1,26 @@
+from nicegui.testing import User
+
+from .conftest import sign_up
+
+
+async def test_users_see_each_other_online_and_can_call(user: User, create_user) -> None:
+    await sign_up(user, 'alice')
+    bob = create_user()
+    await sign_up(bob, 'bob')
+    await user.should_see('Call bob')
+    await bob.should_see('Call alice')
+    user.find('Call bob').click()
+    await user.should_see('Calling bob…')
+    await bob.should_see('Incoming call')
+    await bob.should_see('Accept')
+
+
+async def test_decline_shows_the_caller_who_declined(user: User, create_user) -> None:
+    await sign_up(user, 'alice')
+    bob = create_user()
+    await sign_up(bob, 'bob')
+    user.find('Call bob').click()
+    await bob.should_see('Incoming call')
+    bob.find('Decline').click()
+    await user.should_see('bob declined')
+    await user.should_see('Back to dashboard')

@@ -1,0 +1,70 @@
+from nicegui import ui
+from nicegui.testing import User
+
+from .conftest import sign_up
+
+
+async def test_signed_out_visitor_lands_on_login_and_returns_after_signing_in(user: User) -> None:
+    await user.open('/call/abc')
+    await user.should_see('Username')
+    user.find('Username').type('alice')
+    user.find('Password').type('correct horse')
+    user.find('Create account').click()
+    await user.should_see('Signed in as alice', retries=50)
+    await user.should_see('This call is not available here.')
+
+
+async def test_new_account_lands_on_the_dashboard(user: User) -> None:
+    await sign_up(user, 'alice')
+    await user.should_see('Online now')
+    await user.should_see('Nobody else is online yet')
+    await user.should_see('Log out')
+    await user.should_see('Switch account')
+
+
+async def test_usernames_follow_the_rules(user: User) -> None:
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type('Al')
+    user.find('Password').type('correct horse')
+    user.find('Create account').click()
+    await user.should_see('Usernames are 3–32 characters')
+
+
+async def test_short_password_is_refused(user: User) -> None:
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type('alice')
+    user.find('Password').type('short')
+    user.find('Create account').click()
+    await user.should_see('at least 8 characters')
+
+
+async def test_name_taken_ignoring_case(user: User, create_user) -> None:
+    await sign_up(user, 'alice')
+    other = create_user()
+    await other.open('/login')
+    await other.should_see('Username')
+    other.find('Username').type('ALICE')
+    other.find('Password').type('correct horse')
+    other.find('Create account').click()
+    await other.should_see('That username is taken.', retries=50)
+
+
+async def test_wrong_credentials_do_not_say_which_part(user: User, create_user) -> None:
+    await sign_up(user, 'alice')
+    for name, password in (('alice', 'wrong password'), ('nobody', 'correct horse')):
+        other = create_user()
+        await other.open('/login')
+        await other.should_see('Username')
+        other.find('Username').type(name)
+        other.find('Password').type(password)
+        other.find(kind=ui.button, content='Sign in').click()
+        await other.should_see('Wrong username or password.', retries=50)
+
+
+async def test_log_out_returns_to_sign_in(user: User) -> None:
+    await sign_up(user, 'alice')
+    user.find('Log out').click()
+    await user.should_see('Sign in')
+    await user.should_not_see('Signed in as alice')

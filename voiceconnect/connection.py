@@ -1,0 +1,141 @@
+"""The connection service: one per account signed in on a browser, owned by the user, not by a page.
+
+Tabs attach to it and detach from it; a reload or a network blip only detaches a tab for a moment. The
+service ends on `Log out`, or when none of its tabs has been connected for `RECONNECT_GRACE_S`.
+
+`Device` is what a page author holds: this tab's handle on its user's connection.
+"""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .calls import CallError
+from .clock import Timer
+from .events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
+from .signals import parse_signal
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+E = TypeVar('E', bound=Event)
+Handler = Callable[[Any], None]
+
+
+class Tab(Protocol):
+    """A browser tab as the core sees it (pages/ implements it over a NiceGUI client)."""
+
+    def deliver(self, event: Event) -> None: ...
+
+    def relay(self, message: dict[str, Any]) -> None: ...
+
+
+class ConnectionService:
+    def __init__(self, hub: 'Hub', user: str, browser: str, token: str) -> None:
+        self.hub = hub
+        self.user = user
+        self.browser = browser
+        self.token = token
+        self.devices: dict[str, Device] = {}
+        self.connected: set[str] = set()
+        self.grace_timer: Timer | None = None
+        self.ended = False
+
+    def attach(self, device_id: str, tab: Tab) -> 'Device':
+        device = Device(self, device_id, tab)
+        self.devices[device_id] = device
+        self.hub.devices[device_id] = device
+        self.set_connected(device_id, True)
+        return device
+
+    def detach(self, device_id: str) -> None:
+        """The tab is gone for good (closed, or its document replaced)."""
+        self.set_connected(device_id, False)
+        self.devices.pop(device_id, None)
+        self.hub.devices.pop(device_id, None)
+        self.hub.calls.device_gone(device_id)
+
+    def set_connected(self, device_id: str, connected: bool) -> None:
+        if connected:
+            self.connected.add(device_id)
+            if self.grace_timer is not None:
+                self.grace_timer.cancel()
+                self.grace_timer = None
+        else:
+            self.connected.discard(device_id)
+            if not self.connected and self.grace_timer is None and not self.ended:
+                self.grace_timer = self.hub.clock.call_later(self.hub.grace_s, lambda: self.hub.end(self, 'expired'))
+
+    def publish(self, event: Event) -> None:
+        for device in list(self.devices.values()):
+            device.deliver(event)
+
+
+class Device:
+    """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
+
+    def __init__(self, service: ConnectionService, device_id: str, tab: Tab) -> None:
+        self.service = service
+        self.id = device_id
+        self.tab = tab
+        self._handlers: dict[type, list[Handler]] = {}
+
+    @property
+    def user(self) -> str:
+        return self.service.user
+
+    @property
+    def hub(self) -> 'Hub':
+        return self.service.hub
+
+    def online_users(self) -> tuple[OnlineUser, ...]:
+        return self.hub.online_users(excluding=self.user)
+
+    @property
+    def call(self) -> CallView | None:
+        """The user's live call as this tab sees it, if any."""
+        call = self.hub.calls.live_call_of(self.user)
+        return CallView.of(call, self.user, self.id) if call else None
+
+    def on(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+        """Subscribe to PresenceChanged, CallChanged or SignedOut; returns the unsubscribe function."""
+        handlers = self._handlers.setdefault(event_type, [])
+        handlers.append(handler)
+        return lambda: handler in handlers and handlers.remove(handler)  # type: ignore[func-returns-value]
+
+    def deliver(self, event: Event) -> None:
+        self.tab.deliver(event)
+        for handler in list(self._handlers.get(type(event), [])):
+            handler(event)
+
+    # call actions; each raises CallError with a message for the person
+
+    def call_user(self, name: str) -> CallView:
+        call = self.hub.calls.place_call(self.user, self.id, name)
+        return CallView.of(call, self.user, self.id)
+
+    def accept(self, call_id: str) -> None:
+        self.hub.calls.accept(call_id, self.user, self.id)
+
+    def decline(self, call_id: str) -> None:
+        self.hub.calls.decline(call_id, self.user, self.id)
+
+    def hang_up(self, call_id: str) -> None:
+        self.hub.calls.hang_up(call_id, self.user, self.id)
+
+    def set_muted(self, call_id: str, muted: bool) -> None:
+        self.hub.calls.set_muted(call_id, self.user, self.id, muted)
+
+    def signal(self, data: object) -> None:
+        """A message from this tab's browser module; invalid ones raise ValueError/CallError."""
+        self.hub.calls.handle_signal(self.user, self.id, parse_signal(data))
+
+
+__all__ = [
+    'CallChanged',
+    'CallError',
+    'ConnectionService',
+    'Device',
+    'PresenceChanged',
+    'SignedOut',
+    'Tab',
+]

@@ -1,0 +1,67 @@
+"""Settings from `VOICECONNECT_*` environment variables or a `.env` file (see the README's table)."""
+
+import json
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix='VOICECONNECT_', env_file='.env', extra='ignore')
+
+    host: str = '127.0.0.1'
+    port: int = Field(8080, ge=1, le=65535)
+    data_dir: Path = Path('./data')
+    storage_secret: str | None = None
+    ice_servers: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
+    ring_timeout_s: float = Field(45, gt=0)
+    reconnect_grace_s: float = Field(20, gt=0)
+    media_timeout_s: float = Field(20, gt=0, description='answered call whose media never comes up ends `failed`')
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @field_validator('ice_servers', mode='before')
+    @classmethod
+    def _parse_ice_servers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f'ICE_SERVERS must be a JSON list of RTCIceServer objects: {error}') from None
+        if not isinstance(value, list) or not all(isinstance(s, dict) and 'urls' in s for s in value):
+            raise ValueError(
+                'ICE_SERVERS must be a JSON list of objects with "urls", e.g. [{"urls": "stun:host:3478"}]'
+            )
+        return value
+
+    @model_validator(mode='after')
+    def _check_tls_pair(self) -> 'Settings':
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError('set both SSL_CERTFILE and SSL_KEYFILE to serve HTTPS, or neither')
+        return self
+
+    @property
+    def https(self) -> bool:
+        return self.ssl_certfile is not None
+
+    @property
+    def database_url(self) -> str:
+        return f'sqlite+aiosqlite:///{self.data_dir / "voiceconnect.db"}'
+
+    @cached_property
+    def effective_storage_secret(self) -> str:
+        """The configured secret, or one generated on first run and kept in DATA_DIR (never a constant)."""
+        if self.storage_secret:
+            return self.storage_secret
+        path = self.data_dir / 'storage_secret'
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,53 @@
+"""Validated models of what a browser module may send (signaling); anything else is rejected."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+MAX_SDP = 64 * 1024
+MAX_CANDIDATE = 2 * 1024
+
+CallId = Annotated[str, Field(min_length=1, max_length=40, pattern=r'^[A-Za-z0-9_-]+$')]
+
+
+class _Signal(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+    call_id: CallId
+
+
+class Offer(_Signal):
+    kind: Literal['offer']
+    leg: CallId
+    sdp: Annotated[str, Field(max_length=MAX_SDP)]
+
+
+class Answer(_Signal):
+    kind: Literal['answer']
+    leg: CallId
+    sdp: Annotated[str, Field(max_length=MAX_SDP)]
+
+
+class Candidate(_Signal):
+    kind: Literal['candidate']
+    leg: CallId
+    candidate: Annotated[str, Field(max_length=MAX_CANDIDATE)]
+    sdp_mid: Annotated[str | None, Field(max_length=64)] = None
+    sdp_mline_index: Annotated[int | None, Field(ge=0, le=64)] = None
+
+
+class MediaUp(_Signal):
+    kind: Literal['media_up']
+
+
+class MediaFailed(_Signal):
+    kind: Literal['media_failed']
+    reason: Annotated[str, Field(max_length=200)]
+
+
+Signal = Annotated[Offer | Answer | Candidate | MediaUp | MediaFailed, Field(discriminator='kind')]
+signal_adapter: TypeAdapter[Signal] = TypeAdapter(Signal)
+
+
+def parse_signal(data: object) -> Signal:
+    """Raises pydantic.ValidationError with a readable message on anything malformed."""
+    return signal_adapter.validate_python(data)

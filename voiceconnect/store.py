@@ -1,0 +1,115 @@
+"""SQLite persistence (SQLAlchemy 2 async + aiosqlite): users, sessions and calls."""
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, String, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UserRow(Base):
+    __tablename__ = 'users'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    name_key: Mapped[str] = mapped_column(String(32), unique=True, index=True)  # lower-case: unique ignoring case
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SessionRow(Base):
+    __tablename__ = 'sessions'
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256: a leaked db holds no live token
+    user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='CASCADE'), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallRow(Base):
+    __tablename__ = 'calls'
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    callee: Mapped[str] = mapped_column(String(32), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, database_url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(database_url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # users and sign-in sessions
+
+    async def find_user(self, name: str) -> UserRow | None:
+        async with self.sessions() as db:
+            return await db.scalar(select(UserRow).where(UserRow.name_key == name.lower()))
+
+    async def add_user(self, name: str, password_hash: str) -> UserRow:
+        async with self.sessions() as db, db.begin():
+            row = UserRow(name=name, name_key=name.lower(), password_hash=password_hash)
+            db.add(row)
+        return row
+
+    async def add_session(self, token: str, user_id: int) -> None:
+        async with self.sessions() as db, db.begin():
+            db.add(SessionRow(token_hash=hash_token(token), user_id=user_id))
+
+    async def user_of_session(self, token: str) -> UserRow | None:
+        async with self.sessions() as db:
+            query = select(UserRow).join(SessionRow).where(SessionRow.token_hash == hash_token(token))
+            return await db.scalar(query)
+
+    async def delete_session(self, token: str) -> None:
+        async with self.sessions() as db, db.begin():
+            row = await db.get(SessionRow, hash_token(token))
+            if row is not None:
+                await db.delete(row)
+
+    # calls
+
+    async def add_call(self, call_id: str, caller: str, callee: str, created: datetime) -> None:
+        async with self.sessions() as db, db.begin():
+            db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created))
+
+    async def finish_call(self, call_id: str, answered: datetime | None, ended: datetime, reason: str) -> None:
+        duration = (ended - answered).total_seconds() if answered else None
+        async with self.sessions() as db, db.begin():
+            await db.execute(
+                update(CallRow)
+                .where(CallRow.id == call_id)
+                .values(answered=answered, ended=ended, duration_s=duration, end_reason=reason)
+            )
+
+    async def get_call(self, call_id: str) -> CallRow | None:
+        async with self.sessions() as db:
+            return await db.get(CallRow, call_id)
+
+    async def close_open_calls(self, reason: str) -> int:
+        """Calls left open by a crash get their final reason at the next start."""
+        async with self.sessions() as db, db.begin():
+            result = await db.execute(
+                update(CallRow).where(CallRow.ended.is_(None)).values(ended=utcnow(), end_reason=reason)
+            )
+            return result.rowcount
