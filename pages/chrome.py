@@ -15,7 +15,8 @@ from . import format
 from .tab import TabState, log_out
 
 SOUND_BLOCKED = (
-    '<div id="vc-sound-blocked" hidden role="alert" class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
+    '<div id="vc-sound-blocked" hidden role="alert"'
+    ' class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
     '🔇 Your browser blocked the sound. Click anywhere to hear it.</div>'
 )
 
@@ -24,9 +25,10 @@ def audio_elements() -> None:
     ui.html(
         '<audio id="vc-ringtone" src="/assets/ringtone.wav" loop preload="auto"></audio>'
         '<audio id="vc-ringback" src="/assets/ringback.wav" loop preload="auto"></audio>'
-        '<audio id="vc-remote-audio" autoplay></audio>' + SOUND_BLOCKED,
+        '<audio id="vc-remote-audio" autoplay></audio>',
         sanitize=False,
     ).classes('hidden-audio')
+    ui.html(SOUND_BLOCKED, sanitize=False)
 
 
 class Chrome:
@@ -94,7 +96,8 @@ class Chrome:
             self.ringing_call = None
             self.dialog.close()
             self._tell_callee(view)
-        if view.state == CallState.ENDED and view.role == 'caller' and not self._on_call_page(view.id):
+        ended_unseen = view.state == CallState.ENDED and not self._on_call_page(view.id)
+        if ended_unseen and view.role == 'caller' and view.end_reason != EndReason.BUSY:  # busy: shown by its page
             ui.notify(f'{format.outcome(view)} · {view.peer}', position='top')
         self._show_bar()
 
@@ -105,6 +108,8 @@ class Chrome:
             ui.notify(f'Missed call from {view.peer}', type='warning', position='top', close_button='OK', timeout=0)
         elif view.end_reason == EndReason.DECLINED and not view.ended_by_me:
             ui.notify(f'Call from {view.peer} was declined in another tab', position='top')
+        elif view.end_reason == EndReason.FAILED:
+            ui.navigate.to(f'/call/{view.id}')  # its page says what went wrong (e.g. the microphone was refused)
 
     def _on_call_page(self, call_id: str) -> bool:
         return self.tab.client.sub_pages_router.current_path.split('?')[0] == f'/call/{call_id}'
