@@ -156,9 +156,6 @@ class CallManager:
             if own.state == CallState.RINGING and own.caller == callee:
                 return self._resolve_glare(own, caller_device)
             raise CallError('Hang up your current call first.')
-        devices = self.delivery.devices_of(callee)
-        if not devices:
-            raise CallError(f'{callee} is not online.')
         call = Call(id=new_id('c'), caller=caller, callee=callee, caller_device=caller_device, created=self.clock.now())
         if (existing := self.live_call_of(callee)) is not None:
             if existing.state == CallState.RINGING and existing.caller == callee and existing.callee == caller:
@@ -168,6 +165,9 @@ class CallManager:
             self._end(call, EndReason.BUSY, by=callee, notify=False)
             self.delivery.call_changed(call)
             return call
+        devices = self.delivery.devices_of(callee)
+        if not devices:
+            raise CallError(f'{callee} is not online.')
         for device in devices:
             call.legs[new_id('l')] = device
         self.calls[call.id] = call
@@ -277,8 +277,11 @@ class CallManager:
             elif call.state == CallState.RINGING and device == call.caller_device:
                 log.info('↩️ Call cancelled: %s → %s', call.caller, call.callee)
                 self._end(call, EndReason.CANCELLED, by=call.caller)
+            elif call.answered_at is not None:
+                self._end(call, EndReason.COMPLETED)
             else:
-                self._end(call, EndReason.COMPLETED if call.answered_at else EndReason.MISSED)
+                log.info('📵 Call missed: %s → %s (%s logged out)', call.caller, call.callee, call.callee)
+                self._end(call, EndReason.MISSED)
 
     def user_gone(self, user: str) -> None:
         """A user went offline (logout or grace expiry): their calls end."""

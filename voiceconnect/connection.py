@@ -9,7 +9,7 @@ service ends on `Log out`, or when none of its tabs has been connected for `RECO
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .calls import CallError
+from .calls import CallError, CallManager
 from .clock import Timer
 from .events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
 from .signals import parse_signal
@@ -109,25 +109,32 @@ class Device:
 
     # call actions; each raises CallError with a message for the person
 
+    @property
+    def calls(self) -> CallManager:
+        """The call manager, for a tab that is still attached to a live connection service."""
+        if self.service.ended or self.hub.devices.get(self.id) is not self:
+            raise CallError('You are signed out here.')
+        return self.hub.calls
+
     def call_user(self, name: str) -> CallView:
-        call = self.hub.calls.place_call(self.user, self.id, name)
+        call = self.calls.place_call(self.user, self.id, name)
         return CallView.of(call, self.user, self.id)
 
     def accept(self, call_id: str) -> None:
-        self.hub.calls.accept(call_id, self.user, self.id)
+        self.calls.accept(call_id, self.user, self.id)
 
     def decline(self, call_id: str) -> None:
-        self.hub.calls.decline(call_id, self.user, self.id)
+        self.calls.decline(call_id, self.user, self.id)
 
     def hang_up(self, call_id: str) -> None:
-        self.hub.calls.hang_up(call_id, self.user, self.id)
+        self.calls.hang_up(call_id, self.user, self.id)
 
     def set_muted(self, call_id: str, muted: bool) -> None:
-        self.hub.calls.set_muted(call_id, self.user, self.id, muted)
+        self.calls.set_muted(call_id, self.user, self.id, muted)
 
     def signal(self, data: object) -> None:
         """A message from this tab's browser module; invalid ones raise ValueError/CallError."""
-        self.hub.calls.handle_signal(self.user, self.id, parse_signal(data))
+        self.calls.handle_signal(self.user, self.id, parse_signal(data))
 
 
 __all__ = [

@@ -89,8 +89,9 @@ class Hub:
     # Delivery, for the call manager
 
     def devices_of(self, user: str) -> list[str]:
-        """Devices a call to `user` rings: tabs whose socket is connected now."""
-        return [d for s in self.services_of(user) for d in s.devices if d in s.connected]
+        """Devices a call to `user` rings: every attached tab. A tab whose socket is away for a moment gets the
+        ring when it reconnects (NiceGUI replays missed messages), so a blip never turns a call into "offline"."""
+        return [d for s in self.services_of(user) for d in s.devices]
 
     def call_changed(self, call: Call) -> None:
         for user in (call.caller, call.callee):

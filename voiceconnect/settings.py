@@ -4,10 +4,10 @@ import json
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
 
@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     data_dir: Path = Path('./data')
     storage_secret: str | None = None
-    ice_servers: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
+    ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
     ring_timeout_s: float = Field(45, gt=0)
     reconnect_grace_s: float = Field(20, gt=0)
     media_timeout_s: float = Field(20, gt=0, description='answered call whose media never comes up ends `failed`')

@@ -156,8 +156,10 @@ class AppServer:
         log_path: Path,
         overrides: Mapping[str, Any] | None = None,
         port: int | None = None,
+        script: str = 'main.py',
     ) -> None:
         self.project_dir = Path(project_dir)
+        self.script = script  # relative to project_dir; benchmarks start other apps the same way
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.port = port or free_port()
@@ -186,7 +188,7 @@ class AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open('ab') as log:  # append: a restart keeps the earlier run's lines
             self.process = subprocess.Popen(
-                [sys.executable, 'main.py'],
+                [sys.executable, self.script],
                 cwd=self.project_dir,
                 env=self.env(),
                 stdout=log,

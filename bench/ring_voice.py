@@ -1,0 +1,148 @@
+"""Ring latency and voice-up latency over real browsers, with p50/p95, next to a bare NiceGUI floor.
+
+- ring: click `Call <name>` → the callee's incoming-call dialog is in the DOM (timestamps taken in the pages)
+- voice-up: click `Accept` → both sides detect the peer's tone in their remote audio
+- floor: the same click → dialog measurement on a bare NiceGUI app (bench/bare_dialog_app.py)
+
+Run it with `scripts/bench.sh ring_voice [calls]` (it runs inside a private loopback-only network namespace).
+"""
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+from voiceconnect.testing.harness import AppServer, launch_person, sign_up
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Timestamps in epoch milliseconds (timeOrigin + now), comparable between browser processes on one machine.
+WATCH_CLICK = """(name) => new Promise((resolve) => {
+  document.addEventListener('click', (event) => {
+    if (event.target.closest('button')?.innerText.includes(name)) resolve(performance.timeOrigin + performance.now());
+  }, { capture: true, once: false });
+})"""
+WATCH_DIALOG = """() => new Promise((resolve) => {
+  const seen = () => document.querySelector('[role=dialog]');
+  const observer = new MutationObserver(() => {
+    if (seen()) { observer.disconnect(); resolve(performance.timeOrigin + performance.now()); }
+  });
+  observer.observe(document.body, { childList: true, subtree: true });
+})"""
+# First moment the remote audio carries `hz` (±max(15 Hz, one bin)) above -60 dB, checked every 5 ms.
+WATCH_TONE = """(hz) => new Promise((resolve) => {
+  const ctx = new AudioContext();
+  let stream = null, analyser = null, bins = null;
+  const timer = setInterval(() => {
+    const audio = document.getElementById('vc-remote-audio');
+    if (!audio || !audio.srcObject) return;
+    if (audio.srcObject !== stream) {
+      stream = audio.srcObject;
+      analyser = ctx.createAnalyser();
+      analyser.fftSize = 2048;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      bins = new Float32Array(analyser.frequencyBinCount);
+    }
+    analyser.getFloatFrequencyData(bins);
+    let best = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+    const binHz = ctx.sampleRate / analyser.fftSize;
+    if (bins[best] > -60 && Math.abs(best * binHz - hz) <= Math.max(15, binHz)) {
+      clearInterval(timer);
+      resolve(performance.timeOrigin + performance.now());
+    }
+  }, 5);
+})"""
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(name: str, values: list[float]) -> str:
+    return (
+        f'{name:<28} n={len(values):<3} p50={statistics.median(values):7.1f} ms  p95={percentile(values, 95):7.1f} ms'
+        f'  min={min(values):7.1f}  max={max(values):7.1f}'
+    )
+
+
+def measure_ring(caller: Page, callee: Page, button: str) -> float:
+    clicked = caller.evaluate_handle(WATCH_CLICK, button)
+    shown = callee.evaluate_handle(WATCH_DIALOG)
+    caller.get_by_role('button', name=button).click()
+    return callee.evaluate('(p) => p', shown) - caller.evaluate('(p) => p', clicked)
+
+
+def bench_floor(playwright, tmp: Path, runs: int) -> list[float]:
+    server = AppServer(ROOT, tmp / 'floor-data', tmp / 'floor.log', script='bench/bare_dialog_app.py')
+    server.start()
+    try:
+        a = launch_person(playwright, 'a', 440, tmp)
+        b = launch_person(playwright, 'b', 660, tmp)
+        for person in (a, b):
+            person.page.goto(server.url + '/')
+            expect(person.page.get_by_role('button', name='Ring')).to_be_visible()
+        results = []
+        for _ in range(runs):
+            results.append(measure_ring(a.page, b.page, 'Ring'))
+            b.page.get_by_role('button', name='Close').click()
+            expect(b.page.get_by_role('dialog')).to_have_count(0)
+        a.close()
+        b.close()
+        return results
+    finally:
+        server.stop()
+
+
+def bench_voiceconnect(playwright, tmp: Path, runs: int) -> tuple[list[float], list[float]]:
+    server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', {'ICE_SERVERS': '[]'})
+    server.start()
+    try:
+        alice = launch_person(playwright, 'alice', 440, tmp)
+        bob = launch_person(playwright, 'bob', 660, tmp)
+        for person in (alice, bob):
+            sign_up(person.page, server.url, person.name, 'bench password')
+        ring, voice = [], []
+        for _ in range(runs):
+            expect(alice.page.get_by_role('button', name='Call bob')).to_be_visible()
+            ring.append(measure_ring(alice.page, bob.page, 'Call bob'))
+            expect(alice.page.get_by_text('Calling bob…')).to_be_visible()
+            time.sleep(1.0)  # a person takes a moment to answer
+            hears_bob = alice.page.evaluate_handle(WATCH_TONE, bob.tone_hz)
+            hears_alice = bob.page.evaluate_handle(WATCH_TONE, alice.tone_hz)
+            accepted = bob.page.evaluate_handle(WATCH_CLICK, 'Accept')
+            bob.page.get_by_role('dialog').get_by_role('button', name='Accept').click()
+            t_accept = bob.page.evaluate('(p) => p', accepted)
+            t_alice = alice.page.evaluate('(p) => p', hears_bob)
+            t_bob = bob.page.evaluate('(p) => p', hears_alice)
+            voice.append(max(t_alice, t_bob) - t_accept)
+            bob.page.get_by_role('button', name='Hang up').click()
+            for person in (alice, bob):
+                person.page.get_by_role('button', name='Back to dashboard').click()
+        alice.close()
+        bob.close()
+        return ring, voice
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
+        tmp = Path(tmp_dir)
+        floor = bench_floor(playwright, tmp, runs)
+        ring, voice = bench_voiceconnect(playwright, tmp, runs)
+    print(f'ring and voice-up latency over {runs} calls, real Chromium, loopback only')
+    print(report('floor: bare NiceGUI dialog', floor))
+    print(report('ring: Call → callee dialog', ring))
+    print(report('voice-up: Accept → both tones', voice))
+    ratio = statistics.median(ring) / statistics.median(floor)
+    print(f'ring p50 / floor p50 = {ratio:.2f}  (target ≤ 1.3; ring p95 target ≤ 150 ms; voice-up p50 target ≤ 400 ms)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,172 @@
+"""Test doubles and helpers for the core's unit tests: a Hub on a fake clock, fake tabs that record what they hear.
+
+A test signs people in with `world.tab('bob')` (a new tab of bob's browser; `browser=` for another browser)
+and gets the `Device` a page author would hold; `device.tab` is the `FakeTab` that records the events and
+relayed signaling messages the browser would get.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from voiceconnect.calls import Call
+from voiceconnect.clock import FakeClock
+from voiceconnect.connection import ConnectionService, Device
+from voiceconnect.events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
+from voiceconnect.hub import Hub
+
+GRACE_S = 20
+RING_TIMEOUT_S = 45
+MEDIA_TIMEOUT_S = 20
+SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n'
+CANDIDATE = 'candidate:1 1 udp 2122260223 127.0.0.2 50000 typ host'
+
+
+class FakeTab:
+    """What the browser of one tab would receive."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.relayed: list[dict[str, Any]] = []
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def relay(self, message: dict[str, Any]) -> None:
+        self.relayed.append(message)
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.relayed.clear()
+
+    @property
+    def views(self) -> list[CallView]:
+        return [event.call for event in self.events if isinstance(event, CallChanged)]
+
+    def views_of(self, call_id: str) -> list[CallView]:
+        return [view for view in self.views if view.id == call_id]
+
+    def last_view(self, call_id: str) -> CallView:
+        views = self.views_of(call_id)
+        assert views, f'this tab heard nothing about call {call_id}'
+        return views[-1]
+
+    @property
+    def presence(self) -> tuple[OnlineUser, ...]:
+        """The latest list of other online users this tab was told about."""
+        updates = [event.online for event in self.events if isinstance(event, PresenceChanged)]
+        assert updates, 'this tab got no presence update'
+        return updates[-1]
+
+    @property
+    def online_names(self) -> list[str]:
+        return [user.name for user in self.presence]
+
+    @property
+    def signed_out(self) -> list[SignedOut]:
+        return [event for event in self.events if isinstance(event, SignedOut)]
+
+
+class FakeRecorder:
+    """Records what the call manager would write to the database."""
+
+    def __init__(self) -> None:
+        self.created: list[Call] = []
+        self.finished: list[Call] = []
+
+    def call_created(self, call: Call) -> None:
+        self.created.append(call)
+
+    def call_finished(self, call: Call) -> None:
+        self.finished.append(call)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    recorder: FakeRecorder
+    hub: Hub
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def service(self, user: str, browser: str | None = None) -> ConnectionService:
+        browser = browser or f'{user}-browser'
+        return self.hub.service_for(browser, user, f'token-{user}-{browser}')
+
+    def tab(self, user: str, browser: str | None = None) -> Device:
+        """A new connected tab signed in as `user` (in the user's usual browser unless `browser` is given)."""
+        return self.service(user, browser).attach(f'{user}-tab{next(self._ids)}', FakeTab())
+
+    def call(self, call_id: str) -> Call:
+        """The server's call object, live or ended (every call that was placed was recorded)."""
+        return next(call for call in self.recorder.created if call.id == call_id)
+
+    def live_calls(self) -> list[Call]:
+        return list(self.hub.calls.calls.values())
+
+
+def tab_of(device: Device) -> FakeTab:
+    assert isinstance(device.tab, FakeTab)
+    return device.tab
+
+
+def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The app's log lines so far, including those logged while fixtures were set up."""
+    records = caplog.get_records('setup') + caplog.get_records('call')
+    return [record.getMessage() for record in records if record.name == 'voiceconnect']
+
+
+# call helpers: each returns the call id
+
+
+def ring(caller: Device, callee: Device) -> str:
+    return caller.call_user(callee.user).id
+
+
+def answer(caller: Device, callee: Device) -> str:
+    call_id = ring(caller, callee)
+    callee.accept(call_id)
+    return call_id
+
+
+def media_up(device: Device, call_id: str) -> None:
+    device.signal({'kind': 'media_up', 'call_id': call_id})
+
+
+def talk(caller: Device, callee: Device) -> str:
+    """A call that is answered and whose audio flows both ways."""
+    call_id = answer(caller, callee)
+    media_up(caller, call_id)
+    media_up(callee, call_id)
+    return call_id
+
+
+def leg_of(device: Device, call_id: str) -> str:
+    leg = tab_of(device).last_view(call_id).leg
+    assert leg is not None
+    return leg
+
+
+def offer(call_id: str, leg: str, sdp: str = SDP) -> dict[str, Any]:
+    return {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': sdp}
+
+
+def answer_signal(call_id: str, leg: str, sdp: str = SDP) -> dict[str, Any]:
+    return {'kind': 'answer', 'call_id': call_id, 'leg': leg, 'sdp': sdp}
+
+
+def candidate(call_id: str, leg: str, text: str = CANDIDATE) -> dict[str, Any]:
+    return {
+        'kind': 'candidate',
+        'call_id': call_id,
+        'leg': leg,
+        'candidate': text,
+        'sdp_mid': '0',
+        'sdp_mline_index': 0,
+    }
+
+
+def seen(device: Device, call_id: str) -> CallView:
+    """The latest view of a call this device's tab was sent."""
+    return tab_of(device).last_view(call_id)

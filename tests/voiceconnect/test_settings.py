@@ -1,0 +1,210 @@
+"""Settings: DESIGN.md's defaults, VOICECONNECT_* env vars and .env, ICE servers, TLS pair, the storage secret."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from voiceconnect.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No VOICECONNECT_* variable from the outside, and no .env but the one a test writes (cwd = tmp_path)."""
+    for name in list(os.environ):
+        if name.startswith('VOICECONNECT_'):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults_match_the_design() -> None:
+    settings = Settings()
+    assert settings.host == '127.0.0.1'
+    assert settings.port == 8080
+    assert settings.data_dir == Path('./data')
+    assert settings.storage_secret is None
+    assert settings.ring_timeout_s == 45
+    assert settings.reconnect_grace_s == 20
+    assert (settings.ssl_certfile, settings.ssl_keyfile, settings.https) == (None, None, False)
+
+
+def test_default_ice_servers_are_one_public_stun_server() -> None:
+    (server,) = Settings().ice_servers
+    assert str(server['urls']).startswith('stun:')
+
+
+def test_default_ice_servers_are_not_shared_between_settings() -> None:
+    Settings().ice_servers.append({'urls': 'stun:mutated'})
+    assert len(Settings().ice_servers) == 1
+
+
+@pytest.mark.parametrize(
+    ('name', 'value', 'attribute', 'expected'),
+    [
+        ('HOST', '0.0.0.0', 'host', '0.0.0.0'),
+        ('PORT', '9443', 'port', 9443),
+        ('DATA_DIR', '/srv/vc', 'data_dir', Path('/srv/vc')),
+        ('STORAGE_SECRET', 's3cret', 'storage_secret', 's3cret'),
+        ('RING_TIMEOUT_S', '5', 'ring_timeout_s', 5),
+        ('RING_TIMEOUT_S', '2.5', 'ring_timeout_s', 2.5),
+        ('RECONNECT_GRACE_S', '60', 'reconnect_grace_s', 60),
+        ('MEDIA_TIMEOUT_S', '7', 'media_timeout_s', 7),
+    ],
+)
+def test_env_vars_set_each_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, attribute: str, expected: object
+) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{name}', value)
+    assert getattr(Settings(), attribute) == expected
+
+
+def test_env_var_names_ignore_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('voiceconnect_port', '9000')
+    assert Settings().port == 9000
+
+
+def test_a_dot_env_file_is_read(clean_env: Path) -> None:
+    (clean_env / '.env').write_text('VOICECONNECT_PORT=9001\nVOICECONNECT_ICE_SERVERS=[]\n')
+    settings = Settings()
+    assert (settings.port, settings.ice_servers) == (9001, [])
+
+
+def test_env_vars_win_over_the_dot_env_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (clean_env / '.env').write_text('VOICECONNECT_PORT=9001\n')
+    monkeypatch.setenv('VOICECONNECT_PORT', '9002')
+    assert Settings().port == 9002
+
+
+def test_unrelated_dot_env_entries_are_ignored(clean_env: Path) -> None:
+    (clean_env / '.env').write_text('OTHER_APP_SETTING=1\n')
+    assert Settings().port == 8080
+
+
+@pytest.mark.parametrize(
+    ('name', 'value'),
+    [('PORT', 'http'), ('PORT', '0'), ('PORT', '70000'), ('RING_TIMEOUT_S', '0'), ('RECONNECT_GRACE_S', '-1')],
+)
+def test_bad_numbers_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{name}', value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+# ICE servers
+
+
+def test_ice_servers_empty_list_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', '[]')
+    assert Settings().ice_servers == []
+
+
+def test_ice_servers_json_with_turn_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    servers = [
+        {'urls': 'stun:stun.example.org:3478'},
+        {'urls': ['turn:turn.example.org:3478?transport=udp'], 'username': 'u', 'credential': 'p'},
+    ]
+    monkeypatch.setenv(
+        'VOICECONNECT_ICE_SERVERS',
+        '[{"urls": "stun:stun.example.org:3478"}, '
+        '{"urls": ["turn:turn.example.org:3478?transport=udp"], "username": "u", "credential": "p"}]',
+    )
+    assert Settings().ice_servers == servers
+
+
+def test_ice_servers_json_string_given_directly() -> None:
+    assert Settings(ice_servers='[{"urls": "stun:h:1"}]').ice_servers == [{'urls': 'stun:h:1'}]
+
+
+@pytest.mark.parametrize(
+    'value',
+    ['{"urls": "stun:h:1"}', '[1, 2]', '[{"url": "stun:h:1"}]', '["stun:h:1"]', '"stun:h:1"'],
+    ids=['an object, not a list', 'numbers', 'misspelled urls', 'bare strings', 'one string'],
+)
+def test_ice_servers_of_the_wrong_shape_are_rejected_with_an_example(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', value)
+    with pytest.raises(ValidationError, match='ICE_SERVERS must be a JSON list'):
+        Settings()
+
+
+def test_ice_servers_bad_json_passed_directly_is_explained() -> None:
+    with pytest.raises(ValidationError, match='ICE_SERVERS must be a JSON list of RTCIceServer objects'):
+        Settings(ice_servers='[{"urls": ')
+
+
+def test_ice_servers_bad_json_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', '[{"urls": stun:h:1}]')
+    with pytest.raises((ValidationError, SettingsError), match=r'(?i)ice_servers'):
+        Settings()
+
+
+def test_ice_servers_bad_json_in_the_environment_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', '[{"urls": stun:h:1}]')
+    with pytest.raises((ValidationError, SettingsError)) as error:
+        Settings()
+    assert 'JSON list of RTCIceServer objects' in str(error.value)
+
+
+# HTTPS
+
+
+def test_certificate_and_key_together_turn_on_https(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('VOICECONNECT_SSL_CERTFILE', '/etc/vc/cert.pem')
+    monkeypatch.setenv('VOICECONNECT_SSL_KEYFILE', '/etc/vc/key.pem')
+    settings = Settings()
+    assert settings.https
+    assert settings.ssl_certfile == Path('/etc/vc/cert.pem')
+
+
+@pytest.mark.parametrize('only', ['SSL_CERTFILE', 'SSL_KEYFILE'])
+def test_certificate_without_key_or_key_without_certificate_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, only: str
+) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{only}', '/etc/vc/file.pem')
+    with pytest.raises(ValidationError, match='SSL_CERTFILE and SSL_KEYFILE'):
+        Settings()
+
+
+# storage secret and paths
+
+
+def test_the_database_lives_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / 'd')
+    assert settings.database_url == f'sqlite+aiosqlite:///{tmp_path / "d" / "voiceconnect.db"}'
+
+
+def test_a_storage_secret_is_generated_on_first_run_in_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / 'fresh' / 'data'
+    secret = Settings(data_dir=data_dir).effective_storage_secret
+    assert len(secret) >= 32
+    assert (data_dir / 'storage_secret').read_text().strip() == secret
+
+
+def test_the_generated_storage_secret_is_private_to_its_owner(tmp_path: Path) -> None:
+    Settings(data_dir=tmp_path).effective_storage_secret  # noqa: B018
+    assert stat.S_IMODE((tmp_path / 'storage_secret').stat().st_mode) == 0o600
+
+
+def test_the_generated_storage_secret_is_reused_on_the_next_run(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path).effective_storage_secret
+    assert Settings(data_dir=tmp_path).effective_storage_secret == first
+
+
+def test_the_generated_storage_secret_is_not_a_constant(tmp_path: Path) -> None:
+    one = Settings(data_dir=tmp_path / 'one').effective_storage_secret
+    two = Settings(data_dir=tmp_path / 'two').effective_storage_secret
+    assert one != two
+
+
+def test_a_configured_storage_secret_wins_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv('VOICECONNECT_STORAGE_SECRET', 'from-the-operator')
+    monkeypatch.setenv('VOICECONNECT_DATA_DIR', str(tmp_path / 'data'))
+    assert Settings().effective_storage_secret == 'from-the-operator'
+    assert not (tmp_path / 'data' / 'storage_secret').exists()
