@@ -141,11 +141,13 @@
   }
 
   async function offerFromCallee(call, callId, leg) {
+    if (calls.get(callId) !== call) return; // ended before it got here
     const entry = newLeg(call, callId, leg);
     entry.pc.addTransceiver("audio", { direction: "sendrecv" }); // no track yet: silent until Accept
     const offer = await entry.pc.createOffer();
     await entry.pc.setLocalDescription(offer);
     send({ kind: "offer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
+    if (call.answeredLeg === leg) connectMicrophone(call, callId); // answered before the leg existed
   }
 
   async function answerAsCaller(call, callId, leg, sdp) {
@@ -209,6 +211,20 @@
     }
   }
 
+  // Ringing work (a peer connection, the microphone) waits until the dialog or page has been painted: the
+  // person sees the call at once, and a human answer takes far longer than the negotiation. The timeout
+  // covers background tabs, where animation frames do not run.
+  function afterPaint(work) {
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      work();
+    };
+    requestAnimationFrame(() => setTimeout(run, 0));
+    setTimeout(run, 100);
+  }
+
   // ---- the server's view of a call → this document's media
 
   function sync(view) {
@@ -223,14 +239,17 @@
     call.muted = view.me_muted;
     const ringing = state === "ringing";
     if (role === "callee") {
-      if (!call.legs.has(leg)) offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));
+      if (!call.offered) {
+        call.offered = true;
+        afterPaint(() => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e)));
+      }
       if (ringing) return play("vc-ringtone");
       stopSound("vc-ringtone");
       call.answeredLeg = leg;
     } else {
       if (!call.micAsked) {
-        call.micAsked = true; // asked at once: the caller chose to call, and Accept must not wait for it
-        microphone(id).catch((error) => micFailed(id, error));
+        call.micAsked = true; // asked while it rings: the caller chose to call, and Accept must not wait for it
+        afterPaint(() => microphone(id).catch((error) => micFailed(id, error)));
       }
       if (ringing) return play("vc-ringback");
       stopSound("vc-ringback");

@@ -15,6 +15,7 @@ def index() -> None:
     client = ui.context.client
     with ui.dialog().props('persistent') as dialog, ui.card():
         ui.label('Incoming call')
+        ui.button('Close', on_click=lambda: dialog.close())
     dialogs[client.id] = dialog
     client.on_delete(lambda: dialogs.pop(client.id, None))
 
@@ -24,7 +25,6 @@ def index() -> None:
                 other.open()
 
     ui.button('Ring', on_click=ring_others)
-    ui.button('Close', on_click=dialog.close)
 
 
 @app.get('/healthz')

@@ -94,7 +94,7 @@ class Hub:
         return [d for s in self.services_of(user) for d in s.devices]
 
     def call_changed(self, call: Call) -> None:
-        for user in (call.caller, call.callee):
+        for user in (call.callee, call.caller):  # the callee first: a ring is the most urgent news
             for service in self.services_of(user):
                 for device in list(service.devices.values()):
                     device.deliver(CallChanged(CallView.of(call, user, device.id)))
