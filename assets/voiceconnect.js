@@ -150,7 +150,17 @@
     if (call.answeredLeg === leg) connectMicrophone(call, callId); // answered before the leg existed
   }
 
+  // A callee tab's offer is the caller's "180 Ringing": that tab is alive and ringing. The caller hears the
+  // ringback from then on, and opens the microphone now so that Accept does not wait for it.
+  function calleeRinging(call, callId) {
+    if (call.micAsked) return;
+    call.micAsked = true;
+    if (!call.answeredLeg) play("vc-ringback");
+    microphone(callId).catch((error) => micFailed(callId, error));
+  }
+
   async function answerAsCaller(call, callId, leg, sdp) {
+    calleeRinging(call, callId);
     const entry = call.legs.get(leg) || newLeg(call, callId, leg);
     await setRemote(entry, { type: "offer", sdp });
     entry.pc.getTransceivers().forEach((t) => (t.direction = "sendrecv")); // keep the send side for the mic
@@ -247,11 +257,7 @@
       stopSound("vc-ringtone");
       call.answeredLeg = leg;
     } else {
-      if (!call.micAsked) {
-        call.micAsked = true; // asked while it rings: the caller chose to call, and Accept must not wait for it
-        afterPaint(() => microphone(id).catch((error) => micFailed(id, error)));
-      }
-      if (ringing) return play("vc-ringback");
+      if (ringing) return; // the ringback starts when a callee tab really rings (its offer arrives)
       stopSound("vc-ringback");
       call.answeredLeg = leg;
       for (const other of [...call.legs.keys()]) if (other !== leg) closeLeg(call, other);

@@ -37,7 +37,9 @@ def in_call(device: Device, view: CallView) -> ui.label:
     if view.state == CallState.CONNECTING:
         ui.label('Connecting audio…').classes('text-grey-7')
     if view.peer_muted:
-        ui.label(f'🔇 {view.peer} is muted').classes('text-orange-9')
+        with ui.row().classes('items-center gap-1 text-orange-9'):
+            ui.icon('mic_off')
+            ui.label(f'{view.peer} is muted')
     if view.me_muted:
         ui.label('Your microphone is off').classes('text-grey-7')
     with ui.row().classes('q-mt-md'):

@@ -17,7 +17,7 @@ from .tab import TabState, log_out
 SOUND_BLOCKED = (
     '<div id="vc-sound-blocked" hidden role="alert"'
     ' class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
-    '🔇 Your browser blocked the sound. Click anywhere to hear it.</div>'
+    'Your browser blocked the sound. Click anywhere to hear it.</div>'
 )
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from voiceconnect.calls import CallError
 
-from . import call, dashboard, login
+from . import api, call, dashboard, login
 from .chrome import Chrome
 from .tab import current_tab, open_tab, restore
 
@@ -29,7 +29,8 @@ async def root() -> None:
     Chrome(tab)
     ui.on('vc_signal', _on_signal)
     with ui.column().classes('w-full max-w-3xl mx-auto q-pa-md'):
-        ui.sub_pages({'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}).classes('w-full')
+        core = {'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}
+        ui.sub_pages({**api.routes, **core}).classes('w-full')  # extensions add pages, never replace ours
     await client.connected()
     try:
         name = await restore(tab)

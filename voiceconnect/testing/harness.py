@@ -481,8 +481,10 @@ def vc_server(
     server.stop()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
 def playwright_sync() -> Iterator[Playwright]:
+    # Module scope, not session: while the sync API runs it holds an event loop on the main thread, and
+    # pytest-asyncio tests in later modules (e.g. NiceGUI's simulated User) need that thread's loop free.
     with sync_playwright() as playwright:
         yield playwright
 

@@ -1,0 +1,1 @@
+"""Example extensions of VoiceConnect (see the README); tests import them to keep them working."""
