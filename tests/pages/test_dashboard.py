@@ -19,6 +19,7 @@ async def test_decline_shows_the_caller_who_declined(user: User, create_user) ->
     await sign_up(user, 'alice')
     bob = create_user()
     await sign_up(bob, 'bob')
+    await user.should_see('Call bob')
     user.find('Call bob').click()
     await bob.should_see('Incoming call')
     bob.find('Decline').click()

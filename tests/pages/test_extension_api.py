@@ -18,6 +18,7 @@ async def test_status_page_follows_presence_and_calls(user: User, create_user) -
     await sign_up(bob, 'bob')
     await user.should_see('Online: bob')
 
+    await bob.should_see('Call alice')
     bob.find('Call alice').click()
     await user.should_see('alice is in a call with bob')
     await user.should_see('Incoming call')  # the app's own chrome rings on an extension page too

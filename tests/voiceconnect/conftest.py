@@ -1,12 +1,15 @@
 """Shared fixtures for the core's unit tests: a Hub on a fake clock with fake tabs and a fake recorder."""
 
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from voiceconnect.clock import FakeClock
 from voiceconnect.connection import Device
 from voiceconnect.hub import Hub
+from voiceconnect.store import Store
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeRecorder, World
 
@@ -51,3 +54,11 @@ def carol(world: World) -> Device:
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger='voiceconnect')
     return caplog
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(f'sqlite+aiosqlite:///{tmp_path}/t.db')
+    await store.create_schema()
+    yield store
+    await store.close()

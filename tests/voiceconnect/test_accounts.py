@@ -1,6 +1,5 @@
 """Accounts on a real SQLite file: name and password rules, argon2id hashes, sign-in, sessions."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,6 @@ from voiceconnect.accounts import WRONG_CREDENTIALS, AccountError, Accounts
 from voiceconnect.store import SessionRow, Store, UserRow
 
 PASSWORD = 'correct horse'
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f'sqlite+aiosqlite:///{tmp_path}/t.db')
-    await store.create_schema()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

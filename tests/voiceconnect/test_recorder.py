@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,6 @@ from voiceconnect.recorder import CallRecorder
 from voiceconnect.store import CallRow, Store
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, answer, ring, talk
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(f'sqlite+aiosqlite:///{tmp_path}/t.db')
-    await store.create_schema()
-    yield store
-    await store.close()
 
 
 @pytest.fixture
