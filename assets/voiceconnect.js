@@ -221,20 +221,13 @@
     }
   }
 
-  // Ringing work (a peer connection, the microphone) waits until the dialog or page has been painted: the
-  // person sees the call at once, and a human answer takes far longer than the negotiation. The timeout
-  // covers background tabs, where animation frames do not run.
-  function afterPaint(work) {
-    let done = false;
-    const run = () => {
-      if (done) return;
-      done = true;
-      work();
-    };
-    requestAnimationFrame(() => setTimeout(run, 0));
-    setTimeout(run, 100);
-  }
+  // The callee's peer connection is built a moment after the dialog appears: creating it and gathering
+  // candidates keeps the main thread busy for tens of milliseconds, which would hold up the dialog's paint
+  // and the ringtone. People take far longer than this to click Accept, and an earlier click still works
+  // (the leg connects the microphone as soon as it exists).
+  const NEGOTIATE_AFTER_RING_MS = 250;
 
+  // ---- the server's view of a call → this document's media
   // ---- the server's view of a call → this document's media
 
   function sync(view) {
@@ -251,7 +244,8 @@
     if (role === "callee") {
       if (!call.offered) {
         call.offered = true;
-        afterPaint(() => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e)));
+        const offer = () => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));
+        setTimeout(offer, NEGOTIATE_AFTER_RING_MS);
       }
       if (ringing) return play("vc-ringtone");
       stopSound("vc-ringtone");

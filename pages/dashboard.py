@@ -11,6 +11,7 @@ from voiceconnect.events import OnlineUser, PresenceChanged
 from .tab import current_device, subscribe
 
 PRESENCE_DELAY_S = 0.05  # a ring and the first signaling of a call go out before the list is redrawn
+CALLER_PAGE_DELAY_S = 0.02  # the callee's ring leaves the server before the caller's page is built
 
 
 def place_call(device: Device, name: str) -> None:
@@ -19,7 +20,13 @@ def place_call(device: Device, name: str) -> None:
     except CallError as error:
         ui.notify(str(error), type='warning')
         return
-    ui.navigate.to(f'/call/{view.id}')
+    client = ui.context.client
+
+    def show_call_page() -> None:
+        with client:
+            ui.navigate.to(f'/call/{view.id}')
+
+    asyncio.get_running_loop().call_later(CALLER_PAGE_DELAY_S, show_call_page)
 
 
 class PeopleList:
