@@ -107,11 +107,16 @@ class Delivery(Protocol):
 class Recorder(Protocol):
     def call_created(self, call: Call) -> None: ...
 
+    def call_answered(self, call: Call) -> None: ...
+
     def call_finished(self, call: Call) -> None: ...
 
 
 class NullRecorder:
     def call_created(self, call: Call) -> None:
+        pass
+
+    def call_answered(self, call: Call) -> None:
         pass
 
     def call_finished(self, call: Call) -> None:
@@ -192,6 +197,7 @@ class CallManager:
         call.answered_at = self.clock.now()
         call.timer = self.clock.call_later(self.media_timeout_s, lambda: self._media_timed_out(call))
         log.info('✅ Call answered: %s → %s', call.caller, call.callee)
+        self.recorder.call_answered(call)  # a crash later still leaves the answer time (and so a duration)
         self.delivery.call_changed(call)
         return call
 

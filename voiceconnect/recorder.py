@@ -39,6 +39,9 @@ class CallRecorder:
     def call_created(self, call: Call) -> None:
         self._queue.put_nowait(self.store.add_call(call.id, call.caller, call.callee, as_datetime(call.created)))
 
+    def call_answered(self, call: Call) -> None:
+        self._queue.put_nowait(self.store.answer_call(call.id, as_datetime(call.answered_at)))
+
     def call_finished(self, call: Call) -> None:
         reason = str(call.end_reason)
         ended = as_datetime(call.ended_at)

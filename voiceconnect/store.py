@@ -93,6 +93,10 @@ class Store:
         async with self.sessions() as db, db.begin():
             db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created))
 
+    async def answer_call(self, call_id: str, answered: datetime | None) -> None:
+        async with self.sessions() as db, db.begin():
+            await db.execute(update(CallRow).where(CallRow.id == call_id).values(answered=answered))
+
     async def finish_call(self, call_id: str, answered: datetime | None, ended: datetime, reason: str) -> None:
         duration = (ended - answered).total_seconds() if answered else None
         async with self.sessions() as db, db.begin():
@@ -107,9 +111,12 @@ class Store:
             return await db.get(CallRow, call_id)
 
     async def close_open_calls(self, reason: str) -> int:
-        """Calls left open by a crash get their final reason at the next start."""
+        """Calls left open by a crash get their final reason at the next start (and a duration if answered)."""
+        now = utcnow()
         async with self.sessions() as db, db.begin():
-            result = await db.execute(
-                update(CallRow).where(CallRow.ended.is_(None)).values(ended=utcnow(), end_reason=reason)
-            )
-            return result.rowcount
+            open_calls = (await db.scalars(select(CallRow).where(CallRow.ended.is_(None)))).all()
+            for row in open_calls:
+                row.ended, row.end_reason = now, reason
+                if row.answered is not None:  # SQLite hands datetimes back without their zone: they are UTC
+                    row.duration_s = (now - row.answered.replace(tzinfo=UTC)).total_seconds()
+            return len(open_calls)

@@ -74,10 +74,14 @@ class FakeRecorder:
 
     def __init__(self) -> None:
         self.created: list[Call] = []
+        self.answered: list[Call] = []
         self.finished: list[Call] = []
 
     def call_created(self, call: Call) -> None:
         self.created.append(call)
+
+    def call_answered(self, call: Call) -> None:
+        self.answered.append(call)
 
     def call_finished(self, call: Call) -> None:
         self.finished.append(call)

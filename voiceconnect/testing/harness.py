@@ -235,6 +235,15 @@ class AppServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
 
+    def crash(self) -> None:
+        """SIGKILL, no shutdown handlers: what a power cut or an OOM kill leaves behind."""
+        process, self.process = self.process, None
+        atexit.unregister(self.stop)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
     def restart(self, timeout: float = 30) -> Self:
         """Stop and start again on the same port and data dir (a server restart as users see it)."""
         self.stop()
