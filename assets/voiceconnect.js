@@ -242,6 +242,13 @@
     call.muted = view.me_muted;
     const ringing = state === "ringing";
     if (role === "callee") {
+      if (call.myLeg && call.myLeg !== leg) {
+        // the server renewed this tab's leg (the caller's page was reloaded): negotiate a fresh connection
+        for (const old of [...call.legs.keys()]) closeLeg(call, old);
+        call.offered = false;
+        call.reported = false;
+      }
+      call.myLeg = leg;
       if (!call.offered) {
         call.offered = true;
         const offer = () => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));

@@ -36,6 +36,10 @@ def in_call(device: Device, view: CallView) -> ui.label:
     timer.props('role=timer aria-label="Call duration"')
     if view.state == CallState.CONNECTING:
         ui.label('Connecting audio…').classes('text-grey-7')
+    if view.peer_reconnecting:
+        with ui.row().classes('items-center gap-1 text-orange-9'):
+            ui.spinner(size='sm')
+            ui.label(f'Reconnecting… {view.peer} lost the connection for a moment')
     if view.peer_muted:
         with ui.row().classes('items-center gap-1 text-orange-9'):
             ui.icon('mic_off')

@@ -169,7 +169,7 @@ def attach(tab: TabState, signed_in: SignedIn) -> Device:
     detach(tab)
     browser = app.storage.browser['id']
     service = backend().hub.service_for(browser, signed_in.name, signed_in.token)
-    tab.device = service.attach(tab.client.id, BrowserTab(tab.client))
+    tab.device = service.attach(tab.client.id, BrowserTab(tab.client), tab_key=tab.client.tab_id)
     tab.device.on(SignedOut, lambda _: _signed_out(tab))
     if not tab.client.has_socket_connection:
         service.set_connected(tab.client.id, False)

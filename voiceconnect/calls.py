@@ -62,6 +62,7 @@ class Call:
     ended_by: str | None = None  # the user whose action ended it, if any
     failure: str | None = None  # what the browser said when media failed
     muted: set[str] = field(default_factory=set)  # users who muted themselves
+    away: set[str] = field(default_factory=set)  # users whose call tab lost its connection for now
     media_up: set[str] = field(default_factory=set)  # party devices whose media flows
     timer: Timer | None = field(default=None, repr=False)
 
@@ -288,6 +289,46 @@ class CallManager:
             else:
                 log.info('📵 Call missed: %s → %s (%s logged out)', call.caller, call.callee, call.callee)
                 self._end(call, EndReason.MISSED)
+
+    def move_device(self, old: str, new: str) -> None:
+        """A tab was reloaded: its new document takes over the old one's calls. The legs it took part in get new
+        ids, so both browsers negotiate fresh peer connections; the call, its state and timer carry on."""
+        for call in list(self.calls.values()):
+            if old == call.caller_device:
+                call.caller_device = new
+                renewed = list(call.legs)
+            elif (leg := call.leg_of(old)) is not None:
+                call.legs[leg] = new
+                renewed = [leg]
+            else:
+                continue
+            for leg in renewed:
+                fresh = new_id('l')
+                call.legs[fresh] = call.legs.pop(leg)
+                if call.answered_leg == leg:
+                    call.answered_leg = fresh
+            call.media_up.clear()
+            user = call.caller if new == call.caller_device else call.callee
+            call.away.discard(user)
+            log.info('🔄 Call resumed after a reload: %s in %s → %s', user, call.caller, call.callee)
+            self.delivery.call_changed(call)
+
+    def set_away(self, device: str, away: bool) -> None:
+        """A party's tab lost (or regained) its connection: the peer sees it as reconnecting."""
+        for call in self.calls.values():
+            if device != call.caller_device and device != call.callee_device:
+                continue
+            user = call.caller if device == call.caller_device else call.callee
+            if away != (user in call.away):
+                (call.away.add if away else call.away.discard)(user)
+                log.info(
+                    '📶 %s %s in call %s → %s',
+                    user,
+                    'reconnecting' if away else 'reconnected',
+                    call.caller,
+                    call.callee,
+                )
+                self.delivery.call_changed(call)
 
     def user_gone(self, user: str) -> None:
         """A user went offline (logout or grace expiry): their calls end."""

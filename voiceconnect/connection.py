@@ -40,12 +40,26 @@ class ConnectionService:
         self.grace_timer: Timer | None = None
         self.ended = False
 
-    def attach(self, device_id: str, tab: Tab) -> 'Device':
-        device = Device(self, device_id, tab)
+    def attach(self, device_id: str, tab: Tab, tab_key: str | None = None) -> 'Device':
+        """A tab's document attaches. `tab_key` names the browser tab across reloads (NiceGUI's tab id, kept in
+        the tab's sessionStorage): if the previous document of the same tab is still attached (its grace has
+        not run out), this one takes over its calls."""
+        device = Device(self, device_id, tab, tab_key)
+        previous = self._previous_document(tab_key)
         self.devices[device_id] = device
         self.hub.devices[device_id] = device
         self.set_connected(device_id, True)
+        if previous is not None:
+            self.devices.pop(previous.id, None)
+            self.hub.devices.pop(previous.id, None)
+            self.connected.discard(previous.id)
+            self.hub.calls.move_device(previous.id, device_id)
         return device
+
+    def _previous_document(self, tab_key: str | None) -> 'Device | None':
+        if tab_key is None:
+            return None
+        return next((d for d in self.devices.values() if d.tab_key == tab_key), None)
 
     def detach(self, device_id: str) -> None:
         """The tab is gone for good (closed, or its document replaced)."""
@@ -55,6 +69,9 @@ class ConnectionService:
         self.hub.calls.device_gone(device_id)
 
     def set_connected(self, device_id: str, connected: bool) -> None:
+        if device_id not in self.devices:
+            return
+        self.hub.calls.set_away(device_id, away=not connected)
         if connected:
             self.connected.add(device_id)
             if self.grace_timer is not None:
@@ -73,10 +90,11 @@ class ConnectionService:
 class Device:
     """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
 
-    def __init__(self, service: ConnectionService, device_id: str, tab: Tab) -> None:
+    def __init__(self, service: ConnectionService, device_id: str, tab: Tab, tab_key: str | None = None) -> None:
         self.service = service
         self.id = device_id
         self.tab = tab
+        self.tab_key = tab_key
         self._handlers: dict[type, list[Handler]] = {}
 
     @property

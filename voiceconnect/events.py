@@ -33,6 +33,7 @@ class CallView:
     me_muted: bool
     peer_muted: bool
     failure: str | None = None  # why the call failed, in words (e.g. the microphone was refused)
+    peer_reconnecting: bool = False  # the peer's tab lost its connection for now (a blip, a reload)
 
     @property
     def live(self) -> bool:
@@ -72,6 +73,7 @@ class CallView:
             me_muted=user in call.muted,
             peer_muted=call.peer_of(user) in call.muted,
             failure=call.failure,
+            peer_reconnecting=call.peer_of(user) in call.away,
         )
 
 
