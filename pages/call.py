@@ -6,10 +6,10 @@ from nicegui import ui
 
 from voiceconnect.calls import CallError, CallState
 from voiceconnect.connection import Device
-from voiceconnect.events import CallChanged, CallView
+from voiceconnect.events import CallChanged, CallView, past_call_view
 
 from . import format
-from .tab import current_device, current_tab, subscribe
+from .tab import backend, current_device, current_tab, subscribe
 
 
 def _act(action: object, *args: object) -> None:
@@ -74,10 +74,13 @@ async def page(call_id: str) -> None:
         return
     tab = current_tab()
     timer: dict[str, ui.label] = {}
+    past = None
+    if tab.view_of(call_id) is None and (row := await backend().store.get_call(call_id)) is not None:
+        past = past_call_view(row, device.user)  # e.g. after a server restart: the row says how it ended
 
     @ui.refreshable
     def show() -> None:
-        view = tab.view_of(call_id)
+        view = tab.view_of(call_id) or past
         timer.clear()
         with ui.card().classes('w-full items-center q-pa-xl q-mt-md'):
             if view is None:

@@ -63,6 +63,7 @@ class Call:
     failure: str | None = None  # what the browser said when media failed
     muted: set[str] = field(default_factory=set)  # users who muted themselves
     away: set[str] = field(default_factory=set)  # users whose call tab lost its connection for now
+    away_since: dict[str, float] = field(default_factory=dict, repr=False)  # when each of them went away
     media_up: set[str] = field(default_factory=set)  # party devices whose media flows
     timer: Timer | None = field(default=None, repr=False)
 
@@ -310,7 +311,10 @@ class CallManager:
             call.media_up.clear()
             user = call.caller if new == call.caller_device else call.callee
             call.away.discard(user)
-            log.info('🔄 Call resumed after a reload: %s in %s → %s', user, call.caller, call.callee)
+            gone_for = self.clock.now() - call.away_since.pop(user, self.clock.now())
+            log.info(
+                '🔄 Call resumed after a reload: %s in %s → %s (away %.1fs)', user, call.caller, call.callee, gone_for
+            )
             self.delivery.call_changed(call)
 
     def set_away(self, device: str, away: bool) -> None:
@@ -343,6 +347,9 @@ class CallManager:
     def _lose(self, call: Call) -> None:
         if call.state == CallState.RINGING:
             log.info('📵 Call missed: %s → %s (connection lost)', call.caller, call.callee)
+        else:
+            who = ', '.join(sorted(call.away)) or 'a party'
+            log.info('💔 Connection lost: %s → %s (%s did not come back)', call.caller, call.callee, who)
         self._end(call, EndReason.CONNECTION_LOST)
 
     # timers

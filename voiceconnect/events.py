@@ -2,9 +2,11 @@
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from .calls import Call, CallState, EndReason
+from .store import CallRow
 
 Role = Literal['caller', 'callee']
 
@@ -75,6 +77,32 @@ class CallView:
             failure=call.failure,
             peer_reconnecting=call.peer_of(user) in call.away,
         )
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    # SQLite hands datetimes back without their zone; they were stored in UTC
+    return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() if moment is not None else None
+
+
+def past_call_view(row: CallRow, user: str) -> CallView | None:
+    """A finished call from the database, as `user` sees it (None if they were not in it)."""
+    if user not in (row.caller, row.callee) or row.ended is None:
+        return None
+    return CallView(
+        id=row.id,
+        role='caller' if user == row.caller else 'callee',
+        peer=row.callee if user == row.caller else row.caller,
+        state=CallState.ENDED,
+        here=False,
+        leg=None,
+        answered_at=_timestamp(row.answered),
+        ended_at=_timestamp(row.ended),
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+        ended_by_me=False,
+        answered_elsewhere=False,
+        me_muted=False,
+        peer_muted=False,
+    )
 
 
 @dataclass(frozen=True)
