@@ -300,6 +300,8 @@ class CallManager:
                 renewed = list(call.legs)
             elif (leg := call.leg_of(old)) is not None:
                 call.legs[leg] = new
+                if call.answered_leg not in (None, leg):
+                    continue  # a tab that only shows "answered elsewhere": nothing to renegotiate
                 renewed = [leg]
             else:
                 continue

@@ -45,7 +45,7 @@ class ConnectionService:
         the tab's sessionStorage): if the previous document of the same tab is still attached (its grace has
         not run out), this one takes over its calls."""
         device = Device(self, device_id, tab, tab_key)
-        previous = self._previous_document(tab_key)
+        previous = self._previous_document(tab_key, device_id)
         self.devices[device_id] = device
         self.hub.devices[device_id] = device
         self.set_connected(device_id, True)
@@ -56,10 +56,10 @@ class ConnectionService:
             self.hub.calls.move_device(previous.id, device_id)
         return device
 
-    def _previous_document(self, tab_key: str | None) -> 'Device | None':
+    def _previous_document(self, tab_key: str | None, device_id: str) -> 'Device | None':
         if tab_key is None:
             return None
-        return next((d for d in self.devices.values() if d.tab_key == tab_key), None)
+        return next((d for d in self.devices.values() if d.tab_key == tab_key and d.id != device_id), None)
 
     def detach(self, device_id: str) -> None:
         """The tab is gone for good (closed, or its document replaced)."""

@@ -98,9 +98,17 @@ class World:
         browser = browser or f'{user}-browser'
         return self.hub.service_for(browser, user, f'token-{user}-{browser}')
 
-    def tab(self, user: str, browser: str | None = None) -> Device:
-        """A new connected tab signed in as `user` (in the user's usual browser unless `browser` is given)."""
-        return self.service(user, browser).attach(f'{user}-tab{next(self._ids)}', FakeTab())
+    def tab(self, user: str, browser: str | None = None, tab_key: str | None = None) -> Device:
+        """A new connected tab signed in as `user` (in the user's usual browser unless `browser` is given).
+        `tab_key` names the browser tab across reloads (NiceGUI's tab id); see `reload`."""
+        return self.service(user, browser).attach(f'{user}-tab{next(self._ids)}', FakeTab(), tab_key=tab_key)
+
+    def reload(self, device: Device) -> Device:
+        """The tab is reloaded: its socket drops, then its new document attaches with the same tab key while the
+        old document is still attached (NiceGUI deletes the old client only later). Returns the new document."""
+        assert device.tab_key is not None, 'only a tab with a tab_key can be reloaded'
+        device.service.set_connected(device.id, False)
+        return device.service.attach(f'{device.user}-tab{next(self._ids)}', FakeTab(), tab_key=device.tab_key)
 
     def call(self, call_id: str) -> Call:
         """The server's call object, live or ended (every call that was placed was recorded)."""
