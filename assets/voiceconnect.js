@@ -40,6 +40,20 @@
     if (window.socket.connected) setBadge("connected");
   }
 
+  // The browser knows at once when the network goes: say so, and drop the socket instead of waiting for
+  // its ping to time out; when the network is back, reconnect now rather than at the next backoff step.
+  function networkChanged() {
+    note(navigator.onLine ? "network back" : "network gone");
+    if (!navigator.onLine) {
+      setBadge("reconnecting");
+      window.socket?.io.engine?.close();
+    } else if (window.socket && !window.socket.connected) {
+      window.socket.connect();
+    }
+  }
+  window.addEventListener("offline", networkChanged);
+  window.addEventListener("online", networkChanged);
+
   // ---- sounds: a rejected play() (autoplay policy) is shown, and retried on the next click
 
   function play(id) {

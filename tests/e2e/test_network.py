@@ -1,0 +1,69 @@
+"""Network blips mid-call: the call is kept, both sides see Reconnecting…, voice flows when the network is back."""
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from voiceconnect.testing.harness import wait_for_tone
+
+from .conftest import accept, call
+
+
+def only_loopback_here() -> bool:
+    return [name for _, name in socket.if_nameindex()] == ['lo']  # this network namespace's interfaces
+
+
+@contextlib.contextmanager
+def network_outage() -> Iterator[None]:
+    """Every packet stops: in this private namespace the only network is loopback, so take it down."""
+    subprocess.run(['ip', 'link', 'set', 'lo', 'down'], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+
+
+@pytest.mark.skipif(not only_loopback_here(), reason='needs the private network namespace of scripts/test.sh')
+def test_ten_seconds_without_network_keeps_the_call_and_the_page(vc_server, people) -> None:
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(bob.page, alice.tone_hz)
+    for person in (alice, bob):
+        person.page.evaluate('window.__same_document = true')  # gone if the blip forced a reload
+
+    with network_outage():
+        started = time.monotonic()
+        for person in (alice, bob):  # the socket's ping notices within about 10 s
+            expect(person.page.get_by_text('Reconnecting…', exact=True)).to_be_visible(timeout=15_000)
+        time.sleep(max(0.0, 10 - (time.monotonic() - started)))  # at least ten seconds without network
+
+    for person in (alice, bob):
+        expect(person.page.get_by_text('Connected', exact=True)).to_be_visible(timeout=10_000)
+    wait_for_tone(bob.page, alice.tone_hz, timeout=3 + 5)  # 3 s target, slack for a slow CI machine
+    wait_for_tone(alice.page, bob.tone_hz, timeout=3 + 5)
+    for person in (alice, bob):
+        assert person.page.evaluate('window.__same_document === true')
+        expect(person.page.get_by_role('button', name='Hang up')).to_be_visible()
+    log = vc_server.log_text()
+    assert 'User disconnected' not in log and 'Call ended' not in log
+
+
+def test_dropped_signaling_socket_reconnects_without_touching_the_call(vc_server, people) -> None:
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(alice.page, bob.tone_hz)
+    alice.page.evaluate('window.__same_document = true')
+    alice.page.evaluate('window.socket.io.engine.close()')  # the socket drops, the network is fine
+    vc_server.wait_for_log(f'📶 {alice.name} reconnecting')
+    vc_server.wait_for_log(f'📶 {alice.name} reconnected')
+    expect(alice.page.get_by_text('Connected', exact=True)).to_be_visible()
+    wait_for_tone(alice.page, bob.tone_hz)
+    wait_for_tone(bob.page, alice.tone_hz)
+    assert alice.page.evaluate('window.__same_document === true')
