@@ -135,9 +135,22 @@
     pc.onconnectionstatechange = () => {
       note(`leg ${pc.connectionState}`);
       reportMediaIfUp(callId);
+      // The media path broke (a network change, a long outage): the callee, who makes the offers, restarts
+      // ICE. Its offer waits in the socket's buffer if the signaling is still away.
+      if (pc.connectionState === "failed" && call.role === "callee") restartIce(callId, leg, entry);
     };
     call.legs.set(leg, entry);
     return entry;
+  }
+
+  async function restartIce(callId, leg, entry) {
+    try {
+      const offer = await entry.pc.createOffer({ iceRestart: true });
+      await entry.pc.setLocalDescription(offer);
+      send({ kind: "offer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
+    } catch (error) {
+      console.error("ICE restart failed", error);
+    }
   }
 
   function attachRemote(entry) {

@@ -35,6 +35,7 @@ class Chrome:
     def __init__(self, tab: TabState) -> None:
         self.tab = tab
         self.ringing_call: str | None = None
+        self.rings_until: float | None = None
         with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
             with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
                 ui.icon('call', size='28px')
@@ -56,6 +57,7 @@ class Chrome:
             ui.icon('ring_volume', size='48px', color='primary')
             ui.label('Incoming call').classes('text-h6')
             self.caller_label = ui.label().classes('text-h5 text-weight-bold')
+            self.ring_left = ui.label().classes('text-grey-7')  # a reload brings the dialog back with the time left
             with ui.row().classes('q-mt-md'):
                 ui.button('Accept', icon='call', on_click=self._accept).props(
                     'unelevated no-caps color=positive data-vc-accept'  # the browser module opens the mic at once
@@ -90,7 +92,9 @@ class Chrome:
         self.tab.remember(view)
         if view.ringing_here:
             self.ringing_call = view.id
+            self.rings_until = view.rings_until
             self.caller_label.text = view.peer
+            self._tick()
             self.dialog.open()
         elif self.ringing_call == view.id:
             self.ringing_call = None
@@ -123,6 +127,8 @@ class Chrome:
         self._tick()
 
     def _tick(self) -> None:
+        if self.ringing_call and self.rings_until:
+            self.ring_left.text = f'{max(0, round(self.rings_until - time.time()))} s left to answer'
         view = self.device.call if self.device and self.bar.visible else None
         if view and view.answered_at:
             self.bar_timer.text = format.duration(time.time() - view.answered_at)

@@ -61,6 +61,7 @@ class Call:
     end_reason: EndReason | None = None
     ended_by: str | None = None  # the user whose action ended it, if any
     failure: str | None = None  # what the browser said when media failed
+    rings_until: float | None = None  # when an unanswered call becomes missed
     muted: set[str] = field(default_factory=set)  # users who muted themselves
     away: set[str] = field(default_factory=set)  # users whose call tab lost its connection for now
     away_since: dict[str, float] = field(default_factory=dict, repr=False)  # when each of them went away
@@ -178,6 +179,7 @@ class CallManager:
         for device in devices:
             call.legs[new_id('l')] = device
         self.calls[call.id] = call
+        call.rings_until = call.created + self.ring_timeout_s
         call.timer = self.clock.call_later(self.ring_timeout_s, lambda: self._ring_timed_out(call))
         log.info('📞 Call initiated: %s → %s', caller, callee)
         self.recorder.call_created(call)

@@ -36,6 +36,7 @@ class CallView:
     peer_muted: bool
     failure: str | None = None  # why the call failed, in words (e.g. the microphone was refused)
     peer_reconnecting: bool = False  # the peer's tab lost its connection for now (a blip, a reload)
+    rings_until: float | None = None  # while ringing: when it becomes missed
 
     @property
     def live(self) -> bool:
@@ -76,6 +77,7 @@ class CallView:
             peer_muted=call.peer_of(user) in call.muted,
             failure=call.failure,
             peer_reconnecting=call.peer_of(user) in call.away,
+            rings_until=call.rings_until if call.state == CallState.RINGING else None,
         )
 
 

@@ -54,6 +54,7 @@ def test_callee_reloads_while_ringing_and_can_still_answer(vc_server, people) ->
     bob.page.reload()
     dialog = bob.page.get_by_role('dialog')
     expect(dialog).to_contain_text(alice.name)
+    expect(dialog).to_contain_text(re.compile(r'\d+ s left to answer'))  # still ringing, with the time left
     dialog.get_by_role('button', name='Accept').click()
     expect(alice.page.get_by_text(f'In call with {bob.name}')).to_be_visible()
     wait_for_tone(alice.page, bob.tone_hz)
