@@ -75,7 +75,8 @@ def voice_after_outage(alice: Person, bob: Person) -> float:
         return now_ms()
 
     heard = both_hear(alice, bob, network_back)
-    expect(alice.page.get_by_text('Connected', exact=True)).to_be_visible(timeout=15_000)
+    for person in (alice, bob):
+        expect(person.page.get_by_text('Connected', exact=True)).to_be_visible(timeout=15_000)
     end_call(alice, bob)
     return heard
 
@@ -116,18 +117,16 @@ def main() -> None:
                 sign_up(person.page, server.url, person.name, 'bench password')
             bob_tab2 = bob.context.new_page()
             bob_tab2.goto(server.url + '/')
-            for _ in range(runs):
-                results.setdefault('voice back after a reload', []).append(voice_after_reload(alice, bob))
-            for _ in range(runs):
-                results.setdefault('voice back after 10 s offline', []).append(voice_after_outage(alice, bob))
-            for _ in range(runs):
-                stopped = ringing_stopped_elsewhere(alice, bob, bob_tab2)
-                results.setdefault('ringing stopped in the other tab', []).append(stopped)
-            bob_tab2.close()
-            for _ in range(runs):
-                results.setdefault('Connected after a server restart', []).append(
-                    connected_after_restart(server, alice, bob)
-                )
+            scenarios: list[tuple[str, Callable[[], float]]] = [
+                ('voice back after a reload', lambda: voice_after_reload(alice, bob)),
+                ('voice back after 10 s offline', lambda: voice_after_outage(alice, bob)),
+                ('ringing stopped in the other tab', lambda: ringing_stopped_elsewhere(alice, bob, bob_tab2)),
+                ('Connected after a server restart', lambda: connected_after_restart(server, alice, bob)),
+            ]
+            for name, scenario in scenarios:
+                for _ in range(runs):
+                    results.setdefault(name, []).append(scenario())
+                    print(f'{name}: {results[name][-1]:.0f} ms', file=sys.stderr, flush=True)
     print(f'recovery times over {runs} runs, real Chromium, loopback only')
     for name, values in results.items():
         print(summary(name, values))

@@ -77,8 +77,12 @@ def watch(page: Page, script: str, *args: object) -> str:
     return key
 
 
-def settled(page: Page, key: str) -> float:
-    return page.evaluate(f'window[{key!r}]')
+def settled(page: Page, key: str, timeout_ms: int = 20_000) -> float:
+    """The watched moment; fails after `timeout_ms` instead of waiting forever for something that never came."""
+    return page.evaluate(
+        f"""Promise.race([window[{key!r}], new Promise((_, fail) =>
+            setTimeout(() => fail(new Error('not within {timeout_ms} ms: {key}')), {timeout_ms}))])"""
+    )
 
 
 def measure_ring(caller: Page, callee: Page, button: str) -> tuple[float, float]:

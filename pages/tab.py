@@ -114,8 +114,9 @@ async def current_device() -> Device | None:
 
 
 def subscribe(device: Device, event_type: type[E], handler: Callable[[E], None]) -> None:
-    """Subscribe for as long as the calling sub page is shown (its elements are deleted on navigation)."""
-    owner = ui.context.slot.parent
+    """Subscribe for as long as the calling sub page is shown. A hidden marker element is made in the page: it is
+    deleted when the page is left (the sub pages element itself lives on), and the subscription ends with it."""
+    owner = ui.element().style('display: none')
 
     def guarded(event: E) -> None:
         if owner.is_deleted:

@@ -6,6 +6,7 @@ service ends on `Log out`, or when none of its tabs has been connected for `RECO
 `Device` is what a page author holds: this tab's handle on its user's connection.
 """
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .hub import Hub
 
 E = TypeVar('E', bound=Event)
+log = logging.getLogger('voiceconnect')
 Handler = Callable[[Any], None]
 
 
@@ -121,9 +123,11 @@ class Device:
         return lambda: handler in handlers and handlers.remove(handler)  # type: ignore[func-returns-value]
 
     def deliver(self, event: Event) -> None:
-        self.tab.deliver(event)
-        for handler in list(self._handlers.get(type(event), [])):
-            handler(event)
+        for target in (self.tab.deliver, *self._handlers.get(type(event), [])):
+            try:
+                target(event)
+            except Exception:  # one broken page handler must not keep the news from the others
+                log.exception('an event handler of %s failed on %s', self.user, type(event).__name__)
 
     # call actions; each raises CallError with a message for the person
 
