@@ -315,7 +315,7 @@ class CallManager:
             call.media_up.clear()
             user = call.caller if new == call.caller_device else call.callee
             call.away.discard(user)
-            gone_for = self.clock.now() - call.away_since.pop(user, self.clock.now())
+            gone_for = max(0.0, self.clock.now() - call.away_since.pop(user, self.clock.now()))
             log.info(
                 '🔄 Call resumed after a reload: %s in %s → %s (away %.1fs)', user, call.caller, call.callee, gone_for
             )
