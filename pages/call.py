@@ -1,7 +1,5 @@
 """`/call/<id>`: calling, in call (timer, mute, hang up), and how the call ended."""
 
-import time
-
 from nicegui import ui
 
 from voiceconnect.calls import CallError, CallState
@@ -32,7 +30,7 @@ def ringing(device: Device, view: CallView) -> None:
 
 def in_call(device: Device, view: CallView) -> ui.label:
     ui.label(f'In call with {view.peer}').classes('text-h5')
-    timer = ui.label(format.duration(time.time() - (view.answered_at or time.time()))).classes('text-h4 text-mono')
+    timer = ui.label(format.duration(view.duration)).classes('text-h4 text-mono')
     timer.props('role=timer aria-label="Call duration"')
     if view.state == CallState.CONNECTING:
         ui.label('Connecting audio…').classes('text-grey-7')
@@ -96,7 +94,7 @@ async def page(call_id: str) -> None:
     def tick() -> None:
         view = tab.view_of(call_id)
         if 'label' in timer and view and view.answered_at:
-            timer['label'].text = format.duration(time.time() - view.answered_at)
+            timer['label'].text = format.duration(view.duration)
 
     show()
     ui.timer(0.5, tick)

@@ -131,7 +131,7 @@ class Chrome:
             self.ring_left.text = f'{max(0, round(self.rings_until - time.time()))} s left to answer'
         view = self.device.call if self.device and self.bar.visible else None
         if view and view.answered_at:
-            self.bar_timer.text = format.duration(time.time() - view.answered_at)
+            self.bar_timer.text = format.duration(view.duration)
 
     async def _accept(self) -> None:
         if self.device and self.ringing_call:
