@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 MAX_SDP = 64 * 1024
 MAX_CANDIDATE = 2 * 1024
@@ -44,7 +44,25 @@ class MediaFailed(_Signal):
     reason: Annotated[str, Field(max_length=200)]
 
 
-Signal = Annotated[Offer | Answer | Candidate | MediaUp | MediaFailed, Field(discriminator='kind')]
+KINDS = ('offer', 'answer', 'candidate', 'media_up', 'media_failed')
+UNKNOWN_KIND = f'a signal is an object whose kind is one of {", ".join(KINDS)}'
+
+
+def _kind_of(data: object) -> str | None:
+    kind = data.get('kind') if isinstance(data, dict) else getattr(data, 'kind', None)
+    return kind if isinstance(kind, str) and kind in KINDS else None
+
+
+# A callable discriminator with our own message: pydantic's would quote the sender's `kind` verbatim, and the
+# rejection reason goes into the log and back to the browser (a `kind` with newlines could forge log lines).
+Signal = Annotated[
+    Annotated[Offer, Tag('offer')]
+    | Annotated[Answer, Tag('answer')]
+    | Annotated[Candidate, Tag('candidate')]
+    | Annotated[MediaUp, Tag('media_up')]
+    | Annotated[MediaFailed, Tag('media_failed')],
+    Discriminator(_kind_of, custom_error_type='unknown_kind', custom_error_message=UNKNOWN_KIND),
+]
 signal_adapter: TypeAdapter[Signal] = TypeAdapter(Signal)
 
 
