@@ -76,7 +76,11 @@ async def page() -> None:
     ui.label('Online now').classes('text-h6 q-mt-md')
     people = PeopleList(device)
 
+    def show_if_still_here(online: tuple[OnlineUser, ...]) -> None:
+        if not people.container.is_deleted:  # the user may have left the dashboard in the meantime
+            people.show(online)
+
     def later(event: PresenceChanged) -> None:
-        asyncio.get_running_loop().call_later(PRESENCE_DELAY_S, lambda: people.show(event.online))
+        asyncio.get_running_loop().call_later(PRESENCE_DELAY_S, show_if_still_here, event.online)
 
     subscribe(device, PresenceChanged, later)
