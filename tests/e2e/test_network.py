@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from voiceconnect.testing.harness import wait_for_tone
 
-from .conftest import accept, call
+from .conftest import accept, call, expect_call_ended
 
 
 def only_loopback_here() -> bool:
@@ -49,9 +49,14 @@ def test_ten_seconds_without_network_keeps_the_call_and_the_page(vc_server, peop
     wait_for_tone(alice.page, bob.tone_hz, timeout=3 + 5)
     for person in (alice, bob):
         assert person.page.evaluate('window.__same_document === true')
-        expect(person.page.get_by_role('button', name='Hang up')).to_be_visible()
+        timer = person.page.get_by_role('timer')
+        shown = timer.inner_text()
+        expect(timer).not_to_have_text(shown, timeout=5_000)  # the page is live again, not a frozen copy
     log = vc_server.log_text()
     assert 'User disconnected' not in log and 'Call ended' not in log
+    bob.page.get_by_role('button', name='Hang up').click()  # and still answers the user
+    for person in (alice, bob):
+        expect_call_ended(person.page)
 
 
 def test_dropped_signaling_socket_reconnects_without_touching_the_call(vc_server, people) -> None:
