@@ -1,4 +1,5 @@
-"""HTTP-side wiring: static assets, `/healthz`, the sign-in gate, and the backend's start and stop."""
+"""HTTP-side wiring: static assets, `/healthz`, the sign-in gate, security headers, and the backend's start and
+stop."""
 
 from pathlib import Path
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from voiceconnect.backend import Backend
 
+from .security_headers import SecurityHeaders
 from .tab import ACCOUNTS, set_backend
 
 ASSETS = Path(__file__).resolve().parents[1] / 'assets'
@@ -43,6 +45,8 @@ def install(backend: Backend) -> None:
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
     app.add_middleware(SignInGate)
+    # added last, so outside the gate: its redirects get the headers too
+    app.add_middleware(SecurityHeaders, https=backend.settings.https)
     app.on_startup(notice_dead_connections_quickly)  # runs after NiceGUI's own start-up has set its values
     app.on_startup(backend.start)
     app.on_shutdown(backend.stop)
