@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from voiceconnect.testing.harness import wait_for_tone
 
-from .conftest import accept, call, expect_call_ended
+from .conftest import accept, call, expect_call_ended, wait_until
 
 
 def only_loopback_here() -> bool:
@@ -72,3 +72,26 @@ def test_dropped_signaling_socket_reconnects_without_touching_the_call(vc_server
     wait_for_tone(alice.page, bob.tone_hz)
     wait_for_tone(bob.page, alice.tone_hz)
     assert alice.page.evaluate('window.__same_document === true')
+
+
+def media_path_failed(page) -> bool:
+    return any(what == 'leg failed' for _, what in page.evaluate('vc.trace'))
+
+
+@pytest.mark.skipif(not only_loopback_here(), reason='needs the private network namespace of scripts/test.sh')
+@pytest.mark.parametrize('vc_settings', [{'RECONNECT_GRACE_S': 90}], indirect=True)
+def test_a_broken_media_path_comes_back_by_ice_restart(vc_server, people) -> None:
+    """An outage long enough for WebRTC to give the media path up (`failed`, about 17 s in Chromium): the callee
+    restarts ICE, and the call's voice comes back when the network does."""
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(bob.page, alice.tone_hz)
+    with network_outage():
+        wait_until(lambda: media_path_failed(alice.page) and media_path_failed(bob.page), 'the media path failed', 60)
+    wait_for_tone(bob.page, alice.tone_hz, timeout=3 + 5)
+    wait_for_tone(alice.page, bob.tone_hz, timeout=3 + 5)
+    restarted = [what for _, what in bob.page.evaluate('vc.trace')]
+    assert 'send offer' in restarted[restarted.index('leg failed') :]  # bob, the callee, offered an ICE restart
+    expect(alice.page.get_by_text(f'In call with {bob.name}')).to_be_visible()
+    assert 'Call ended' not in vc_server.log_text()
