@@ -31,7 +31,8 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
         name, password = username.value or '', secret.value or ''
         try:
             accounts = backend().accounts
-            signed_in = await (accounts.create if create else accounts.sign_in)(name, password)
+            attempt = accounts.create if create else accounts.sign_in
+            signed_in = await attempt(name, password, address=tab.client.ip or None)  # limits per address
         except AccountError as problem:
             error.text = str(problem)
             return

@@ -19,14 +19,16 @@ class Backend:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database_url)
-        self.accounts = Accounts(self.store)
+        clock = LoopClock()
+        self.accounts = Accounts(self.store, clock, settings.limits)
         self.recorder = CallRecorder(self.store)
         self.hub = Hub(
-            LoopClock(),
+            clock,
             grace_s=settings.reconnect_grace_s,
             ring_timeout_s=settings.ring_timeout_s,
             media_timeout_s=settings.media_timeout_s,
             recorder=self.recorder,
+            limits=settings.limits,
         )
         self.ready = False
         self._started: asyncio.Future[None] | None = None

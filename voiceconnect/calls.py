@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .clock import Clock, Timer
+from .ratelimit import Limits, RateLimiter
 from .signals import Answer, Candidate, MediaFailed, MediaUp, Offer, Signal
 
 log = logging.getLogger('voiceconnect')
@@ -135,9 +136,11 @@ class CallManager:
         ring_timeout_s: float,
         media_timeout_s: float = 20.0,
         recorder: Recorder | None = None,
+        calls_per_minute: int = Limits.calls_per_minute,
     ) -> None:
         self.delivery = delivery
         self.clock = clock
+        self.attempts: RateLimiter[str] = RateLimiter(calls_per_minute, 60.0, clock)  # per calling user
         self.ring_timeout_s = ring_timeout_s
         self.media_timeout_s = media_timeout_s
         self.recorder: Recorder = recorder or NullRecorder()
@@ -160,6 +163,7 @@ class CallManager:
         """Ring every device of `callee`. Returns the call; it is already ended with `busy` if callee is busy."""
         if caller == callee:
             raise CallError('You cannot call yourself.')
+        self._count_attempt(caller)
         if (own := self.live_call_of(caller)) is not None:
             if own.state == CallState.RINGING and own.caller == callee:
                 return self._resolve_glare(own, caller_device)
@@ -185,6 +189,13 @@ class CallManager:
         self.recorder.call_created(call)
         self.delivery.call_changed(call)
         return call
+
+    def _count_attempt(self, caller: str) -> None:
+        """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
+        if (limited := self.attempts.hit(caller)) is not None:
+            if limited.report:
+                log.warning('⚠️ Rate limited: calls by %s (retry in %s)', caller, limited.wait)
+            raise CallError(f'You are calling too often. Try again in {limited.wait}.')
 
     def accept(self, call_id: str, user: str, device: str) -> Call:
         call = self._call_for(call_id, user)

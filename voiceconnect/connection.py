@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from .calls import CallError, CallManager
 from .clock import Timer
 from .events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
+from .ratelimit import Limited
 from .signals import parse_signal
 
 if TYPE_CHECKING:
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 E = TypeVar('E', bound=Event)
 log = logging.getLogger('voiceconnect')
 Handler = Callable[[Any], None]
+
+
+class SignalsDropped(CallError):
+    """This tab sent more signaling than allowed; the excess was dropped (said once a minute, not per message)."""
 
 
 class Tab(Protocol):
@@ -155,8 +160,23 @@ class Device:
         self.calls.set_muted(call_id, self.user, self.id, muted)
 
     def signal(self, data: object) -> None:
-        """A message from this tab's browser module; invalid ones raise ValueError/CallError."""
+        """A message from this tab's browser module; invalid ones raise ValueError/CallError. Beyond
+        `SIGNALS_PER_SECOND` (after a burst of `SIGNAL_BURST`) messages are dropped unread: the first drop, and then
+        one a minute, raises SignalsDropped; the others are dropped quietly."""
+        if (limited := self.hub.signals.hit(self.id)) is not None:
+            self._drop_signal(limited)
+            return
         self.calls.handle_signal(self.user, self.id, parse_signal(data))
+
+    def _drop_signal(self, limited: Limited) -> None:
+        if limited.report:
+            log.warning(
+                '⚠️ Rate limited: signaling from %s (%d dropped, retry in %s; reported once a minute)',
+                self.user,
+                limited.refused,
+                limited.wait,
+            )
+            raise SignalsDropped('This tab sent too many call signals; some were dropped. The call may fail.')
 
 
 __all__ = [
@@ -165,6 +185,7 @@ __all__ = [
     'ConnectionService',
     'Device',
     'PresenceChanged',
+    'SignalsDropped',
     'SignedOut',
     'Tab',
 ]

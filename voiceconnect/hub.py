@@ -10,6 +10,7 @@ from .calls import Call, CallManager, EndReason, Recorder
 from .clock import Clock
 from .connection import ConnectionService, Device
 from .events import CallChanged, CallView, OnlineUser, PresenceChanged, SignedOut
+from .ratelimit import Limits, RateLimiter
 
 log = logging.getLogger('voiceconnect')
 
@@ -23,14 +24,23 @@ class Hub:
         ring_timeout_s: float,
         media_timeout_s: float = 20.0,
         recorder: Recorder | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        limits = limits or Limits()
         self.clock = clock
         self.grace_s = grace_s
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
         self.devices: dict[str, Device] = {}
         self.calls = CallManager(
-            self, clock, ring_timeout_s=ring_timeout_s, media_timeout_s=media_timeout_s, recorder=recorder
+            self,
+            clock,
+            ring_timeout_s=ring_timeout_s,
+            media_timeout_s=media_timeout_s,
+            recorder=recorder,
+            calls_per_minute=limits.calls_per_minute,
         )
+        # signaling messages per device (one browser document); an excess is dropped before it is even parsed
+        self.signals: RateLimiter[str] = RateLimiter(limits.signals_per_second, 1.0, clock, burst=limits.signal_burst)
         self._in_calls: set[str] = set()
 
     # the registry

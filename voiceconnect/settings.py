@@ -9,7 +9,10 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .ratelimit import Limits
+
 DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
+_LIMITS = Limits()
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,26 @@ class Settings(BaseSettings):
     media_timeout_s: float = Field(20, gt=0, description='answered call whose media never comes up ends `failed`')
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    # rate limits (see voiceconnect/ratelimit.py)
+    signin_failures_per_minute: int = Field(
+        _LIMITS.signin_failures_per_minute, gt=0, description='failed sign-ins per username before it is locked'
+    )
+    signin_failures_per_minute_per_address: int = Field(
+        _LIMITS.signin_failures_per_minute_per_address,
+        gt=0,
+        description='failed sign-ins per client address before it is locked',
+    )
+    signin_lockout_max_s: float = Field(
+        _LIMITS.signin_lockout_max_s, gt=0, description='longest sign-in lock; locks start at 60 s and double'
+    )
+    signups_per_hour_per_address: int = Field(
+        _LIMITS.signups_per_hour_per_address, gt=0, description='accounts created per client address'
+    )
+    calls_per_minute: int = Field(_LIMITS.calls_per_minute, gt=0, description='call attempts per user')
+    signals_per_second: int = Field(
+        _LIMITS.signals_per_second, gt=0, description='signaling messages per tab; excess is dropped'
+    )
+    signal_burst: int = Field(_LIMITS.signal_burst, gt=0, description='signaling messages per tab at once')
 
     @field_validator('ice_servers', mode='before')
     @classmethod
@@ -49,6 +72,18 @@ class Settings(BaseSettings):
     @property
     def https(self) -> bool:
         return self.ssl_certfile is not None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            signin_failures_per_minute=self.signin_failures_per_minute,
+            signin_failures_per_minute_per_address=self.signin_failures_per_minute_per_address,
+            signin_lockout_max_s=self.signin_lockout_max_s,
+            signups_per_hour_per_address=self.signups_per_hour_per_address,
+            calls_per_minute=self.calls_per_minute,
+            signals_per_second=self.signals_per_second,
+            signal_burst=self.signal_burst,
+        )
 
     @property
     def database_url(self) -> str:

@@ -1,11 +1,17 @@
 """Accounts on a real SQLite file: name and password rules, argon2id hashes, sign-in, sessions."""
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from voiceconnect import accounts as accounts_module
 from voiceconnect.accounts import WRONG_CREDENTIALS, AccountError, Accounts
+from voiceconnect.clock import FakeClock
+from voiceconnect.ratelimit import Limits
 from voiceconnect.store import SessionRow, Store, UserRow
 
 PASSWORD = 'correct horse'
@@ -164,3 +170,176 @@ async def test_the_user_row_keeps_the_name_and_a_case_folded_key(store: Store) -
         row = await db.scalar(select(UserRow))
     assert row is not None
     assert (row.name, row.name_key) == ('Mixed', 'mixed')
+
+
+# rate limits: sign-in failures per name and per address, sign-ups per address
+
+HOME, OFFICE = '198.51.100.7', '203.0.113.9'
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters: these tests make dozens of attempts, and what they check is not the hash."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts_module, '_hasher', hasher)
+    monkeypatch.setattr(accounts_module, '_DUMMY_HASH', hasher.hash('dummy'))
+
+
+@pytest.fixture
+async def limited(store: Store, clock: FakeClock, fast_hashes: None) -> Accounts:
+    accounts = Accounts(store, clock, Limits())
+    await accounts.create('alice', PASSWORD)
+    await accounts.create('bob', PASSWORD)
+    return accounts
+
+
+async def attempt(accounts: Accounts, name: str, password: str, address: str | None = HOME) -> str:
+    """What the sign-in form would show: `signed in` or the error message."""
+    try:
+        await accounts.sign_in(name, password, address=address)
+    except AccountError as error:
+        return str(error)
+    return 'signed in'
+
+
+async def test_the_fifth_wrong_password_in_a_minute_locks_the_name_for_a_minute(limited: Accounts) -> None:
+    said = [await attempt(limited, 'alice', 'wrong password') for _ in range(5)]
+    assert said == [WRONG_CREDENTIALS] * 4 + ['Too many attempts. Try again in 60 s.']
+
+
+async def test_a_locked_name_refuses_even_the_right_password_with_the_same_message(
+    limited: Accounts, clock: FakeClock
+) -> None:
+    for _ in range(5):
+        await attempt(limited, 'alice', 'wrong password')
+    clock.advance(30)
+    assert await attempt(limited, 'alice', PASSWORD) == 'Too many attempts. Try again in 30 s.'
+    assert await attempt(limited, 'alice', PASSWORD, address=OFFICE) == 'Too many attempts. Try again in 30 s.'
+    clock.advance(30)
+    assert await attempt(limited, 'alice', PASSWORD) == 'signed in'
+
+
+async def test_another_person_is_not_affected_by_a_locked_name(limited: Accounts) -> None:
+    for _ in range(5):
+        await attempt(limited, 'alice', 'wrong password')
+    assert await attempt(limited, 'bob', PASSWORD) == 'signed in'  # even from the same address
+
+
+async def test_names_that_do_not_exist_lock_the_same_way_so_locks_reveal_nobody(limited: Accounts) -> None:
+    for name in ('alice', 'mallory'):
+        said = [await attempt(limited, name, 'wrong password') for _ in range(6)]
+        assert said == [WRONG_CREDENTIALS] * 4 + ['Too many attempts. Try again in 60 s.'] * 2
+
+
+async def test_the_lock_is_on_the_name_ignoring_case_and_spaces(limited: Accounts) -> None:
+    for name in ('alice', 'Alice', 'ALICE', ' alice ', 'aLiCe'):
+        await attempt(limited, name, 'wrong password')
+    assert await attempt(limited, 'alice', PASSWORD) == 'Too many attempts. Try again in 60 s.'
+
+
+async def test_after_a_lock_each_further_failure_doubles_the_wait(limited: Accounts, clock: FakeClock) -> None:
+    for _ in range(5):
+        await attempt(limited, 'alice', 'wrong password')
+    said = []
+    for wait in (60, 120, 240, 480, 900):
+        clock.advance(wait)
+        said.append(await attempt(limited, 'alice', 'wrong password'))
+    assert said == [
+        f'Too many attempts. Try again in {wait}.' for wait in ('2 min', '4 min', '8 min', '15 min', '15 min')
+    ]
+
+
+async def test_signing_in_forgives_the_names_earlier_failures(limited: Accounts) -> None:
+    for _ in range(4):
+        await attempt(limited, 'alice', 'wrong password')
+    assert await attempt(limited, 'alice', PASSWORD) == 'signed in'
+    said = [await attempt(limited, 'alice', 'wrong password') for _ in range(4)]
+    assert said == [WRONG_CREDENTIALS] * 4
+
+
+async def test_twenty_failures_from_one_address_lock_that_address_for_every_name(limited: Accounts) -> None:
+    for number in range(19):
+        assert await attempt(limited, f'guess{number}', 'wrong password') == WRONG_CREDENTIALS
+    assert await attempt(limited, 'guess19', 'wrong password') == 'Too many attempts. Try again in 60 s.'
+    assert await attempt(limited, 'bob', PASSWORD) == 'Too many attempts. Try again in 60 s.'
+    assert await attempt(limited, 'bob', PASSWORD, address=OFFICE) == 'signed in'
+
+
+async def test_a_success_does_not_forgive_a_shared_address(limited: Accounts) -> None:
+    for number in range(19):
+        await attempt(limited, f'guess{number}', 'wrong password')
+    assert await attempt(limited, 'bob', PASSWORD) == 'signed in'
+    assert await attempt(limited, 'guess19', 'wrong password') == 'Too many attempts. Try again in 60 s.'
+
+
+async def test_parallel_guesses_cannot_slip_past_the_limit(limited: Accounts) -> None:
+    said = await asyncio.gather(*(attempt(limited, 'alice', f'guess {n}') for n in range(10)))
+    assert said.count(WRONG_CREDENTIALS) == 4
+    assert said.count('Too many attempts. Try again in 60 s.') == 1  # the fifth checked guess locked the name
+    assert said.count('Too many attempts. Try again in 1 s.') == 5  # these were never checked
+
+
+async def test_sign_in_locks_are_logged_once_each(limited: Accounts, logs: pytest.LogCaptureFixture) -> None:
+    for _ in range(8):
+        await attempt(limited, 'alice', 'wrong password')
+    for number in range(20):
+        await attempt(limited, f'guess{number}', 'wrong password', address=OFFICE)
+    await attempt(limited, 'al\nice', 'wrong password')
+    assert [r.getMessage() for r in logs.records if 'Rate limited' in r.getMessage()] == [
+        '⚠️ Rate limited: sign-in failures for alice (retry in 60 s)',
+        '⚠️ Rate limited: sign-in failures from 203.0.113.9 (retry in 60 s)',
+    ]
+    assert all(r.levelno == logging.WARNING for r in logs.records if 'Rate limited' in r.getMessage())
+
+
+async def test_a_hostile_name_in_a_lock_log_line_is_quoted(limited: Accounts, logs: pytest.LogCaptureFixture) -> None:
+    for _ in range(5):
+        await attempt(limited, 'al\nice', 'wrong password')
+    assert "⚠️ Rate limited: sign-in failures for 'al\\nice' (retry in 60 s)" in logs.messages
+
+
+async def test_the_eleventh_account_in_an_hour_from_one_address_is_refused(
+    limited: Accounts, clock: FakeClock, logs: pytest.LogCaptureFixture
+) -> None:
+    for number in range(10):
+        await limited.create(f'user{number}', PASSWORD, address=HOME)
+    with pytest.raises(AccountError, match=r'^Too many new accounts from your network\. Try again in 6 min\.$'):
+        await limited.create('user10', PASSWORD, address=HOME)
+    assert await limited.store.find_user('user10') is None
+    assert (await limited.create('user10', PASSWORD, address=OFFICE)).name == 'user10'
+    clock.advance(360)
+    assert (await limited.create('user11', PASSWORD, address=HOME)).name == 'user11'
+    assert '⚠️ Rate limited: sign-ups from 198.51.100.7 (retry in 6 min)' in logs.messages
+
+
+async def test_sign_ups_that_break_the_name_rules_do_not_count(limited: Accounts) -> None:
+    for _ in range(20):
+        with pytest.raises(AccountError, match='3–32 characters'):
+            await limited.create('x', PASSWORD, address=HOME)
+    assert (await limited.create('carol', PASSWORD, address=HOME)).name == 'carol'
+
+
+async def test_sign_ups_per_hour_is_a_setting(store: Store, clock: FakeClock, fast_hashes: None) -> None:
+    accounts = Accounts(store, clock, Limits(signups_per_hour_per_address=1))
+    await accounts.create('alice', PASSWORD, address=HOME)
+    with pytest.raises(AccountError, match='Try again in 60 min'):
+        await accounts.create('bob', PASSWORD, address=HOME)
+
+
+async def test_sign_in_failures_per_minute_is_a_setting(store: Store, clock: FakeClock, fast_hashes: None) -> None:
+    accounts = Accounts(store, clock, Limits(signin_failures_per_minute=2, signin_lockout_max_s=90))
+    await accounts.create('alice', PASSWORD)
+    said = [await attempt(accounts, 'alice', 'wrong password') for _ in range(2)]
+    assert said == [WRONG_CREDENTIALS, 'Too many attempts. Try again in 60 s.']
+    clock.advance(60)
+    assert await attempt(accounts, 'alice', 'wrong password') == 'Too many attempts. Try again in 90 s.'
+
+
+async def test_without_an_address_only_the_name_is_limited(limited: Accounts) -> None:
+    for number in range(30):
+        assert await attempt(limited, f'guess{number}', 'wrong password', address=None) == WRONG_CREDENTIALS

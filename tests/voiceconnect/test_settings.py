@@ -94,6 +94,56 @@ def test_bad_numbers_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, va
         Settings()
 
 
+# rate limits
+
+
+def test_rate_limit_defaults() -> None:
+    limits = Settings().limits
+    assert (limits.signin_failures_per_minute, limits.signin_failures_per_minute_per_address) == (5, 20)
+    assert limits.signin_lockout_max_s == 900
+    assert limits.signups_per_hour_per_address == 10
+    assert limits.calls_per_minute == 10
+    assert (limits.signals_per_second, limits.signal_burst) == (50, 200)
+
+
+@pytest.mark.parametrize(
+    ('name', 'value', 'attribute', 'expected'),
+    [
+        ('SIGNIN_FAILURES_PER_MINUTE', '3', 'signin_failures_per_minute', 3),
+        ('SIGNIN_FAILURES_PER_MINUTE_PER_ADDRESS', '100', 'signin_failures_per_minute_per_address', 100),
+        ('SIGNIN_LOCKOUT_MAX_S', '3600', 'signin_lockout_max_s', 3600),
+        ('SIGNUPS_PER_HOUR_PER_ADDRESS', '50', 'signups_per_hour_per_address', 50),
+        ('CALLS_PER_MINUTE', '1000', 'calls_per_minute', 1000),
+        ('SIGNALS_PER_SECOND', '20', 'signals_per_second', 20),
+        ('SIGNAL_BURST', '500', 'signal_burst', 500),
+    ],
+)
+def test_env_vars_set_each_rate_limit(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, attribute: str, expected: object
+) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{name}', value)
+    assert getattr(Settings().limits, attribute) == expected
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        'SIGNIN_FAILURES_PER_MINUTE',
+        'SIGNIN_FAILURES_PER_MINUTE_PER_ADDRESS',
+        'SIGNIN_LOCKOUT_MAX_S',
+        'SIGNUPS_PER_HOUR_PER_ADDRESS',
+        'CALLS_PER_MINUTE',
+        'SIGNALS_PER_SECOND',
+        'SIGNAL_BURST',
+    ],
+)
+@pytest.mark.parametrize('value', ['0', '-5', 'many'])
+def test_rate_limits_must_be_positive_numbers(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{name}', value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()
+
+
 # ICE servers
 
 
