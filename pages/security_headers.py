@@ -25,13 +25,14 @@ CSP_DIRECTIVES: tuple[tuple[str, str], ...] = (
     # nonce: NiceGUI's page template has inline scripts (import map, page data, mount code); see the docstring.
     # 'unsafe-eval': NiceGUI itself evaluates strings: run_javascript (vc.sync / vc.signal reach the browser
     # module this way), `:prop` values and event handlers of elements, and Vue compiles the templates of
-    # NiceGUI's components at run time. Without it the page stays blank.
+    # NiceGUI's components at run time. Without it the page stays blank (Vue's compiler is refused first).
     ('script-src', "'self' 'nonce-{nonce}' 'unsafe-eval'"),
     # 'unsafe-inline': the template's inline <style>s, Quasar's and NiceGUI's style="" attributes and the
     # <style> elements that NiceGUI (addStyle) and the Tailwind runtime create; those cannot carry a nonce, and
-    # a nonce in this list would switch 'unsafe-inline' off. CSS cannot run script in today's browsers.
+    # a nonce in this list would switch 'unsafe-inline' off. Without it the page is unstyled (dozens of
+    # violations, most from tailwindcss.min.js). CSS cannot run script in today's browsers.
     ('style-src', "'self' 'unsafe-inline'"),
-    ('font-src', "'self'"),  # Roboto and Material Icons come with NiceGUI
+    ('font-src', "'self'"),  # Roboto and Material Icons: woff2 files that come with NiceGUI
     ('img-src', "'self' data:"),  # data: NiceGUI serves an emoji favicon as an SVG data URL
     ('media-src', "'self'"),  # ringtone and ringback from /assets; remote voice is a srcObject, not a URL
     ('connect-src', "'self'"),  # the socket.io websocket (CSP3: 'self' covers ws:/wss: of this host) and polling
