@@ -124,7 +124,8 @@ def main() -> None:
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
         tmp = Path(tmp_dir)
-        with AppServer(ROOT, tmp / 'data', tmp / 'server.log', {'RECONNECT_GRACE_S': 60}) as server:
+        settings = {'RECONNECT_GRACE_S': 60, 'CALLS_PER_MINUTE': 1000}  # a call per run, back to back
+        with AppServer(ROOT, tmp / 'data', tmp / 'server.log', settings) as server:
             for number, (name, scenario) in enumerate(SCENARIOS):  # fresh browsers per scenario: no carry-over
                 alice = launch_person(playwright, f'alice{number}', 440, tmp)
                 bob = launch_person(playwright, f'bob{number}', 660, tmp)

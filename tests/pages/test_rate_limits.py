@@ -1,0 +1,80 @@
+"""What people see when a rate limit applies: the sign-in lock, the sign-up limit, the call-attempt limit."""
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+
+from .conftest import sign_up
+
+RETRIES = 100  # argon2 takes a moment per attempt, more on a busy machine
+
+
+@pytest.fixture
+def one_sign_up_and_one_call_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings for the app under test: ask for this fixture before `user`, which starts the app."""
+    monkeypatch.setenv('VOICECONNECT_SIGNUPS_PER_HOUR_PER_ADDRESS', '2')
+    monkeypatch.setenv('VOICECONNECT_CALLS_PER_MINUTE', '1')
+
+
+async def sign_in_on_a_fresh_page(user: User, name: str, password: str) -> None:
+    """A freshly opened sign-in page, so the message seen afterwards is this attempt's."""
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type(name)
+    user.find('Password').type(password)
+    user.find(kind=ui.button, content='Sign in').click()
+
+
+async def test_five_wrong_passwords_lock_the_name_and_the_lock_says_how_long(user: User, create_user) -> None:
+    await sign_up(user, 'alice')
+    bob = create_user()
+    await sign_up(bob, 'bob')
+    mallory = create_user()
+    for _ in range(4):
+        await sign_in_on_a_fresh_page(mallory, 'alice', 'wrong password')
+        await mallory.should_see('Wrong username or password.', retries=RETRIES)
+    await sign_in_on_a_fresh_page(mallory, 'alice', 'wrong password')
+    await mallory.should_see('Too many attempts. Try again in 60 s.', retries=RETRIES)
+
+    late_alice = create_user()  # even the right password waits, and is told the same
+    await sign_in_on_a_fresh_page(late_alice, 'alice', 'correct horse')
+    await late_alice.should_see('Too many attempts. Try again in', retries=RETRIES)
+    await late_alice.should_not_see('Signed in as alice')
+
+    await user.should_see('Signed in as alice')  # alice's open tab is not touched
+    await bob.should_see('Signed in as bob')  # nor is anyone else's, and others sign in from the same address
+    bob_elsewhere = create_user()
+    await sign_in_on_a_fresh_page(bob_elsewhere, 'bob', 'correct horse')
+    await bob_elsewhere.should_see('Signed in as bob', retries=RETRIES)
+
+
+async def test_account_creation_per_address_is_limited_with_a_clear_message(
+    one_sign_up_and_one_call_a_minute: None, user: User, create_user
+) -> None:
+    await sign_up(user, 'alice')
+    await sign_up(create_user(), 'bob')
+    carol = create_user()
+    await carol.open('/login')
+    await carol.should_see('Username')
+    carol.find('Username').type('carol')
+    carol.find('Password').type('correct horse')
+    carol.find('Create account').click()
+    await carol.should_see('Too many new accounts from your network. Try again in 30 min.', retries=RETRIES)
+    await carol.should_not_see('Signed in as carol')
+
+
+async def test_calling_too_often_is_refused_with_the_wait(
+    one_sign_up_and_one_call_a_minute: None, user: User, create_user
+) -> None:
+    await sign_up(user, 'alice')
+    bob = create_user()
+    await sign_up(bob, 'bob')
+    user.find('Call bob').click()
+    await bob.should_see('Incoming call')
+    bob.find('Decline').click()
+    await user.should_see('bob declined')
+    user.find('Back to dashboard').click()
+    await user.should_see('Call bob')
+    user.find('Call bob').click()
+    await user.should_see('You are calling too often. Try again in 60 s.')
+    await user.should_not_see('Calling bob…')
