@@ -8,8 +8,9 @@ pages/root.py and the call page's buttons do and returns the invariants it broke
 - nothing but a rejection (pydantic `ValidationError`, `CallError`) escapes the entry point;
 - a rejected event changes no call, records nothing and reaches nobody; its reason is one short line that
   quotes nothing the sender chose (it goes into the log and back to the browser);
-- an accepted event came from a device the server's rules allow (checked against an independent model of
-  those rules, on the state before the event), changed no other call, and reached only the call's people;
+- an event that raised nothing came from a device the server's rules allow (checked against an independent
+  model of those rules, on the state before the event), changed no other call, and reached only the call's
+  people; one the rules forbid that raised nothing (dropped quietly, e.g. by a rate limit) changed nothing;
 - no message to a browser carries a device id (NiceGUI client id) or a session token.
 
 Ids in generated payloads are symbolic (`CallRef`, `LegRef`) and resolved against the scene when sent, so the
@@ -246,10 +247,11 @@ class Fuzzer:
         except Exception as error:  # the entry point must never raise anything else
             self.tally.rejected['ESCAPED'] += 1
             return [f'{label}: {type(error).__name__} escaped: {error}']
+        if not was_allowed:  # dropped without a word (a rate limit may do that): then it must have done nothing
+            self.tally.rejected['dropped without an error'] += 1
+            return [f'{label}: {problem}' for problem in self._check_unchanged(before)]
         self.tally.accepted += 1
-        problems = [] if was_allowed else ['an event the rules forbid was accepted']
-        problems += self._check_accepted(before, target, parties)
-        return [f'{label}: {problem}' for problem in problems]
+        return [f'{label}: {problem}' for problem in self._check_accepted(before, target, parties)]
 
     def _target_call(self, action: str, payload: Any) -> Call | None:
         call_id = payload.get('call_id') if action == 'signal' and isinstance(payload, dict) else payload
@@ -263,7 +265,7 @@ class Fuzzer:
         recorder = self.scene.world.recorder
         return calls, heard, (len(recorder.created), len(recorder.finished))
 
-    def _check_rejected(self, before: tuple, error: ValidationError | CallError) -> list[str]:
+    def _check_unchanged(self, before: tuple) -> list[str]:
         problems = []
         calls, heard, records = self._state()
         if calls != before[0]:
@@ -272,6 +274,10 @@ class Fuzzer:
             problems.append('a rejected event reached a browser')
         if records != before[2]:
             problems.append('a rejected event was recorded')
+        return problems
+
+    def _check_rejected(self, before: tuple, error: ValidationError | CallError) -> list[str]:
+        problems = self._check_unchanged(before)
         reason = rejection_reason(error)
         if not reason or len(reason) > MAX_REASON or not reason.isprintable():
             problems.append(f'unsafe rejection reason {reason[:80]!r}')
