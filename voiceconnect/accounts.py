@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .clock import Clock, LoopClock
-from .ratelimit import FailureLockout, Limits, RateLimiter, wait_text
+from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 from .store import Store
 
 log = logging.getLogger('voiceconnect')
@@ -142,7 +142,8 @@ class Accounts:
         """The name's guard first, then the address's (if known)."""
         guards = [_Guard(self.failures_by_name, name.casefold()[:MAX_NAME_KEY], f'for {_shown(name)}')]
         if address:
-            guards.append(_Guard(self.failures_by_address, address, f'from {address}'))
+            key = address_key(address)
+            guards.append(_Guard(self.failures_by_address, key, f'from {key}'))
         return guards
 
     def _begin_sign_in(self, guards: list[_Guard]) -> None:
@@ -162,9 +163,12 @@ class Accounts:
             raise AccountError(TOO_MANY_ATTEMPTS.format(wait=wait_text(max(waits))))
 
     def _count_signup(self, address: str | None) -> None:
-        if address and (limited := self.signups_by_address.hit(address)) is not None:
+        if not address:
+            return
+        key = address_key(address)
+        if (limited := self.signups_by_address.hit(key)) is not None:
             if limited.report:
-                log.warning('⚠️ Rate limited: sign-ups from %s (retry in %s)', address, limited.wait)
+                log.warning('⚠️ Rate limited: sign-ups from %s (retry in %s)', key, limited.wait)
             raise AccountError(TOO_MANY_SIGNUPS.format(wait=limited.wait))
 
     async def _open_session(self, user_id: int, name: str) -> SignedIn:

@@ -10,6 +10,7 @@ Both forget keys whose state has lapsed and keep at most `max_keys` keys (least 
 someone spraying names or addresses cannot grow memory without bound.
 """
 
+import ipaddress
 import itertools
 import math
 from collections import deque
@@ -43,6 +44,20 @@ class Limited:
     @property
     def wait(self) -> str:
         return wait_text(self.retry_after_s)
+
+
+def address_key(address: str) -> str:
+    """The key a client address is limited by: an IPv6 address by its /64, since one home or host usually has a
+    whole /64 to pick addresses from; an IPv4 address (or anything else) as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def wait_text(seconds: float) -> str:

@@ -270,6 +270,14 @@ async def test_twenty_failures_from_one_address_lock_that_address_for_every_name
     assert await attempt(limited, 'bob', PASSWORD, address=OFFICE) == 'signed in'
 
 
+async def test_addresses_of_one_ipv6_64_share_their_limit(limited: Accounts) -> None:
+    said = [
+        await attempt(limited, f'guess{n}', 'wrong password', address=f'2001:db8:7:7::{n + 1:x}') for n in range(20)
+    ]
+    assert said == [WRONG_CREDENTIALS] * 19 + ['Too many attempts. Try again in 60 s.']
+    assert await attempt(limited, 'bob', PASSWORD, address='2001:db8:7:8::1') == 'signed in'
+
+
 async def test_a_success_does_not_forgive_a_shared_address(limited: Accounts) -> None:
     for number in range(19):
         await attempt(limited, f'guess{number}', 'wrong password')

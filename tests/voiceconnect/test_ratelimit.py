@@ -8,7 +8,7 @@ from voiceconnect.calls import CallError, CallState
 from voiceconnect.clock import FakeClock
 from voiceconnect.connection import Device, SignalsDropped
 from voiceconnect.hub import Hub
-from voiceconnect.ratelimit import FailureLockout, Limits, RateLimiter, wait_text
+from voiceconnect.ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 
 from .helpers import (
     GRACE_S,
@@ -126,6 +126,21 @@ def test_a_limiter_that_could_never_allow_anything_is_a_programming_error(
 )
 def test_waits_are_said_rounded_up(seconds: float, text: str) -> None:
     assert wait_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ('address', 'key'),
+    [
+        ('203.0.113.9', '203.0.113.9'),
+        ('2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'),  # one host can pick any address of its /64
+        ('2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'),
+        ('2001:db8:1:3::1', '2001:db8:1:3::/64'),
+        ('::ffff:203.0.113.9', '203.0.113.9'),  # IPv4 seen through an IPv6 socket
+        ('testclient', 'testclient'),
+    ],
+)
+def test_addresses_are_limited_by_ipv4_address_or_ipv6_64(address: str, key: str) -> None:
+    assert address_key(address) == key
 
 
 # FailureLockout: sign-in failures
