@@ -69,6 +69,7 @@ async def test_calling_too_often_is_refused_with_the_wait(
     await sign_up(user, 'alice')
     bob = create_user()
     await sign_up(bob, 'bob')
+    await user.should_see('Call bob')
     user.find('Call bob').click()
     await bob.should_see('Incoming call')
     bob.find('Decline').click()
