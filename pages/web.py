@@ -11,6 +11,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from voiceconnect.backend import Backend
 
+from . import socket_guard
 from .security_headers import SecurityHeaders
 from .tab import ACCOUNTS, set_backend
 
@@ -47,6 +48,7 @@ def install(backend: Backend) -> None:
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)
+    socket_guard.install()  # a page's socket messages only from that page's socket
     app.on_startup(notice_dead_connections_quickly)  # runs after NiceGUI's own start-up has set its values
     app.on_startup(backend.start)
     app.on_shutdown(backend.stop)
