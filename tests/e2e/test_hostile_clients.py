@@ -44,23 +44,25 @@ class Victims:
     bob_leg: str
     alice_frames: SocketRecorder
     bob_frames: SocketRecorder
+    mallory_frames: SocketRecorder
 
 
 @pytest.fixture
 def victims(vc_server: AppServer, people) -> Victims:
     """Alice and Bob in a call, both hearing the other's tone; Mallory signed in on her own browser."""
     alice, bob, mallory = people(3)
-    alice_frames, bob_frames = SocketRecorder(alice.page), SocketRecorder(bob.page)
-    for person in (alice, bob):  # a fresh document, so the recorder sees its socket from the start
+    frames = [SocketRecorder(person.page) for person in (alice, bob, mallory)]
+    for person in (alice, bob, mallory):  # a fresh document, so the recorder sees its socket from the start
         person.page.reload()
-        expect(person.page.get_by_role('button', name=f'Call {mallory.name}')).to_be_visible()
+        expect(person.page.get_by_text(f'Signed in as {person.name}')).to_be_visible()
+    expect(alice.page.get_by_role('button', name=f'Call {bob.name}')).to_be_visible()
     call(alice, bob)
     accept(alice, bob)
     wait_for_tone(alice.page, bob.tone_hz)
     wait_for_tone(bob.page, alice.tone_hz)
     call_id = alice.page.url.rsplit('/', 1)[-1]
-    (bob_leg,) = bob_frames.legs()  # in the worst case the attacker knows it too
-    return Victims(alice, bob, mallory, call_id, bob_leg, alice_frames, bob_frames)
+    (bob_leg,) = frames[1].legs()  # in the worst case the attacker knows it too
+    return Victims(alice, bob, mallory, call_id, bob_leg, *frames)
 
 
 @pytest.fixture
@@ -250,19 +252,20 @@ def test_a_raw_client_claiming_the_victims_tab_id_is_still_mallory(vc_server: Ap
 
 
 def test_no_browser_is_sent_another_users_tab_or_session(vc_server: AppServer, victims: Victims) -> None:
-    """Everything Alice's and Bob's pages received during the call: no client id, tab id, browser id or session
-    token of the other one (only call ids and legs, which the parties share)."""
+    """Everything the three pages received since before the call: no client id, tab id, browser id or session
+    token of anyone else (the parties share only call ids and legs; Mallory does not even get those)."""
     v = victims
-    secrets = {
-        v.alice.name: identifiers(v.alice, vc_server),
-        v.bob.name: identifiers(v.bob, vc_server),
-    }
+    people = (v.alice, v.bob, v.mallory)
+    secrets = {person.name: identifiers(person, vc_server) for person in people}
     assert all(len(found) == 4 for found in secrets.values()), secrets
-    for person, frames, other in ((v.alice, v.alice_frames, v.bob.name), (v.bob, v.bob_frames, v.alice.name)):
+    for person, frames in zip(people, (v.alice_frames, v.bob_frames, v.mallory_frames), strict=True):
         received = frames.text()
-        assert 'vc.signal' in received and 'vc.sync' in received, f'{person.name} recorded no signaling'
-        leaked = {secret for secret in secrets[other] if secret in received}
-        assert not leaked, f'{person.name} was sent {other}’s {leaked}'
+        assert 'Signed in as' in received, f'nothing recorded for {person.name}'
+        for other in people:
+            leaked = {secret for secret in secrets[other.name] if secret in received} if other != person else set()
+            assert not leaked, f'{person.name} was sent {other.name}’s {leaked}'
+    assert 'vc.signal' in v.alice_frames.text() and 'vc.sync' in v.bob_frames.text()
+    assert v.call_id not in v.mallory_frames.text() and v.bob_leg not in v.mallory_frames.text()
 
 
 def identifiers(person: Person, vc_server: AppServer) -> set[str]:
