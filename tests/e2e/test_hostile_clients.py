@@ -137,6 +137,9 @@ def assert_rejections_logged(vc_server: AppServer, name: str) -> None:
 
 def test_forged_signals_from_another_users_page_fail_and_are_logged(vc_server: AppServer, victims: Victims) -> None:
     v = victims
+    v.mallory.page.goto(v.alice.page.url)  # someone else's call page, by its URL: shows nothing of it
+    expect(v.mallory.page.get_by_text('This call is not available here.')).to_be_visible()
+    expect(v.mallory.page.get_by_text('In call with')).to_have_count(0)
     for payload in forged_signals(v).values():
         emit_signal(v.mallory.page, payload)
     v.mallory.page.evaluate('() => emitEvent("vc_signal")')  # no argument at all
