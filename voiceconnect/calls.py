@@ -338,16 +338,17 @@ class CallManager:
             if device != call.caller_device and device != call.callee_device:
                 continue
             user = call.caller if device == call.caller_device else call.callee
-            if away != (user in call.away):
-                (call.away.add if away else call.away.discard)(user)
-                log.info(
-                    '📶 %s %s in call %s → %s',
-                    user,
-                    'reconnecting' if away else 'reconnected',
-                    call.caller,
-                    call.callee,
-                )
-                self.delivery.call_changed(call)
+            if away == (user in call.away):
+                continue
+            if away:
+                call.away.add(user)
+                call.away_since[user] = self.clock.now()
+                log.info('📶 %s reconnecting in call %s → %s', user, call.caller, call.callee)
+            else:
+                call.away.discard(user)
+                gone_for = self.clock.now() - call.away_since.pop(user, self.clock.now())
+                log.info('📶 %s reconnected in call %s → %s after %.1fs', user, call.caller, call.callee, gone_for)
+            self.delivery.call_changed(call)
 
     def user_gone(self, user: str) -> None:
         """A user went offline (logout or grace expiry): their calls end."""

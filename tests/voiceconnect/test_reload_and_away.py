@@ -15,6 +15,7 @@ from voiceconnect.events import CallChanged
 from .helpers import (
     GRACE_S,
     MEDIA_TIMEOUT_S,
+    FakeTab,
     World,
     answer,
     answer_signal,
@@ -543,6 +544,26 @@ def test_reconnecting_clears_away(world: World, logs: pytest.LogCaptureFixture, 
     assert world.call(call_id).away == set()
     assert lines_with(logs, '📶 bob reconnected in call alice → bob')
     assert not seen(alice, call_id).peer_reconnecting
+
+
+def test_reconnected_says_how_long_the_tab_was_away(
+    world: World, logs: pytest.LogCaptureFixture, alice: Device, bob: Device
+) -> None:
+    talk(alice, bob)
+    drop(bob)
+    world.clock.advance(7.25)
+    back(bob)
+    assert lines_with(logs, '📶 bob reconnected in call alice → bob after 7.2s')
+
+
+def test_a_resumed_call_says_how_long_the_reloaded_tab_was_away(
+    world: World, logs: pytest.LogCaptureFixture, alice: Device, bob: Device
+) -> None:
+    talk(alice, bob)
+    alice.service.set_connected(alice.id, False)  # the reload begins: the old document's socket drops
+    world.clock.advance(1.5)
+    alice.service.attach('alice-reloaded', FakeTab(), tab_key=alice.tab_key)
+    assert lines_with(logs, '🔄 Call resumed after a reload: alice in alice → bob (away 1.5s)')
 
 
 def test_both_parties_can_be_away_at_once(world: World, alice: Device, bob: Device) -> None:
