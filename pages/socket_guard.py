@@ -20,6 +20,7 @@ from nicegui import Client, core
 from .tab import backend
 
 log = logging.getLogger('voiceconnect')
+GONE = 'for a page that no longer exists'
 MAX_LOGGED = 300  # characters of a browser's log message that reach the server log
 
 Handler = Callable[[str, Any], Any]
@@ -44,6 +45,8 @@ def install() -> None:
 def _own_client_only(name: str, handler: Handler) -> Handler:
     def guarded(sid: str, msg: Any = None, *_: Any) -> Any:
         problem = _problem(sid, name, msg)
+        if problem == GONE:  # e.g. a page from before a server restart, about to reload: NiceGUI ignores it too
+            return None
         if problem is not None:
             log.warning('⚠️ Rejected socket message from %s: %s %s', _who(sid), name, problem)
             return None
@@ -60,6 +63,8 @@ def _own_client_only(name: str, handler: Handler) -> Handler:
 def _problem(sid: str, name: str, msg: Any) -> str | None:
     if not isinstance(msg, dict) or not isinstance(msg.get('client_id'), str):
         return 'without a client id'
+    if msg['client_id'] not in Client.instances:
+        return GONE
     if msg['client_id'] not in _rooms(sid):
         return 'for another page'
     if missing := [key for key in REQUIRED[name] if key not in msg]:
