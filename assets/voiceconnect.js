@@ -103,12 +103,10 @@
   }
 
   function micFailed(callId, error) {
-    const reason =
-      error && error.name === "NotAllowedError"
-        ? "Microphone access was refused."
-        : error && error.name === "NotFoundError"
-          ? "No microphone was found."
-          : `The microphone could not be opened (${(error && error.name) || error}).`;
+    // a fixed code: the server says it in words to both people
+    const name = error && error.name;
+    const reason = name === "NotAllowedError" ? "mic_refused" : name === "NotFoundError" ? "mic_missing" : "mic_unavailable";
+    if (reason === "mic_unavailable") console.error("microphone could not be opened", error);
     send({ kind: "media_failed", call_id: callId, reason });
   }
 

@@ -259,7 +259,7 @@ class CallManager:
             self._media_up(call, device)
         elif isinstance(signal, MediaFailed):
             log.warning('🎙️ Media failed for %s in call %s: %s', user, call.id, signal.reason)
-            call.failure = f'{user}: {signal.reason}'
+            call.failure = f'{user}: {signal.words}'
             self._end(call, EndReason.FAILED, by=user)
 
     def _relay_negotiation(self, call: Call, device: str, is_caller: bool, signal: Offer | Answer | Candidate) -> None:

@@ -39,9 +39,23 @@ class MediaUp(_Signal):
     kind: Literal['media_up']
 
 
+# Why a browser's media failed, as a fixed code: free text from one browser would be shown on the peer's screen
+# and written to the log (a place to forge log lines or put words in the app's mouth).
+MEDIA_FAILURES: dict[str, str] = {
+    'mic_refused': 'Microphone access was refused.',
+    'mic_missing': 'No microphone was found.',
+    'mic_unavailable': 'The microphone could not be opened.',
+}
+MediaFailure = Literal['mic_refused', 'mic_missing', 'mic_unavailable']
+
+
 class MediaFailed(_Signal):
     kind: Literal['media_failed']
-    reason: Annotated[str, Field(max_length=200)]
+    reason: MediaFailure
+
+    @property
+    def words(self) -> str:
+        return MEDIA_FAILURES[self.reason]
 
 
 KINDS = ('offer', 'answer', 'candidate', 'media_up', 'media_failed')

@@ -82,12 +82,17 @@ def forged_signals(v: Victims) -> dict[str, object]:
         'offer as bob': {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': SDP},
         'sdp of 65 KiB': {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': 'a' * (MAX_SDP + 1024)},
         'log forging kind': {'kind': f'x\n✅ Call answered: {v.mallory.name} → {v.alice.name}', 'call_id': call_id},
-        'impersonating alice': {'kind': 'media_failed', 'call_id': call_id, 'reason': 'x', 'user': v.alice.name},
+        'impersonating alice': {
+            'kind': 'media_failed',
+            'call_id': call_id,
+            'reason': 'mic_refused',
+            'user': v.alice.name,
+        },
         'call id of another shape': {'kind': 'media_up', 'call_id': f'{call_id}/../x'},
         'answer as alice': {'kind': 'answer', 'call_id': call_id, 'leg': leg, 'sdp': SDP},
         'candidate': {'kind': 'candidate', 'call_id': call_id, 'leg': leg, 'candidate': CANDIDATE},
         'media up': {'kind': 'media_up', 'call_id': call_id},
-        'media failed (would end the call)': {'kind': 'media_failed', 'call_id': call_id, 'reason': 'gone'},
+        'media failed (would end the call)': {'kind': 'media_failed', 'call_id': call_id, 'reason': 'mic_refused'},
         'impersonating bob (device)': {'kind': 'candidate', 'call_id': call_id, 'leg': leg, 'candidate': CANDIDATE}
         | {'device': 'bob', 'from': v.bob.name},
         'unknown kind': {'kind': 'hangup', 'call_id': call_id},
@@ -194,7 +199,9 @@ def test_nicegui_events_carrying_the_victims_client_id_are_refused(
         frame = event_frame(alice, target.element_id, target.listener_id)
         emit_raw(v.mallory.page, 'event', frame)
         raw_mallory.emit('event', frame)
-    signal = event_frame(alice, *_signal_listener(v), {'kind': 'media_failed', 'call_id': v.call_id, 'reason': 'x'})
+    signal = event_frame(
+        alice, *_signal_listener(v), {'kind': 'media_failed', 'call_id': v.call_id, 'reason': 'mic_refused'}
+    )
     raw_mallory.emit('event', signal)
     wait_until(lambda: len(socket_rejections(vc_server, v.mallory.name)) >= 5, 'each forgery is logged, naming mallory')
     assert all('for another page' in line for line in socket_rejections(vc_server, v.mallory.name))
@@ -247,7 +254,7 @@ def test_a_raw_client_claiming_the_victims_tab_id_is_still_mallory(vc_server: Ap
     try:
         wait_until(lambda: f'Signed in as {v.mallory.name}' in raw.text(), 'the raw tab is signed in as mallory')
         assert f'Signed in as {v.alice.name}' not in raw.text()
-        raw.signal({'kind': 'media_failed', 'call_id': v.call_id, 'reason': 'x'})
+        raw.signal({'kind': 'media_failed', 'call_id': v.call_id, 'reason': 'mic_refused'})
         wait_until(lambda: REJECTED in raw.text(), 'the raw client is told its signal was rejected')
     finally:
         raw.close()

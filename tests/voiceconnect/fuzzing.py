@@ -403,7 +403,9 @@ FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         'sdp_mline_index': st.one_of(st.none(), st.integers(min_value=-2, max_value=70), json_leaf),
     },
     'media_up': {},
-    'media_failed': {'reason': st.one_of(st.just('NotAllowedError'), st.text(max_size=210), st.just('r' * 201))},
+    'media_failed': {
+        'reason': st.one_of(st.sampled_from(['mic_refused', 'mic_missing', 'mic_unavailable']), st.text(max_size=210))
+    },
 }
 # What an impersonator adds: someone else's name, a device or session of theirs, or just junk.
 EXTRA_KEYS = ['user', 'from', 'sender', 'device', 'device_id', 'client_id', 'session', 'token', 'role']

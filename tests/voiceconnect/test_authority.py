@@ -21,7 +21,7 @@ ACTIONS: dict[str, Action] = {
     'candidate': lambda device, call_id, leg: device.signal(candidate(call_id, leg)),
     'media_up': lambda device, call_id, leg: device.signal({'kind': 'media_up', 'call_id': call_id}),
     'media_failed': lambda device, call_id, leg: device.signal(
-        {'kind': 'media_failed', 'call_id': call_id, 'reason': 'no mic'}
+        {'kind': 'media_failed', 'call_id': call_id, 'reason': 'mic_missing'}
     ),
 }
 SIGNALS = ['offer', 'answer', 'candidate', 'media_up', 'media_failed']

@@ -128,7 +128,7 @@ class CallingPeople(RuleBasedStateMachine):
 
     def signal_media_failed(self, index: int) -> None:
         self.attempt(
-            index, lambda d: d.signal({'kind': 'media_failed', 'call_id': self.own_call(d), 'reason': 'no mic'})
+            index, lambda d: d.signal({'kind': 'media_failed', 'call_id': self.own_call(d), 'reason': 'mic_missing'})
         )
 
     @rule(index=tab_index, connected=st.booleans())

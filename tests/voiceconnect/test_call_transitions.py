@@ -145,11 +145,11 @@ def test_media_timeout_does_not_end_an_active_call(world: World, alice: Device, 
 
 def test_media_failed_ends_the_call_failed_with_the_reason_in_words(alice: Device, bob: Device) -> None:
     call_id = answer(alice, bob)
-    bob.signal({'kind': 'media_failed', 'call_id': call_id, 'reason': 'Microphone access was refused'})
+    bob.signal({'kind': 'media_failed', 'call_id': call_id, 'reason': 'mic_refused'})
     for device in (alice, bob):
         view = seen(device, call_id)
         assert (view.state, view.end_reason) == (CallState.ENDED, EndReason.FAILED)
-        assert view.failure == 'bob: Microphone access was refused'
+        assert view.failure == 'bob: Microphone access was refused.'
 
 
 def test_user_gone_ends_their_call_with_connection_lost(world: World, alice: Device, bob: Device) -> None:

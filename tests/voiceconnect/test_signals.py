@@ -15,7 +15,7 @@ GOOD = {
     'answer': {'kind': 'answer', 'call_id': 'cABC', 'leg': 'lXYZ', 'sdp': 'v=0'},
     'candidate': {'kind': 'candidate', 'call_id': 'cABC', 'leg': 'lXYZ', 'candidate': 'candidate:1'},
     'media_up': {'kind': 'media_up', 'call_id': 'cABC'},
-    'media_failed': {'kind': 'media_failed', 'call_id': 'cABC', 'reason': 'NotAllowedError'},
+    'media_failed': {'kind': 'media_failed', 'call_id': 'cABC', 'reason': 'mic_refused'},
 }
 TYPES = {'offer': Offer, 'answer': Answer, 'candidate': Candidate, 'media_up': MediaUp, 'media_failed': MediaFailed}
 REQUIRED = [(kind, key) for kind, data in GOOD.items() for key in data if key != 'kind']
@@ -33,7 +33,8 @@ BAD = {
     'sdp_mline_index negative': {**GOOD['candidate'], 'sdp_mline_index': -1},
     'sdp_mline_index huge': {**GOOD['candidate'], 'sdp_mline_index': 10_000},
     'sdp_mid too long': {**GOOD['candidate'], 'sdp_mid': 'm' * 65},
-    'failure reason too long': {**GOOD['media_failed'], 'reason': 'r' * 201},
+    'failure reason in free text': {**GOOD['media_failed'], 'reason': 'Please call +1 555 0100 to restore'},
+    'failure reason with a newline': {**GOOD['media_failed'], 'reason': 'mic_refused\n✅ Call answered: x → y'},
     'call id with a slash': {**GOOD['media_up'], 'call_id': 'c/../x'},
     'call id with a space': {**GOOD['media_up'], 'call_id': 'c 1'},
     'call id with markup': {**GOOD['media_up'], 'call_id': '<script>'},
