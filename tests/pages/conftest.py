@@ -1,6 +1,7 @@
 """Page logic with NiceGUI's simulated `User` (no browser): each test gets the app from main.py on a fresh data dir."""
 
 import pytest
+from nicegui.storage import Storage
 from nicegui.testing import User
 
 
@@ -8,6 +9,8 @@ from nicegui.testing import User
 def _fresh_data_dir(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('VOICECONNECT_DATA_DIR', str(tmp_path / 'data'))
     monkeypatch.setenv('VOICECONNECT_ICE_SERVERS', '[]')
+    # NiceGUI read NICEGUI_STORAGE_PATH when pytest imported it, before main.py could point it at DATA_DIR
+    monkeypatch.setattr(Storage, 'path', tmp_path / 'data' / 'nicegui')
 
 
 async def sign_up(user: User, name: str, password: str = 'correct horse') -> None:
