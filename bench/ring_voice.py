@@ -3,8 +3,11 @@
 - ring: click `Call <name>` → the callee's incoming-call dialog is in the DOM (timestamps taken in the pages)
 - voice-up: click `Accept` → both sides detect the peer's tone in their remote audio
 - floor: the same click → dialog measurement on a bare NiceGUI app (bench/bare_dialog_app.py), once with a
-  page of a few elements (the issue's floor) and once with as many elements as the callee's dashboard: NiceGUI
-  re-renders a whole page for any update, so the second separates VoiceConnect's own cost from page size
+  page of a few elements (the issue's floor) and once with as many elements as the callee's dashboard (so page
+  size is not what separates the two)
+
+The three take turns call by call, each pair of browsers idle while another measures: this machine's speed
+drifts by 20% over a few minutes, and measured one after the other the ratio swung between 1.2 and 1.6.
 
 Run it with `scripts/bench.sh ring_voice [calls]` (it runs inside a private loopback-only network namespace).
 """
@@ -15,11 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
 from voiceconnect.testing.harness import AppServer, launch_person, sign_up
 
 ROOT = Path(__file__).resolve().parents[1]
+# Before each ring the pages get a second to finish the last call's teardown (peer connections closed, the
+# microphone released, the dashboard redrawn): the floor's pages are idle too, and nobody calls again within a
+# second of hanging up. Measured without it, the ring p50 was about 10 ms slower.
+SETTLE_S = 1.0
 DASHBOARD_ROWS = 5  # bare_dialog_app rows that give the callee's page about as many elements as the dashboard
 
 # Timestamps in epoch milliseconds (timeOrigin + now), comparable between browser processes on one machine.
@@ -55,6 +62,7 @@ WATCH_TONE = """([key, hz]) => { window[key] = new Promise((resolve) => {
     const binHz = ctx.sampleRate / analyser.fftSize;
     if (bins[best] > -60 && Math.abs(best * binHz - hz) <= Math.max(15, binHz)) {
       clearInterval(timer);
+      ctx.close();  // an open AudioContext keeps an audio thread busy: 20 calls would leave 20 of them
       resolve(performance.timeOrigin + performance.now());
     }
   }, 5);
@@ -99,66 +107,87 @@ def measure_ring(caller: Page, callee: Page, button: str) -> tuple[float, float]
     return settled(callee, shown) - settled(caller, clicked), seen
 
 
-def bench_floor(playwright, tmp: Path, runs: int, rows: int = 0) -> list[tuple[float, float]]:
-    server = AppServer(ROOT, tmp / f'floor-data-{rows}', tmp / f'floor-{rows}.log', script='bench/bare_dialog_app.py')
-    server.start()
-    try:
-        a = launch_person(playwright, 'a', 440, tmp)
-        b = launch_person(playwright, 'b', 660, tmp)
-        a.page.goto(server.url + '/')
-        b.page.goto(server.url + f'/?rows={rows}')  # the callee's page is the one that renders the dialog
-        for person in (a, b):
+class FloorRig:
+    """The bare NiceGUI app with a caller and a callee browser; `ring()` measures one dialog."""
+
+    def __init__(self, playwright: Playwright, tmp: Path, rows: int = 0) -> None:
+        data, log = tmp / f'floor-data-{rows}', tmp / f'floor-{rows}.log'
+        self.server = AppServer(ROOT, data, log, script='bench/bare_dialog_app.py').start()
+        self.caller = launch_person(playwright, f'a{rows}', 440, tmp)
+        self.callee = launch_person(playwright, f'b{rows}', 660, tmp)
+        self.caller.page.goto(self.server.url + '/')
+        self.callee.page.goto(self.server.url + f'/?rows={rows}')  # the callee's page renders the dialog
+        for person in (self.caller, self.callee):
             expect(person.page.get_by_role('button', name='Ring')).to_be_visible()
-        results = []
-        for _ in range(runs):
-            results.append(measure_ring(a.page, b.page, 'Ring'))
-            b.page.get_by_role('button', name='Close').click()
-            expect(b.page.get_by_role('dialog')).to_have_count(0)
-        a.close()
-        b.close()
-        return results
-    finally:
-        server.stop()
+
+    def ring(self) -> tuple[float, float]:
+        measured = measure_ring(self.caller.page, self.callee.page, 'Ring')
+        self.callee.page.get_by_role('button', name='Close').click()
+        expect(self.callee.page.get_by_role('dialog')).to_have_count(0)
+        return measured
+
+    def close(self) -> None:
+        self.caller.close()
+        self.callee.close()
+        self.server.stop()
 
 
-def bench_voiceconnect(playwright, tmp: Path, runs: int) -> tuple[list[tuple[float, float]], list[float]]:
-    # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
-    server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000})
-    server.start()
-    try:
-        alice = launch_person(playwright, 'alice', 440, tmp)
-        bob = launch_person(playwright, 'bob', 660, tmp)
+class VoiceConnectRig:
+    """VoiceConnect with alice and bob signed in; `call()` measures one ring and the voice-up after Accept."""
+
+    def __init__(self, playwright: Playwright, tmp: Path) -> None:
+        # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
+        overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000}
+        self.server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', overrides).start()
+        self.alice = launch_person(playwright, 'alice', 440, tmp)
+        self.bob = launch_person(playwright, 'bob', 660, tmp)
+        for person in (self.alice, self.bob):
+            sign_up(person.page, self.server.url, person.name, 'bench password')
+
+    def call(self) -> tuple[tuple[float, float], float]:
+        alice, bob = self.alice, self.bob
+        expect(alice.page.get_by_role('button', name='Call bob')).to_be_visible()
+        time.sleep(SETTLE_S)
+        ring = measure_ring(alice.page, bob.page, 'Call bob')
+        expect(alice.page.get_by_text('Calling bob…')).to_be_visible()
+        time.sleep(1.0)  # a person takes a moment to answer
+        hears_bob = watch(alice.page, WATCH_TONE, bob.tone_hz)
+        hears_alice = watch(bob.page, WATCH_TONE, alice.tone_hz)
+        accepted = watch(bob.page, WATCH_CLICK, 'Accept')
+        bob.page.get_by_role('dialog').get_by_role('button', name='Accept').click()
+        t_accept = settled(bob.page, accepted)
+        voice = max(settled(alice.page, hears_bob), settled(bob.page, hears_alice)) - t_accept
+        bob.page.get_by_role('button', name='Hang up').click()
         for person in (alice, bob):
-            sign_up(person.page, server.url, person.name, 'bench password')
-        ring, voice = [], []
-        for _ in range(runs):
-            expect(alice.page.get_by_role('button', name='Call bob')).to_be_visible()
-            ring.append(measure_ring(alice.page, bob.page, 'Call bob'))
-            expect(alice.page.get_by_text('Calling bob…')).to_be_visible()
-            time.sleep(1.0)  # a person takes a moment to answer
-            hears_bob = watch(alice.page, WATCH_TONE, bob.tone_hz)
-            hears_alice = watch(bob.page, WATCH_TONE, alice.tone_hz)
-            accepted = watch(bob.page, WATCH_CLICK, 'Accept')
-            bob.page.get_by_role('dialog').get_by_role('button', name='Accept').click()
-            t_accept = settled(bob.page, accepted)
-            voice.append(max(settled(alice.page, hears_bob), settled(bob.page, hears_alice)) - t_accept)
-            bob.page.get_by_role('button', name='Hang up').click()
-            for person in (alice, bob):
-                person.page.get_by_role('button', name='Back to dashboard').click()
-        alice.close()
-        bob.close()
+            person.page.get_by_role('button', name='Back to dashboard').click()
         return ring, voice
-    finally:
-        server.stop()
+
+    def close(self) -> None:
+        self.alice.close()
+        self.bob.close()
+        self.server.stop()
 
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    floor: list[tuple[float, float]] = []
+    sized_floor: list[tuple[float, float]] = []
+    ring: list[tuple[float, float]] = []
+    voice: list[float] = []
     with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
         tmp = Path(tmp_dir)
-        floor = bench_floor(playwright, tmp, runs)
-        sized_floor = bench_floor(playwright, tmp, runs, rows=DASHBOARD_ROWS)
-        ring, voice = bench_voiceconnect(playwright, tmp, runs)
+        rigs = [FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS), VoiceConnectRig(playwright, tmp)]
+        floor_rig, sized_rig, voiceconnect = rigs
+        try:
+            for _ in range(runs):  # one of each in turn: a machine that slows down mid-run skews no side
+                floor.append(floor_rig.ring())
+                sized_floor.append(sized_rig.ring())
+                call_ring, call_voice = voiceconnect.call()
+                ring.append(call_ring)
+                voice.append(call_voice)
+        finally:
+            for rig in rigs:
+                rig.close()
     print(f'ring and voice-up latency over {runs} calls, real Chromium, loopback only')
     for how, index in (('in the pages (click event → dialog in the DOM)', 0), ('as a Playwright test sees it', 1)):
         print(f'{how}:')
