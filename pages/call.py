@@ -28,33 +28,44 @@ def ringing(device: Device, view: CallView) -> None:
         ui.label(f'{view.peer} is calling you').classes('text-h5')
 
 
-def in_call(device: Device, view: CallView) -> ui.label:
-    ui.label(f'In call with {view.peer}').classes('text-h5')
-    timer = ui.label(format.duration(view.duration)).classes('text-h4 text-mono')
-    timer.props('role=timer aria-label="Call duration"')
-    if view.state == CallState.CONNECTING:
-        ui.label('Connecting audio…').classes('text-grey-7')
-    if view.peer_reconnecting:
-        with ui.row().classes('items-center gap-1 text-orange-9'):
+class InCall:
+    """The answered call's view. Built once and updated in place as the call changes (audio connecting, the peer
+    reconnecting or muted, mute): rebuilt, its buttons would be new elements, and a click that was on its way
+    while the old ones were deleted would be lost without a word."""
+
+    def __init__(self, device: Device, view: CallView) -> None:
+        self.view = view
+        ui.label(f'In call with {view.peer}').classes('text-h5')
+        self.timer = ui.label(format.duration(view.duration)).classes('text-h4 text-mono')
+        self.timer.props('role=timer aria-label="Call duration"')
+        self.connecting = ui.label('Connecting audio…').classes('text-grey-7')
+        with ui.row().classes('items-center gap-1 text-orange-9') as self.peer_away:
             ui.spinner(size='sm')
             ui.label(f'Reconnecting… {view.peer} lost the connection for a moment')
-    if view.peer_muted:
-        with ui.row().classes('items-center gap-1 text-orange-9'):
+        with ui.row().classes('items-center gap-1 text-orange-9') as self.peer_muted:
             ui.icon('mic_off')
             ui.label(f'{view.peer} is muted')
-    if view.me_muted:
-        ui.label('Your microphone is off').classes('text-grey-7')
-    with ui.row().classes('q-mt-md'):
-        label = 'Unmute' if view.me_muted else 'Mute'
-        ui.button(
-            label,
-            icon='mic' if view.me_muted else 'mic_off',
-            on_click=lambda: _act(device.set_muted, view.id, not view.me_muted),
-        ).props('outline no-caps')
-        ui.button('Hang up', icon='call_end', on_click=lambda: _act(device.hang_up, view.id)).props(
-            'unelevated no-caps color=negative'
-        )
-    return timer
+        self.me_muted = ui.label('Your microphone is off').classes('text-grey-7')
+        with ui.row().classes('q-mt-md'):
+            self.mute = ui.button(on_click=lambda: _act(device.set_muted, view.id, not self.view.me_muted))
+            self.mute.props('outline no-caps')
+            ui.button('Hang up', icon='call_end', on_click=lambda: _act(device.hang_up, view.id)).props(
+                'unelevated no-caps color=negative'
+            )
+        self.update(view)
+
+    def update(self, view: CallView) -> None:
+        self.view = view
+        self.connecting.set_visibility(view.state == CallState.CONNECTING)
+        self.peer_away.set_visibility(view.peer_reconnecting)
+        self.peer_muted.set_visibility(view.peer_muted)
+        self.me_muted.set_visibility(view.me_muted)
+        self.mute.set_text('Unmute' if view.me_muted else 'Mute')
+        self.mute.props(f'icon={"mic" if view.me_muted else "mic_off"}')
+
+    def tick(self) -> None:
+        if self.view.answered_at is not None:
+            self.timer.text = format.duration(self.view.duration)
 
 
 def ended(view: CallView) -> None:
@@ -71,31 +82,49 @@ async def page(call_id: str) -> None:
     if device is None:
         return
     tab = current_tab()
-    timer: dict[str, ui.label] = {}
     past = None
     if tab.view_of(call_id) is None and (row := await backend().store.get_call(call_id)) is not None:
         past = past_call_view(row, device.user)  # e.g. after a server restart: the row says how it ended
 
+    panel: dict[str, InCall] = {}  # the answered call's view while it is shown
+    shown: dict[str, str] = {}  # which phase of the call the page shows
+
+    def phase(view: CallView | None) -> str:
+        if view is None:
+            return 'unavailable'
+        if view.state == CallState.RINGING:
+            return f'ringing as {view.role}'
+        if view.state == CallState.ENDED:
+            return 'ended'
+        return 'in call' if view.here else 'elsewhere'
+
     @ui.refreshable
     def show() -> None:
         view = tab.view_of(call_id) or past
-        timer.clear()
+        panel.clear()
         with ui.card().classes('w-full items-center q-pa-xl q-mt-md'):
             if view is None:
                 ui.label('This call is not available here.').classes('text-h6')
                 ui.button('Back to dashboard', on_click=lambda: ui.navigate.to('/')).props('unelevated no-caps')
             elif view.state == CallState.RINGING:
                 ringing(device, view)
-            elif view.state == CallState.ENDED or not view.here:
-                ended(view) if view.state == CallState.ENDED else ui.label('This call continues in another tab.')
+            elif view.state == CallState.ENDED:
+                ended(view)
+            elif not view.here:
+                ui.label('This call continues in another tab.')
             else:
-                timer['label'] = in_call(device, view)
+                panel['in call'] = InCall(device, view)
+        shown['phase'] = phase(view)
 
-    def tick() -> None:
-        view = tab.view_of(call_id)
-        if 'label' in timer and view and view.answered_at:
-            timer['label'].text = format.duration(view.duration)
+    def changed(event: CallChanged) -> None:
+        if event.call.id != call_id:
+            return
+        view = tab.view_of(call_id) or past
+        if phase(view) != shown['phase']:
+            show.refresh()
+        elif 'in call' in panel and view is not None:
+            panel['in call'].update(view)
 
     show()
-    ui.timer(0.5, tick)
-    subscribe(device, CallChanged, lambda event: event.call.id == call_id and show.refresh())
+    ui.timer(0.5, lambda: 'in call' in panel and panel['in call'].tick())
+    subscribe(device, CallChanged, changed)
