@@ -20,6 +20,8 @@ from voiceconnect.backend import Backend
 from voiceconnect.connection import Device
 from voiceconnect.events import CallChanged, CallView, Event, SignedOut
 
+from .browser_session import RENEW_AND_SIGN_IN, hand_over, is_retired
+
 E = TypeVar('E', bound=Event)
 
 ACCOUNTS = 'accounts'  # app.storage.user: {name: session token} for every account signed in on this browser
@@ -147,11 +149,15 @@ async def restore(tab: TabState) -> str | None:
 
 
 def remember(signed_in: SignedIn) -> None:
+    app.storage.tab[TAB_ACCOUNT] = signed_in.name
+    if is_retired():  # this document predates a Log out in this browser: hand the session to its new id
+        handover = {ACCOUNTS: {signed_in.name: signed_in.token}, LAST_USED: signed_in.name}
+        ui.run_javascript(hand_over(handover))
+        return
     accounts = browser_accounts()
     accounts[signed_in.name] = signed_in.token
     app.storage.user[ACCOUNTS] = accounts
     app.storage.user[LAST_USED] = signed_in.name
-    app.storage.tab[TAB_ACCOUNT] = signed_in.name
 
 
 def forget(name: str) -> None:
@@ -207,4 +213,5 @@ async def log_out(tab: TabState) -> None:
     service = tab.device.service
     await backend().accounts.sign_out(service.token)
     forget(service.user)
-    backend().hub.end(service, 'logout')
+    backend().hub.log_out(service.token)
+    tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing

@@ -11,12 +11,13 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from voiceconnect.backend import Backend
 
-from . import socket_guard
+from . import browser_session, socket_guard
 from .security_headers import SecurityHeaders
 from .tab import ACCOUNTS, set_backend
 
 ASSETS = Path(__file__).resolve().parents[1] / 'assets'
-OPEN_PATHS = ('/login', '/_nicegui', '/assets', '/healthz', '/favicon')
+RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session')  # not pages: no sign-in, no id renewal
+OPEN_PATHS = ('/login', *RESOURCES)
 
 
 class SignInGate(BaseHTTPMiddleware):
@@ -28,6 +29,8 @@ class SignInGate(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
         path = request.url.path
+        if not path.startswith(RESOURCES):
+            await browser_session.fresh_id_if_retired(request)
         if not path.startswith(OPEN_PATHS) and not app.storage.user.get(ACCOUNTS):
             target = path + (f'?{request.url.query}' if request.url.query else '')
             return RedirectResponse('/login' if target == '/' else f'/login?next={quote(target, safe="")}')
@@ -48,6 +51,7 @@ def install(backend: Backend) -> None:
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)
+    browser_session.install()
     socket_guard.install()  # a page's socket messages only from that page's socket
     app.on_startup(notice_dead_connections_quickly)  # runs after NiceGUI's own start-up has set its values
     app.on_startup(backend.start)

@@ -81,6 +81,12 @@ class Hub:
             log.info('👋 User disconnected: %s (%s)', service.user, why)
             self.publish_presence()
 
+    def log_out(self, token: str) -> None:
+        """The session was logged out: every connection service signed in with it ends, whichever browser id it
+        was opened under (a browser gets a new id at each Log out, and its older tabs keep the one they had)."""
+        for service in [s for s in self.services.values() if s.token == token]:
+            self.end(service, 'logout')
+
     def services_of(self, user: str) -> list[ConnectionService]:
         return [s for (_, u), s in self.services.items() if u == user]
 
