@@ -6,7 +6,7 @@ from voiceconnect.calls import CallState, EndReason
 from voiceconnect.connection import Device
 from voiceconnect.events import OnlineUser, PresenceChanged, SignedOut
 
-from .helpers import GRACE_S, RING_TIMEOUT_S, World, answer, log_lines, ring, seen, tab_of, talk
+from .helpers import GRACE_S, RING_TIMEOUT_S, FakeTab, World, answer, log_lines, ring, seen, tab_of, talk
 
 
 def drop(device: Device) -> None:
@@ -143,6 +143,17 @@ def test_logout_takes_the_user_offline_at_once(world: World, alice: Device, bob:
     assert not world.hub.is_online('alice')
     assert tab_of(bob).online_names == []
     assert tab_of(alice).signed_out == [SignedOut('logout')]
+
+
+def test_logging_out_a_session_ends_every_tab_that_used_it_under_any_browser_id(world: World, bob: Device) -> None:
+    """Log out gives the browser a new id; its older tabs keep the one they had, with the same session."""
+    old_tab = world.hub.service_for('browser-id-1', 'alice', 'alice-session').attach('old-tab', FakeTab())
+    new_tab = world.hub.service_for('browser-id-2', 'alice', 'alice-session').attach('new-tab', FakeTab())
+    other = world.hub.service_for('elsewhere', 'alice', 'another-session').attach('laptop', FakeTab())
+    world.hub.log_out('alice-session')
+    assert tab_of(old_tab).signed_out == tab_of(new_tab).signed_out == [SignedOut('logout')]
+    assert tab_of(other).signed_out == []  # alice's session on another browser goes on
+    assert world.hub.is_online('alice')
 
 
 def test_logout_ends_the_users_call(world: World, alice: Device, bob: Device) -> None:
