@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,15 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(
-            signin_failures_per_minute=self.signin_failures_per_minute,
-            signin_failures_per_minute_per_address=self.signin_failures_per_minute_per_address,
-            signin_lockout_max_s=self.signin_lockout_max_s,
-            signups_per_hour_per_address=self.signups_per_hour_per_address,
-            calls_per_minute=self.calls_per_minute,
-            signals_per_second=self.signals_per_second,
-            signal_burst=self.signal_burst,
-        )
+        return Limits(**{limit.name: getattr(self, limit.name) for limit in fields(Limits)})  # same names
 
     @property
     def database_url(self) -> str:

@@ -41,12 +41,12 @@ class MediaUp(_Signal):
 
 # Why a browser's media failed, as a fixed code: free text from one browser would be shown on the peer's screen
 # and written to the log (a place to forge log lines or put words in the app's mouth).
-MEDIA_FAILURES: dict[str, str] = {
+MediaFailure = Literal['mic_refused', 'mic_missing', 'mic_unavailable']
+MEDIA_FAILURES: dict[MediaFailure, str] = {
     'mic_refused': 'Microphone access was refused.',
     'mic_missing': 'No microphone was found.',
     'mic_unavailable': 'The microphone could not be opened.',
 }
-MediaFailure = Literal['mic_refused', 'mic_missing', 'mic_unavailable']
 
 
 class MediaFailed(_Signal):
