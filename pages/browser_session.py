@@ -27,6 +27,12 @@ MAX_PENDING = 1000  # handovers waiting for their round trip; a browser that nev
 _pending: dict[str, dict[str, Any]] = {}  # one-time ticket → what to store under the browser's current id
 
 
+def _from_this_app(request: Request) -> bool:
+    """Fetch metadata says the POST came from this app's own page (a cross-site form cannot send the SameSite=Lax
+    cookie anyway)."""
+    return request.headers.get('sec-fetch-site', 'same-origin') == 'same-origin'
+
+
 def is_retired() -> bool:
     return bool(app.storage.user.get(RETIRED))
 
@@ -45,9 +51,8 @@ async def _switch_to_new_id(request: Request) -> dict:
 
 
 async def renew(request: Request) -> Response:
-    """POST from this app's own page (a cross-site form cannot send the SameSite=Lax cookie; fetch metadata
-    says where it came from): the browser's accounts move to a new id."""
-    if request.headers.get('sec-fetch-site', 'same-origin') != 'same-origin':
+    """POST from this app's own page at Log out: the browser's accounts move to a new id."""
+    if not _from_this_app(request):
         return Response(status_code=403)
     kept = await _switch_to_new_id(request)
     app.storage.user.update(kept)
@@ -72,7 +77,7 @@ def hand_over(changes: dict[str, Any]) -> str:
 
 async def adopt(request: Request) -> Response:
     changes = _pending.pop(request.headers.get('x-ticket', ''), None)
-    if changes is None or request.headers.get('sec-fetch-site', 'same-origin') != 'same-origin':
+    if changes is None or not _from_this_app(request):
         return Response(status_code=403)
     await fresh_id_if_retired(request)
     for key, value in changes.items():
