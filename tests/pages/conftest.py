@@ -1,5 +1,7 @@
 """Page logic with NiceGUI's simulated `User` (no browser): each test gets the app from main.py on a fresh data dir."""
 
+from collections.abc import Callable
+
 import pytest
 from nicegui.storage import Storage
 from nicegui.testing import User
@@ -20,3 +22,12 @@ async def sign_up(user: User, name: str, password: str = 'correct horse') -> Non
     user.find('Password').type(password)
     user.find('Create account').click()
     await user.should_see(f'Signed in as {name}', retries=50)  # argon2 hashing takes a moment
+
+
+async def alice_sees_bob(alice: User, create_user: Callable[[], User]) -> User:
+    """alice and bob signed up, alice's dashboard listing bob; returns bob."""
+    await sign_up(alice, 'alice')
+    bob = create_user()
+    await sign_up(bob, 'bob')
+    await alice.should_see('Call bob')
+    return bob

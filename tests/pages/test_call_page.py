@@ -3,15 +3,12 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from .conftest import sign_up
+from .conftest import alice_sees_bob
 
 
 async def test_the_in_call_buttons_stay_the_same_elements_while_the_call_changes(user: User, create_user) -> None:
     """A rebuilt view would replace its buttons: a click on its way while they were replaced was lost silently."""
-    await sign_up(user, 'alice')
-    bob = create_user()
-    await sign_up(bob, 'bob')
-    await user.should_see('Call bob')
+    bob = await alice_sees_bob(user, create_user)
     user.find('Call bob').click()
     await bob.should_see('Accept')
     bob.find('Accept').click()

@@ -1,13 +1,10 @@
 from nicegui.testing import User
 
-from .conftest import sign_up
+from .conftest import alice_sees_bob
 
 
 async def test_users_see_each_other_online_and_can_call(user: User, create_user) -> None:
-    await sign_up(user, 'alice')
-    bob = create_user()
-    await sign_up(bob, 'bob')
-    await user.should_see('Call bob')
+    bob = await alice_sees_bob(user, create_user)
     await bob.should_see('Call alice')
     user.find('Call bob').click()
     await user.should_see('Calling bob…')
@@ -16,10 +13,7 @@ async def test_users_see_each_other_online_and_can_call(user: User, create_user)
 
 
 async def test_decline_shows_the_caller_who_declined(user: User, create_user) -> None:
-    await sign_up(user, 'alice')
-    bob = create_user()
-    await sign_up(bob, 'bob')
-    await user.should_see('Call bob')
+    bob = await alice_sees_bob(user, create_user)
     user.find('Call bob').click()
     await bob.should_see('Incoming call')
     bob.find('Decline').click()

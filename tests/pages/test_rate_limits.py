@@ -4,7 +4,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from .conftest import sign_up
+from .conftest import alice_sees_bob, sign_up
 
 RETRIES = 100  # argon2 takes a moment per attempt, more on a busy machine
 
@@ -66,14 +66,11 @@ async def test_account_creation_per_address_is_limited_with_a_clear_message(
 async def test_calling_too_often_is_refused_with_the_wait(
     one_sign_up_and_one_call_a_minute: None, user: User, create_user
 ) -> None:
-    await sign_up(user, 'alice')
-    bob = create_user()
-    await sign_up(bob, 'bob')
-    await user.should_see('Call bob')
+    bob = await alice_sees_bob(user, create_user)
     user.find('Call bob').click()
     await bob.should_see('Incoming call')
     bob.find('Decline').click()
-    await user.should_see('bob declined')
+    await user.should_see('bob declined', retries=20)  # alice's call page may still be on its way
     user.find('Back to dashboard').click()
     await user.should_see('Call bob')
     user.find('Call bob').click()
