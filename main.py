@@ -12,12 +12,17 @@ os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / 'nicegui'
 
 from nicegui import ui  # noqa: E402
 
-from pages import resync, root, web  # noqa: E402
+import web  # noqa: E402
+from pages import root  # noqa: E402
 from voiceconnect.backend import Backend  # noqa: E402
+from web.nicegui_fixes import UntestedNiceGUI  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout, force=True)
-web.install(Backend(settings))
-resync.install()
+try:
+    web.install(Backend(settings))
+except UntestedNiceGUI as error:
+    print(f'VoiceConnect cannot start: {error}', file=sys.stderr)
+    sys.exit(2)
 
 if __name__ in {'__main__', '__mp_main__'}:
     scheme = 'https' if settings.https else 'http'

@@ -9,21 +9,23 @@
         ...
         api.subscribe(me, api.CallChanged, handler)  # for as long as the page is shown
 
-`connection()` returns a `voiceconnect.connection.Device`: `.user`, `.online_users()`, `.call` (a `CallView` or
-None), `.on(event, handler)`, and the actions `.call_user(name)`, `.accept(id)`, `.decline(id)`,
-`.hang_up(id)`, `.set_muted(id, muted)` (each raises `CallError` with a message for the person). Pages are
-sub pages of the SPA root, so the connection, a ringing dialog and a running call survive moving to them.
+`connection()` returns a `voiceconnect.device.Device`: `.user`, `.online_users()`, `.call` (a `CallView` or
+None), `.now()`, `.on(event, handler)`, `await .past_call(id)`, and the actions `await .call_user(name)`,
+`await .accept(id)`, `await .decline(id)`, `await .hang_up(id)`, `await .set_muted(id, muted)` (each raises
+`CallError` with a message for the person; `api.attempt(action)` shows it instead). Pages are sub pages of the
+SPA root, so the connection, a ringing dialog and a running call survive moving to them.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.connection import Device
+from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, OnlineUser, PresenceChanged, SignedOut
+from web.tabs import current_device as connection
+from web.tabs import subscribe
 
-from .tab import current_device as connection
-from .tab import subscribe
+from .actions import attempt
 
 routes: dict[str, Callable[..., Any]] = {}
 
@@ -48,6 +50,7 @@ __all__ = [
     'OnlineUser',
     'PresenceChanged',
     'SignedOut',
+    'attempt',
     'connection',
     'page',
     'routes',

@@ -2,26 +2,20 @@
 
 from nicegui import ui
 
-from voiceconnect.calls import CallError, CallState
-from voiceconnect.connection import Device
-from voiceconnect.events import CallChanged, CallView, past_call_view
+from voiceconnect.calls import CallState
+from voiceconnect.device import Device
+from voiceconnect.events import CallChanged, CallView
+from web.tabs import current_device, current_tab, subscribe
 
 from . import format
-from .tab import backend, current_device, current_tab, subscribe
-
-
-def _act(action: object, *args: object) -> None:
-    try:
-        action(*args)  # type: ignore[operator]
-    except CallError as error:
-        ui.notify(str(error), type='warning')
+from .actions import attempt
 
 
 def ringing(device: Device, view: CallView) -> None:
     if view.role == 'caller':
         ui.label(f'Calling {view.peer}…').classes('text-h5')
         ui.spinner('audio', size='lg', color='primary')
-        ui.button('Hang up', icon='call_end', on_click=lambda: _act(device.hang_up, view.id)).props(
+        ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
             'unelevated no-caps color=negative'
         )
     else:
@@ -34,9 +28,10 @@ class InCall:
     while the old ones were deleted would be lost without a word."""
 
     def __init__(self, device: Device, view: CallView) -> None:
+        self.device = device
         self.view = view
         ui.label(f'In call with {view.peer}').classes('text-h5')
-        self.timer = ui.label(format.duration(view.duration)).classes('text-h4 text-mono')
+        self.timer = ui.label(format.duration(view.duration(device.now()))).classes('text-h4 text-mono')
         self.timer.props('role=timer aria-label="Call duration"')
         self.connecting = ui.label('Connecting audio…').classes('text-grey-7')
         with ui.row().classes('items-center gap-1 text-orange-9') as self.peer_away:
@@ -47,9 +42,9 @@ class InCall:
             ui.label(f'{view.peer} is muted')
         self.me_muted = ui.label('Your microphone is off').classes('text-grey-7')
         with ui.row().classes('q-mt-md'):
-            self.mute = ui.button(on_click=lambda: _act(device.set_muted, view.id, not self.view.me_muted))
+            self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
             self.mute.props('outline no-caps')
-            ui.button('Hang up', icon='call_end', on_click=lambda: _act(device.hang_up, view.id)).props(
+            ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
                 'unelevated no-caps color=negative'
             )
         self.update(view)
@@ -65,13 +60,13 @@ class InCall:
 
     def tick(self) -> None:
         if self.view.answered_at is not None:
-            self.timer.text = format.duration(self.view.duration)
+            self.timer.text = format.duration(self.view.duration(self.device.now()))
 
 
 def ended(view: CallView) -> None:
     ui.label(format.outcome(view)).classes('text-h5')
-    if view.answered_at is not None:
-        ui.label(f'Duration {format.duration(view.duration)}').classes('text-h6 text-mono')
+    if view.answered_at is not None and view.ended_at is not None:
+        ui.label(f'Duration {format.duration(view.duration(view.ended_at))}').classes('text-h6 text-mono')
     if (why := format.detail(view)) is not None:
         ui.label(why).classes('text-grey-8')
     ui.button('Back to dashboard', on_click=lambda: ui.navigate.to('/')).props('unelevated no-caps q-mt-md')
@@ -82,9 +77,7 @@ async def page(call_id: str) -> None:
     if device is None:
         return
     tab = current_tab()
-    past = None
-    if tab.view_of(call_id) is None and (row := await backend().store.get_call(call_id)) is not None:
-        past = past_call_view(row, device.user)  # e.g. after a server restart: the row says how it ended
+    past = None if tab.view_of(call_id) is not None else await device.past_call(call_id)  # e.g. after a restart
 
     panel: dict[str, InCall] = {}  # the answered call's view while it is shown
     shown: dict[str, str] = {}  # which phase of the call the page shows

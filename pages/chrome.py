@@ -3,16 +3,16 @@
 Built once per document by the root, so a ringing dialog or a running call survive in-app navigation.
 """
 
-import time
-
 from nicegui import ui
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.connection import Device
+from voiceconnect.calls import CallState, EndReason
+from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView
+from web.session import log_out
+from web.tabs import TabState
 
 from . import format
-from .tab import TabState, log_out
+from .actions import attempt
 
 SOUND_BLOCKED = (
     '<div id="vc-sound-blocked" hidden role="alert"'
@@ -127,36 +127,31 @@ class Chrome:
         self._tick()
 
     def _tick(self) -> None:
+        if self.device is None:
+            return
         if self.ringing_call and self.rings_until:
-            self.ring_left.text = f'{max(0, round(self.rings_until - time.time()))} s left to answer'
-        view = self.device.call if self.device and self.bar.visible else None
+            self.ring_left.text = f'{max(0, round(self.rings_until - self.device.now()))} s left to answer'
+        view = self.device.call if self.bar.visible else None
         if view and view.answered_at:
-            self.bar_timer.text = format.duration(view.duration)
+            self.bar_timer.text = format.duration(view.duration(self.device.now()))
 
     async def _accept(self) -> None:
         if self.device and self.ringing_call:
             call_id = self.ringing_call
-            try:
-                self.device.accept(call_id)
-            except CallError as error:
-                ui.notify(str(error), type='warning')
-                return
-            ui.navigate.to(f'/call/{call_id}')
+            if await attempt(self.device.accept(call_id)) is not None:
+                ui.navigate.to(f'/call/{call_id}')
 
-    def _decline(self) -> None:
+    async def _decline(self) -> None:
         if self.device and self.ringing_call:
-            try:
-                self.device.decline(self.ringing_call)
-            except CallError as error:
-                ui.notify(str(error), type='warning')
+            await attempt(self.device.decline(self.ringing_call))
 
     def _return_to_call(self) -> None:
         if self.device and (view := self.device.call):
             ui.navigate.to(f'/call/{view.id}')
 
-    def _hang_up(self) -> None:
+    async def _hang_up(self) -> None:
         if self.device and (view := self.device.call):
-            self.device.hang_up(view.id)
+            await attempt(self.device.hang_up(view.id))
 
     async def _log_out(self) -> None:
         await log_out(self.tab)

@@ -4,21 +4,19 @@ import asyncio
 
 from nicegui import ui
 
-from voiceconnect.calls import CallError
-from voiceconnect.connection import Device
+from voiceconnect.device import Device
 from voiceconnect.events import OnlineUser, PresenceChanged
+from web.tabs import current_device, subscribe
 
-from .tab import current_device, subscribe
+from .actions import attempt
 
 PRESENCE_DELAY_S = 0.05  # a ring and the first signaling of a call go out before the list is redrawn
 CALLER_PAGE_DELAY_S = 0.02  # the callee's ring leaves the server before the caller's page is built
 
 
-def place_call(device: Device, name: str) -> None:
-    try:
-        view = device.call_user(name)
-    except CallError as error:
-        ui.notify(str(error), type='warning')
+async def place_call(device: Device, name: str) -> None:
+    view = await attempt(device.call_user(name))
+    if view is None:
         return
     client = ui.context.client
 

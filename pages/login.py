@@ -4,9 +4,9 @@ from urllib.parse import quote, unquote
 
 from nicegui import ui
 
-from voiceconnect.accounts import AccountError, SignedIn
-
-from .tab import backend, browser_accounts, current_tab, sign_in
+from voiceconnect.accounts import AccountError
+from web.session import browser_accounts, continue_as, sign_in
+from web.tabs import current_tab
 
 
 def url(next_path: str = '/') -> str:
@@ -28,22 +28,17 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
 
     async def submit(create: bool) -> None:
         error.text = ''
-        name, password = username.value or '', secret.value or ''
         try:
-            accounts = backend().accounts
-            attempt = accounts.create if create else accounts.sign_in
-            signed_in = await attempt(name, password, address=tab.client.ip or None)  # limits per address
+            await sign_in(tab, username.value or '', secret.value or '', create=create)
         except AccountError as problem:
             error.text = str(problem)
             return
-        await sign_in(tab, signed_in)
         ui.navigate.to(target)
 
-    async def continue_as(name: str, token: str) -> None:
-        if await backend().accounts.resume(token) != name:
+    async def switch_to(name: str, token: str) -> None:
+        if await continue_as(tab, name, token) is None:
             error.text = f'{name} was signed out. Please sign in again.'
             return
-        await sign_in(tab, SignedIn(name, token))
         ui.navigate.to(target)
 
     with ui.card().classes('w-full max-w-sm mx-auto q-mt-xl q-pa-lg'):
@@ -55,7 +50,7 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
         if others:
             ui.label('Signed in on this browser').classes('text-subtitle2 q-mt-md')
             for name, token in others.items():
-                ui.button(f'Continue as {name}', on_click=lambda n=name, t=token: continue_as(n, t)).props(
+                ui.button(f'Continue as {name}', on_click=lambda n=name, t=token: switch_to(n, t)).props(
                     'outline no-caps'
                 ).classes('w-full')
             ui.label('Or sign in with another account').classes('text-subtitle2 q-mt-md')

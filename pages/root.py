@@ -1,25 +1,15 @@
 """The SPA root: one per browser document. It loads the browser module, builds the chrome that must outlive
 a page, registers the global event handlers once, and routes to the sub pages."""
 
-import logging
-
 from nicegui import ui
 from nicegui.events import GenericEventArguments
-from pydantic import ValidationError
 
-from voiceconnect.calls import CallError
-from voiceconnect.clock import LoopClock
-from voiceconnect.connection import Device, SignalsDropped
-from voiceconnect.ratelimit import RateLimiter
+from voiceconnect.device import SignalRejected, SignalsDropped
+from web.session import restore
+from web.tabs import current_tab, open_tab
 
 from . import api, call, dashboard, login
 from .chrome import Chrome
-from .tab import current_tab, open_tab, restore
-
-log = logging.getLogger('voiceconnect')
-# rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
-REJECTIONS_SHOWN_PER_MINUTE = 5
-_rejections_shown: RateLimiter[str] = RateLimiter(REJECTIONS_SHOWN_PER_MINUTE, 60.0, LoopClock())
 
 HEAD = """
 <script src="/assets/voiceconnect.js"></script>
@@ -47,27 +37,15 @@ async def root() -> None:
         tab.ready.set()
 
 
-def _on_signal(event: GenericEventArguments) -> None:
+async def _on_signal(event: GenericEventArguments) -> None:
     """A message from this document's browser module, checked by the core before anything happens."""
     device = current_tab().device
     if device is None:
         return
     try:
-        device.signal(event.args)
+        await device.signal(event.args)
     except SignalsDropped as error:  # the core logged it, and says so only once a minute
         ui.notify(str(error), type='warning')
-    except (ValidationError, CallError) as error:
-        _show_rejection(device, error.errors()[0]['msg'] if isinstance(error, ValidationError) else str(error))
-
-
-def _show_rejection(device: Device, message: str) -> None:
-    limited = _rejections_shown.hit(device.id)
-    if limited is None:
-        ui.notify(f'Call signaling rejected: {message}', type='warning')
-        log.warning('⚠️ Rejected signal from %s: %s', device.user, message)
-    elif limited.report:
-        log.warning(
-            '⚠️ Rate limited: rejected signals from %s (%d not shown; reported once a minute)',
-            device.user,
-            limited.refused,
-        )
+    except SignalRejected as error:
+        if error.shown:
+            ui.notify(f'Call signaling rejected: {error}', type='warning')

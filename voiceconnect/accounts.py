@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock, LoopClock
 from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
@@ -27,9 +28,13 @@ SIGN_IN_WINDOW_S = 60.0
 SIGN_UP_WINDOW_S = 3600.0
 MAX_NAME_KEY = 64  # longer names are invalid anyway; their keys need not cost more memory
 
-_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
-# verifying against this keeps unknown names as slow as wrong passwords, so timing reveals nothing
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(8))
+
+def production_hasher() -> PasswordHasher:
+    """argon2id with the library's recommended parameters."""
+    return PasswordHasher()
+
+
+PASSWORD_HASHER = production_hasher()  # what Accounts uses unless given another (tests use a cheap one)
 
 
 class AccountError(ValueError):
@@ -56,9 +61,9 @@ def check_password(password: str) -> str:
     return password
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -77,10 +82,21 @@ def _shown(name: str) -> str:
 
 
 class Accounts:
-    """`address` is the client address the attempt came from; None (scripts, tests) skips the per-address limits."""
+    """`address` is the client address the attempt came from; None (scripts, tests) skips the per-address limits.
+    Password hashes are made and checked in a thread: at argon2's cost, on the event loop they would stall every
+    page of the process for tens of milliseconds per sign-in."""
 
-    def __init__(self, store: Store, clock: Clock | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self.store = store
+        self.hasher = hasher or PASSWORD_HASHER
+        # verifying against this keeps unknown names as slow as wrong passwords, so timing reveals nothing
+        self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
         clock = clock or LoopClock()
         limits = limits or Limits()
         max_lock_s = limits.signin_lockout_max_s
@@ -99,10 +115,10 @@ class Accounts:
         self._count_signup(address)
         if await self.store.find_user(name) is not None:
             raise AccountError('That username is taken.')
-        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        password_hash = await asyncio.to_thread(self.hasher.hash, password)
         try:
             user = await self.store.add_user(name, password_hash)
-        except Exception as error:  # the unique index catches a race between two sign-ups
+        except IntegrityError as error:  # the unique index catches a race between two sign-ups
             raise AccountError('That username is taken.') from error
         return await self._open_session(user.id, user.name)
 
@@ -114,7 +130,8 @@ class Accounts:
         self._begin_sign_in(guards)
         try:
             user = await self.store.find_user(name)
-            ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+            password_hash = user.password_hash if user else self._dummy_hash
+            ok = await asyncio.to_thread(_verify, self.hasher, password_hash, password)
         except BaseException:
             for guard in guards:
                 guard.lockout.released(guard.key)

@@ -1,4 +1,5 @@
-"""The service layer: settings, database, accounts and the hub, started and stopped with the app."""
+"""The service layer: settings, database, accounts, call history and the switchboard, started and stopped with
+the app."""
 
 import asyncio
 import logging
@@ -6,10 +7,12 @@ import logging
 from .accounts import Accounts
 from .calls import EndReason
 from .clock import LoopClock
-from .hub import Hub
-from .recorder import CallRecorder
+from .device import Device
+from .history import CallHistory
+from .memory_hub import InMemoryHub
 from .settings import Settings
 from .store import Store
+from .switchboard import Switchboard
 
 log = logging.getLogger('voiceconnect')
 
@@ -21,15 +24,8 @@ class Backend:
         self.store = Store(settings.database_url)
         clock = LoopClock()
         self.accounts = Accounts(self.store, clock, settings.limits)
-        self.recorder = CallRecorder(self.store)
-        self.hub = Hub(
-            clock,
-            grace_s=settings.reconnect_grace_s,
-            ring_timeout_s=settings.ring_timeout_s,
-            media_timeout_s=settings.media_timeout_s,
-            recorder=self.recorder,
-            limits=settings.limits,
-        )
+        self.history = CallHistory(self.store)
+        self.switchboard = Switchboard(clock, InMemoryHub(), self.history, settings.timeouts, settings.limits)
         self.ready = False
         self._started: asyncio.Future[None] | None = None
 
@@ -43,13 +39,19 @@ class Backend:
         await self.store.create_schema()
         if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART):
             log.info('🔁 Closed %d call(s) left open by the last run: server_restart', closed)
-        self.recorder.start()
+        self.history.start()
         self.ready = True
+
+    async def log_out(self, device: Device) -> None:
+        """Log out the device's session: signed out in the store, ended on every tab that uses it."""
+        if (token := self.switchboard.token_of(device)) is not None:
+            await self.accounts.sign_out(token)
+            await self.switchboard.log_out_session(token)
 
     async def stop(self) -> None:
         if not self.ready:
             return
         self.ready = False
-        self.hub.shutdown()
-        await self.recorder.stop()
+        await self.switchboard.shutdown()
+        await self.history.stop()
         await self.store.close()

@@ -1,30 +1,38 @@
 """The server-authoritative call state machine (modelled on Matrix VoIP v1).
 
-ringing → connecting (answered, media coming up) → active (both sides report media) → ended.
+    ringing ──accept──▶ connecting ──both sides report media──▶ active
+       └──────────────────────┴───────── end(reason) ──────────────┴──▶ ended
+
+`TRANSITIONS` and `END_REASONS` are the whole machine: which state may follow which, and for what reasons a
+call may end in each live state. Every change of state goes through `_move` or `_end`, which check the tables;
+`_end` is also the one place that sets the reason, logs the outcome line and writes the call's row.
 
 A call has one caller device (the tab that placed it) and one *leg* per callee device: every tab of the
 callee rings and pre-negotiates its own peer connection with the caller while ringing, with no audio sent
 either way. The first `accept` wins; the other legs are told `answered_elsewhere` and dropped. Browsers
 only ever see call ids and leg ids, never another user's device or session identifiers.
+
+The actions are coroutines: here they never wait for anything, but a call store shared by several processes
+does. Limits on how often someone may call are the caller's business (the device), not the machine's.
 """
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
-from .clock import Clock, Timer
-from .ratelimit import Limits, RateLimiter
-from .signals import Answer, Candidate, MediaFailed, MediaUp, Offer, Signal
+from .clock import Callback, Clock, Timer
+from .signals import MEDIA_FAILURES, MediaFailure
 
 log = logging.getLogger('voiceconnect')
 
 
 class CallState(StrEnum):
     RINGING = 'ringing'
-    CONNECTING = 'connecting'
-    ACTIVE = 'active'
+    CONNECTING = 'connecting'  # answered; the audio path is coming up
+    ACTIVE = 'active'  # both sides reported media
     ENDED = 'ended'
 
 
@@ -39,8 +47,40 @@ class EndReason(StrEnum):
     SERVER_RESTART = 'server_restart'
 
 
+R = EndReason
+TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
+    CallState.RINGING: frozenset({CallState.CONNECTING, CallState.ENDED}),
+    CallState.CONNECTING: frozenset({CallState.ACTIVE, CallState.ENDED}),
+    CallState.ACTIVE: frozenset({CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+}
+# Ending for reasons that fit the state: a call nobody answered cannot be `completed`, an answered one cannot be
+# `declined`, `cancelled`, `missed` or `busy`. Failed media and lost connections can happen at any time.
+_ANY_TIME = {R.FAILED, R.CONNECTION_LOST, R.SERVER_RESTART}
+END_REASONS: Mapping[CallState, frozenset[EndReason]] = {
+    CallState.RINGING: frozenset({R.DECLINED, R.CANCELLED, R.MISSED, R.BUSY, *_ANY_TIME}),
+    CallState.CONNECTING: frozenset({R.COMPLETED, *_ANY_TIME}),
+    CallState.ACTIVE: frozenset({R.COMPLETED, *_ANY_TIME}),
+    CallState.ENDED: frozenset(),
+}
+
+
 class CallError(Exception):
     """An action or signal that is not allowed; the message goes back to the one who sent it."""
+
+
+class IllegalTransition(RuntimeError):
+    """A transition the tables do not allow: a bug in the machine, never a person's mistake."""
+
+
+def check_transition(current: CallState, target: CallState, reason: EndReason | None = None) -> None:
+    """Raise IllegalTransition unless `current → target` (for `reason`, when ending) is in the tables."""
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(f'{current} → {target}')
+    if target == CallState.ENDED and reason not in END_REASONS[current]:
+        raise IllegalTransition(f'{current} → ended ({reason})')
+    if target != CallState.ENDED and reason is not None:
+        raise IllegalTransition(f'{current} → {target} has no end reason')
 
 
 def new_id(prefix: str) -> str:
@@ -61,13 +101,13 @@ class Call:
     ended_at: float | None = None
     end_reason: EndReason | None = None
     ended_by: str | None = None  # the user whose action ended it, if any
-    failure: str | None = None  # what the browser said when media failed
+    failure: str | None = None  # why media failed, in the server's words
     rings_until: float | None = None  # when an unanswered call becomes missed
     muted: set[str] = field(default_factory=set)  # users who muted themselves
     away: set[str] = field(default_factory=set)  # users whose call tab lost its connection for now
     away_since: dict[str, float] = field(default_factory=dict, repr=False)  # when each of them went away
     media_up: set[str] = field(default_factory=set)  # party devices whose media flows
-    timer: Timer | None = field(default=None, repr=False)
+    timer: Timer | None = field(default=None, repr=False)  # the ring or media deadline
 
     @property
     def live(self) -> bool:
@@ -99,16 +139,16 @@ class Call:
 
 
 class Delivery(Protocol):
-    """Where the call manager's news goes: implemented by the hub over the connection services."""
+    """Where the call manager's news goes, and which devices a call rings."""
 
-    def devices_of(self, user: str) -> list[str]: ...
+    async def devices_of(self, user: str) -> list[str]: ...
 
     def call_changed(self, call: Call) -> None: ...
 
-    def relay(self, device: str, message: dict[str, Any]) -> None: ...
-
 
 class Recorder(Protocol):
+    """Where every call that rang is written down (the call history)."""
+
     def call_created(self, call: Call) -> None: ...
 
     def call_answered(self, call: Call) -> None: ...
@@ -116,34 +156,15 @@ class Recorder(Protocol):
     def call_finished(self, call: Call) -> None: ...
 
 
-class NullRecorder:
-    def call_created(self, call: Call) -> None:
-        pass
-
-    def call_answered(self, call: Call) -> None:
-        pass
-
-    def call_finished(self, call: Call) -> None:
-        pass
-
-
 class CallManager:
     def __init__(
-        self,
-        delivery: Delivery,
-        clock: Clock,
-        *,
-        ring_timeout_s: float,
-        media_timeout_s: float = 20.0,
-        recorder: Recorder | None = None,
-        calls_per_minute: int = Limits.calls_per_minute,
+        self, delivery: Delivery, clock: Clock, recorder: Recorder, *, ring_timeout_s: float, media_timeout_s: float
     ) -> None:
         self.delivery = delivery
         self.clock = clock
-        self.attempts: RateLimiter[str] = RateLimiter(calls_per_minute, 60.0, clock)  # per calling user
+        self.recorder = recorder
         self.ring_timeout_s = ring_timeout_s
         self.media_timeout_s = media_timeout_s
-        self.recorder: Recorder = recorder or NullRecorder()
         self.calls: dict[str, Call] = {}  # live calls only; ended ones are dropped
 
     # queries
@@ -159,45 +180,33 @@ class CallManager:
 
     # actions (from the UI of one device)
 
-    def place_call(self, caller: str, caller_device: str, callee: str) -> Call:
+    async def place_call(self, caller: str, caller_device: str, callee: str) -> Call:
         """Ring every device of `callee`. Returns the call; it is already ended with `busy` if callee is busy."""
         if caller == callee:
             raise CallError('You cannot call yourself.')
-        self._count_attempt(caller)
         if (own := self.live_call_of(caller)) is not None:
             if own.state == CallState.RINGING and own.caller == callee:
-                return self._resolve_glare(own, caller_device)
+                return await self._resolve_glare(own, caller_device)
             raise CallError('Hang up your current call first.')
         call = Call(id=new_id('c'), caller=caller, callee=callee, caller_device=caller_device, created=self.clock.now())
-        if (existing := self.live_call_of(callee)) is not None:
-            if existing.state == CallState.RINGING and existing.caller == callee and existing.callee == caller:
-                return self._resolve_glare(existing, caller_device)
-            log.info('🚫 Call busy: %s → %s', caller, callee)
+        if self.live_call_of(callee) is not None:
             self.recorder.call_created(call)
-            self._end(call, EndReason.BUSY, by=callee, notify=False)
-            self.delivery.call_changed(call)
+            self._end(call, EndReason.BUSY, by=callee)
             return call
-        devices = self.delivery.devices_of(callee)
+        devices = await self.delivery.devices_of(callee)
         if not devices:
             raise CallError(f'{callee} is not online.')
         for device in devices:
             call.legs[new_id('l')] = device
         self.calls[call.id] = call
         call.rings_until = call.created + self.ring_timeout_s
-        call.timer = self.clock.call_later(self.ring_timeout_s, lambda: self._ring_timed_out(call))
+        self._set_deadline(call, self.ring_timeout_s, lambda: self._ring_timed_out(call))
         log.info('📞 Call initiated: %s → %s', caller, callee)
         self.recorder.call_created(call)
         self.delivery.call_changed(call)
         return call
 
-    def _count_attempt(self, caller: str) -> None:
-        """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
-        if (limited := self.attempts.hit(caller)) is not None:
-            if limited.report:
-                log.warning('⚠️ Rate limited: calls by %s (retry in %s)', caller, limited.wait)
-            raise CallError(f'You are calling too often. Try again in {limited.wait}.')
-
-    def accept(self, call_id: str, user: str, device: str) -> Call:
+    async def accept(self, call_id: str, user: str, device: str) -> Call:
         call = self._call_for(call_id, user)
         if user != call.callee:
             raise CallError('Only the person called can answer.')
@@ -206,38 +215,32 @@ class CallManager:
         leg = call.leg_of(device)
         if leg is None:
             raise CallError('This call is not ringing here.')
-        self._cancel_timer(call)
-        call.state = CallState.CONNECTING
+        self._move(call, CallState.CONNECTING)
         call.answered_leg = leg
         call.answered_at = self.clock.now()
-        call.timer = self.clock.call_later(self.media_timeout_s, lambda: self._media_timed_out(call))
+        self._set_deadline(call, self.media_timeout_s, lambda: self._media_timed_out(call))
         log.info('✅ Call answered: %s → %s', call.caller, call.callee)
         self.recorder.call_answered(call)  # a crash later still leaves the answer time (and so a duration)
         self.delivery.call_changed(call)
         return call
 
-    def decline(self, call_id: str, user: str, device: str) -> Call:
+    async def decline(self, call_id: str, user: str, device: str) -> Call:
         call = self._call_for(call_id, user)
         if user != call.callee or call.leg_of(device) is None:
             raise CallError('Only the person called can decline.')
         if call.state != CallState.RINGING:
             raise CallError('This call was already answered.')
-        log.info('🙅 Call declined: %s → %s', call.caller, call.callee)
         self._end(call, EndReason.DECLINED, by=user)
         return call
 
-    def hang_up(self, call_id: str, user: str, device: str) -> Call:
+    async def hang_up(self, call_id: str, user: str, device: str) -> Call:
         call = self._call_for(call_id, user)
         if device not in call.party_devices() or (user == call.callee and call.state == CallState.RINGING):
             raise CallError('You are not in this call here.')
-        if call.state == CallState.RINGING:
-            log.info('↩️ Call cancelled: %s → %s', call.caller, call.callee)
-            self._end(call, EndReason.CANCELLED, by=user)
-        else:
-            self._end(call, EndReason.COMPLETED, by=user)
+        self._end(call, EndReason.CANCELLED if call.state == CallState.RINGING else EndReason.COMPLETED, by=user)
         return call
 
-    def set_muted(self, call_id: str, user: str, device: str, muted: bool) -> Call:
+    async def set_muted(self, call_id: str, user: str, device: str, muted: bool) -> Call:
         call = self._call_for(call_id, user)
         if device not in call.party_devices():
             raise CallError('You are not in this call here.')
@@ -246,45 +249,33 @@ class CallManager:
             self.delivery.call_changed(call)
         return call
 
-    # signaling (from the browser module of one device)
+    # reports about the media (from the browser module of one device; see signaling.py)
 
-    def handle_signal(self, user: str, device: str, signal: Signal) -> None:
-        call = self._call_for(signal.call_id, user)
+    def party_call(self, call_id: str, user: str, device: str) -> Call:
+        """The call, if `device` may signal on it now (raises CallError otherwise)."""
+        call = self._call_for(call_id, user)
         if device not in call.party_devices():
             raise CallError('You are not a party of this call here.')
-        is_caller = device == call.caller_device
-        if isinstance(signal, Offer | Answer | Candidate):
-            self._relay_negotiation(call, device, is_caller, signal)
-        elif isinstance(signal, MediaUp):
-            self._media_up(call, device)
-        elif isinstance(signal, MediaFailed):
-            log.warning('🎙️ Media failed for %s in call %s: %s', user, call.id, signal.reason)
-            call.failure = f'{user}: {signal.words}'
-            self._end(call, EndReason.FAILED, by=user)
+        return call
 
-    def _relay_negotiation(self, call: Call, device: str, is_caller: bool, signal: Offer | Answer | Candidate) -> None:
-        leg = signal.leg if is_caller else call.leg_of(device)
-        if leg is None or leg not in call.legs or (is_caller and call.answered_leg not in (None, leg)):
-            raise CallError('Unknown leg for this call.')
-        if not is_caller and signal.leg != leg:
-            raise CallError('That leg is not yours.')
-        if (isinstance(signal, Offer) and is_caller) or (isinstance(signal, Answer) and not is_caller):
-            raise CallError(f'The {"callee" if isinstance(signal, Offer) else "caller"} sends the {signal.kind}.')
-        target = call.legs[leg] if is_caller else call.caller_device
-        self.delivery.relay(target, {'call_id': call.id, **signal.model_dump(exclude={'call_id'})} | {'leg': leg})
-
-    def _media_up(self, call: Call, device: str) -> None:
+    async def media_up(self, call_id: str, user: str, device: str) -> None:
+        call = self.party_call(call_id, user, device)
         if call.state not in (CallState.CONNECTING, CallState.ACTIVE):
             raise CallError('Media before the call was answered.')
         call.media_up.add(device)
         if call.state == CallState.CONNECTING and call.media_up >= call.party_devices():
-            self._cancel_timer(call)
-            call.state = CallState.ACTIVE
+            self._cancel_deadline(call)
+            self._move(call, CallState.ACTIVE)
             self.delivery.call_changed(call)
+
+    async def media_failed(self, call_id: str, user: str, device: str, reason: MediaFailure) -> None:
+        call = self.party_call(call_id, user, device)
+        call.failure = f'{user}: {MEDIA_FAILURES[reason]}'
+        self._end(call, EndReason.FAILED, by=user, why=f'Media failed for {user}', detail=reason)
 
     # what happens to parties' connections
 
-    def device_gone(self, device: str, deliberate: bool = False) -> None:
+    async def device_gone(self, device: str, deliberate: bool = False) -> None:
         """A tab is gone for good (or logged out, `deliberate`): drop its ringing leg, end the calls it carried."""
         for call in list(self.calls.values()):
             if device not in call.party_devices():
@@ -294,17 +285,15 @@ class CallManager:
                 if call.legs:
                     continue
             if not deliberate:
-                self._lose(call)
+                self._end(call, EndReason.CONNECTION_LOST)
             elif call.state == CallState.RINGING and device == call.caller_device:
-                log.info('↩️ Call cancelled: %s → %s', call.caller, call.callee)
                 self._end(call, EndReason.CANCELLED, by=call.caller)
             elif call.answered_at is not None:
                 self._end(call, EndReason.COMPLETED)
             else:
-                log.info('📵 Call missed: %s → %s (%s logged out)', call.caller, call.callee, call.callee)
-                self._end(call, EndReason.MISSED)
+                self._end(call, EndReason.MISSED, why=f'{call.callee} logged out')
 
-    def move_device(self, old: str, new: str) -> None:
+    async def move_device(self, old: str, new: str) -> None:
         """A tab was reloaded: its new document takes over the old one's calls. The legs it took part in get new
         ids, so both browsers negotiate fresh peer connections; the call, its state and timer carry on."""
         for call in list(self.calls.values()):
@@ -332,7 +321,7 @@ class CallManager:
             )
             self.delivery.call_changed(call)
 
-    def set_away(self, device: str, away: bool) -> None:
+    async def set_away(self, device: str, away: bool) -> None:
         """A party's tab lost (or regained) its connection: the peer sees it as reconnecting."""
         for call in self.calls.values():
             if device != call.caller_device and device != call.callee_device:
@@ -350,44 +339,43 @@ class CallManager:
                 log.info('📶 %s reconnected in call %s → %s after %.1fs', user, call.caller, call.callee, gone_for)
             self.delivery.call_changed(call)
 
-    def user_gone(self, user: str) -> None:
+    async def user_gone(self, user: str) -> None:
         """A user went offline (logout or grace expiry): their calls end."""
         for call in list(self.calls.values()):
             if call.has_user(user):
-                self._lose(call)
+                self._end(call, EndReason.CONNECTION_LOST)
 
-    def end_all(self, reason: EndReason) -> None:
+    async def end_all(self, reason: EndReason) -> None:
         for call in list(self.calls.values()):
             self._end(call, reason)
 
-    def _lose(self, call: Call) -> None:
+    # deadlines
+
+    async def _ring_timed_out(self, call: Call) -> None:
         if call.state == CallState.RINGING:
-            log.info('📵 Call missed: %s → %s (connection lost)', call.caller, call.callee)
-        else:
-            who = ', '.join(sorted(call.away)) or 'a party'
-            log.info('💔 Connection lost: %s → %s (%s did not come back)', call.caller, call.callee, who)
-        self._end(call, EndReason.CONNECTION_LOST)
+            self._end(call, EndReason.MISSED, why=f'no answer in {self.ring_timeout_s:.0f}s')
 
-    # timers
-
-    def _ring_timed_out(self, call: Call) -> None:
-        if call.state == CallState.RINGING:
-            log.info('📵 Call missed: %s → %s (no answer in %.0fs)', call.caller, call.callee, self.ring_timeout_s)
-            self._end(call, EndReason.MISSED)
-
-    def _media_timed_out(self, call: Call) -> None:
+    async def _media_timed_out(self, call: Call) -> None:
         if call.state == CallState.CONNECTING:
-            log.warning('🎙️ Media never came up in call %s: %s → %s', call.id, call.caller, call.callee)
             self._end(call, EndReason.FAILED)
+
+    def _set_deadline(self, call: Call, delay: float, callback: Callback) -> None:
+        self._cancel_deadline(call)
+        call.timer = self.clock.call_later(delay, callback)
+
+    def _cancel_deadline(self, call: Call) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
 
     # helpers
 
-    def _resolve_glare(self, call: Call, device: str) -> Call:
+    async def _resolve_glare(self, call: Call, device: str) -> Call:
         """Both called each other: the call that reached the server first survives, the second click answers it."""
         log.info('🔀 Call glare: %s and %s called each other; keeping %s', call.caller, call.callee, call.id)
         if call.leg_of(device) is None:
             call.legs[new_id('l')] = device
-        return self.accept(call.id, call.callee, device)
+        return await self.accept(call.id, call.callee, device)
 
     def _call_for(self, call_id: str, user: str) -> Call:
         call = self.calls.get(call_id)
@@ -395,26 +383,52 @@ class CallManager:
             raise CallError('No such call.')  # same answer for both: ids of others' calls reveal nothing
         return call
 
-    def _cancel_timer(self, call: Call) -> None:
-        if call.timer is not None:
-            call.timer.cancel()
-            call.timer = None
+    def _move(self, call: Call, state: CallState) -> None:
+        check_transition(call.state, state)
+        call.state = state
 
-    def _end(self, call: Call, reason: EndReason, by: str | None = None, notify: bool = True) -> None:
-        self._cancel_timer(call)
+    def _end(
+        self,
+        call: Call,
+        reason: EndReason,
+        *,
+        by: str | None = None,
+        why: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """The one way a call ends: the reason is set, the outcome logged, the row written, both sides told.
+        `why` and `detail` complete the outcome line where the reason alone does not say enough."""
+        check_transition(call.state, CallState.ENDED, reason)
+        _log_outcome(call, reason, why, detail)
+        self._cancel_deadline(call)
         call.state = CallState.ENDED
         call.end_reason = reason
         call.ended_by = by
         call.ended_at = self.clock.now()
         self.calls.pop(call.id, None)
         if call.answered_at is not None:
-            log.info(
-                '📴 Call ended: %ds (%s → %s, %s)',
-                round(call.duration(call.ended_at)),
-                call.caller,
-                call.callee,
-                reason,
-            )
+            duration = round(call.duration(call.ended_at))
+            log.info('📴 Call ended: %ds (%s → %s, %s)', duration, call.caller, call.callee, reason)
         self.recorder.call_finished(call)
-        if notify:
-            self.delivery.call_changed(call)
+        self.delivery.call_changed(call)
+
+
+def _log_outcome(call: Call, reason: EndReason, why: str | None, detail: str | None) -> None:
+    """The line that says how a call ended, before it is marked ended (a ringing call lost is a missed call)."""
+    pair = f'{call.caller} → {call.callee}'
+    if reason == EndReason.DECLINED:
+        log.info('🙅 Call declined: %s', pair)
+    elif reason == EndReason.CANCELLED:
+        log.info('↩️ Call cancelled: %s', pair)
+    elif reason == EndReason.BUSY:
+        log.info('🚫 Call busy: %s', pair)
+    elif reason == EndReason.MISSED:
+        log.info('📵 Call missed: %s (%s)', pair, why)
+    elif reason == EndReason.CONNECTION_LOST and call.state == CallState.RINGING:
+        log.info('📵 Call missed: %s (connection lost)', pair)
+    elif reason == EndReason.CONNECTION_LOST:
+        log.info('💔 Connection lost: %s (%s did not come back)', pair, ', '.join(sorted(call.away)) or 'a party')
+    elif reason == EndReason.FAILED and why is not None:
+        log.warning('🎙️ %s in call %s: %s', why, call.id, detail)
+    elif reason == EndReason.FAILED:
+        log.warning('🎙️ Media never came up in call %s: %s', call.id, pair)

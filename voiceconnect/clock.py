@@ -1,11 +1,22 @@
-"""Time source for the call state machine: the event loop in production, a fake clock in tests."""
+"""Time for the core: the event loop in production, a fake clock in tests. Everything in `voiceconnect/` that
+reads the time or waits for it goes through a `Clock`, so a test can move time on at will.
+
+A timer's callback may be a coroutine function: its coroutine runs to the end before the fake clock moves on,
+and as a task of its own on the event loop.
+"""
 
 import asyncio
 import heapq
+import inspect
 import itertools
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+log = logging.getLogger('voiceconnect')
+
+Callback = Callable[[], Awaitable[None] | None]
 
 
 class Timer(Protocol):
@@ -13,9 +24,29 @@ class Timer(Protocol):
 
 
 class Clock(Protocol):
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
+    def call_later(self, delay: float, callback: Callback) -> Timer: ...
+
+
+_running: set['asyncio.Task[None]'] = set()  # the loop keeps only weak references to tasks
+
+
+async def _log_failure(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception('a timer of the core failed')
+
+
+def _fire(callback: Callback) -> None:
+    result = callback()
+    if inspect.isawaitable(result):
+        task = asyncio.ensure_future(_log_failure(result))
+        _running.add(task)
+        task.add_done_callback(_running.discard)
 
 
 class LoopClock:
@@ -24,8 +55,8 @@ class LoopClock:
     def now(self) -> float:
         return time.time()
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        return asyncio.get_running_loop().call_later(delay, callback)
+    def call_later(self, delay: float, callback: Callback) -> Timer:
+        return asyncio.get_running_loop().call_later(delay, _fire, callback)
 
 
 class FakeTimer:
@@ -41,22 +72,25 @@ class FakeClock:
 
     def __init__(self, start: float = 1_000_000.0) -> None:
         self._now = start
-        self._timers: list[tuple[float, int, FakeTimer, Callable[[], None]]] = []
+        self._timers: list[tuple[float, int, FakeTimer, Callback]] = []
         self._order = itertools.count()
 
     def now(self) -> float:
         return self._now
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: Callback) -> Timer:
         timer = FakeTimer()
         heapq.heappush(self._timers, (self._now + delay, next(self._order), timer, callback))
         return timer
 
-    def advance(self, seconds: float) -> None:
+    async def advance(self, seconds: float) -> None:
+        """Move time on, running every timer that falls due on the way, in order, each to its end."""
         until = self._now + seconds
         while self._timers and self._timers[0][0] <= until:
             due, _, timer, callback = heapq.heappop(self._timers)
             self._now = due
             if not timer.cancelled:
-                callback()
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
         self._now = until

@@ -1,12 +1,9 @@
 """What a tab hears from its connection service: the events page authors subscribe to."""
 
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from .calls import Call, CallState, EndReason
-from .store import CallRow
 
 Role = Literal['caller', 'callee']
 
@@ -42,12 +39,11 @@ class CallView:
     def live(self) -> bool:
         return self.state != CallState.ENDED
 
-    @property
-    def duration(self) -> float:
-        """Seconds since the answer, up to the end (0 if never answered)."""
+    def duration(self, now: float) -> float:
+        """Seconds from the answer to the end, or to `now` while it lasts (0 if never answered)."""
         if self.answered_at is None:
             return 0.0
-        return (self.ended_at or time.time()) - self.answered_at
+        return (self.ended_at or now) - self.answered_at
 
     @property
     def ringing_here(self) -> bool:
@@ -79,32 +75,6 @@ class CallView:
             peer_reconnecting=call.peer_of(user) in call.away,
             rings_until=call.rings_until if call.state == CallState.RINGING else None,
         )
-
-
-def _timestamp(moment: datetime | None) -> float | None:
-    # SQLite hands datetimes back without their zone; they were stored in UTC
-    return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() if moment is not None else None
-
-
-def past_call_view(row: CallRow, user: str) -> CallView | None:
-    """A finished call from the database, as `user` sees it (None if they were not in it)."""
-    if user not in (row.caller, row.callee) or row.ended is None:
-        return None
-    return CallView(
-        id=row.id,
-        role='caller' if user == row.caller else 'callee',
-        peer=row.callee if user == row.caller else row.caller,
-        state=CallState.ENDED,
-        here=False,
-        leg=None,
-        answered_at=_timestamp(row.answered),
-        ended_at=_timestamp(row.ended),
-        end_reason=EndReason(row.end_reason) if row.end_reason else None,
-        ended_by_me=False,
-        answered_elsewhere=False,
-        me_muted=False,
-        peer_muted=False,
-    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .clock import Clock
 
 MAX_KEYS = 50_000
@@ -248,14 +250,22 @@ class FailureLockout(Generic[K]):
         return len(self._keys)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The limits as configured (settings `SIGNIN_FAILURES_PER_MINUTE` …); the defaults are the settings' defaults."""
+class Limits(BaseModel):
+    """The limits as configured: the base of `Settings`, whose environment variables (`SIGNIN_FAILURES_PER_MINUTE`
+    …) have these names; the defaults here are the settings' defaults."""
 
-    signin_failures_per_minute: int = 5  # per username (ignoring case), then a lock that doubles up to the max
-    signin_failures_per_minute_per_address: int = 20  # per client address: several people may share one (NAT)
-    signin_lockout_max_s: float = 900.0
-    signups_per_hour_per_address: int = 10
-    calls_per_minute: int = 10  # call attempts per user
-    signals_per_second: int = 50  # signaling messages per tab, sustained
-    signal_burst: int = 200  # … and at once: a call's offers and ICE candidates come in a burst
+    model_config = ConfigDict(frozen=True)
+
+    signin_failures_per_minute: int = Field(
+        5, gt=0, description='failed sign-ins per username (ignoring case), then a lock that doubles up to the max'
+    )
+    signin_failures_per_minute_per_address: int = Field(
+        20, gt=0, description='failed sign-ins per client address; higher, since several people may share one (NAT)'
+    )
+    signin_lockout_max_s: float = Field(900.0, gt=0, description='the longest sign-in lock; locks start at 60 s')
+    signups_per_hour_per_address: int = Field(10, gt=0, description='accounts created per client address')
+    calls_per_minute: int = Field(10, gt=0, description='call attempts per user')
+    signals_per_second: int = Field(50, gt=0, description='signaling messages per tab, sustained; excess dropped')
+    signal_burst: int = Field(
+        200, gt=0, description="signaling messages per tab at once: a call's offers and ICE candidates come in a burst"
+    )

@@ -2,7 +2,6 @@
 
 import json
 import secrets
-from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,44 +10,23 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .ratelimit import Limits
+from .switchboard import Timeouts
 
 DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
-_LIMITS = Limits()
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix='VOICECONNECT_', env_file='.env', extra='ignore')
+class Settings(BaseSettings, Timeouts, Limits):
+    """Everything configurable. The timeouts and rate limits are declared once, in `Timeouts` and `Limits`."""
+
+    model_config = SettingsConfigDict(env_prefix='VOICECONNECT_', env_file='.env', extra='ignore', frozen=False)
 
     host: str = '127.0.0.1'
     port: int = Field(8080, ge=1, le=65535)
     data_dir: Path = Path('./data')
     storage_secret: str | None = None
     ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
-    ring_timeout_s: float = Field(45, gt=0)
-    reconnect_grace_s: float = Field(20, gt=0)
-    media_timeout_s: float = Field(20, gt=0, description='answered call whose media never comes up ends `failed`')
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
-    # rate limits (see voiceconnect/ratelimit.py)
-    signin_failures_per_minute: int = Field(
-        _LIMITS.signin_failures_per_minute, gt=0, description='failed sign-ins per username before it is locked'
-    )
-    signin_failures_per_minute_per_address: int = Field(
-        _LIMITS.signin_failures_per_minute_per_address,
-        gt=0,
-        description='failed sign-ins per client address before it is locked',
-    )
-    signin_lockout_max_s: float = Field(
-        _LIMITS.signin_lockout_max_s, gt=0, description='longest sign-in lock; locks start at 60 s and double'
-    )
-    signups_per_hour_per_address: int = Field(
-        _LIMITS.signups_per_hour_per_address, gt=0, description='accounts created per client address'
-    )
-    calls_per_minute: int = Field(_LIMITS.calls_per_minute, gt=0, description='call attempts per user')
-    signals_per_second: int = Field(
-        _LIMITS.signals_per_second, gt=0, description='signaling messages per tab; excess is dropped'
-    )
-    signal_burst: int = Field(_LIMITS.signal_burst, gt=0, description='signaling messages per tab at once')
 
     @field_validator('ice_servers', mode='before')
     @classmethod
@@ -76,7 +54,11 @@ class Settings(BaseSettings):
 
     @property
     def limits(self) -> Limits:
-        return Limits(**{limit.name: getattr(self, limit.name) for limit in fields(Limits)})  # same names
+        return Limits.model_validate(self.model_dump(include=set(Limits.model_fields)))
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts.model_validate(self.model_dump(include=set(Timeouts.model_fields)))
 
     @property
     def database_url(self) -> str:

@@ -2,14 +2,35 @@
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, String, select, update
+from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and read back in UTC. SQLite keeps no time zone, so a plain
+    DateTime(timezone=True) comes back naive there; a naive value going in is refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError('a datetime without a time zone cannot be stored')
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -22,14 +43,14 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(32))
     name_key: Mapped[str] = mapped_column(String(32), unique=True, index=True)  # lower-case: unique ignoring case
     password_hash: Mapped[str] = mapped_column(String(200))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SessionRow(Base):
     __tablename__ = 'sessions'
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256: a leaked db holds no live token
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='CASCADE'), index=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CallRow(Base):
@@ -37,9 +58,9 @@ class CallRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     caller: Mapped[str] = mapped_column(String(32), index=True)
     callee: Mapped[str] = mapped_column(String(32), index=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
@@ -117,6 +138,6 @@ class Store:
             open_calls = (await db.scalars(select(CallRow).where(CallRow.ended.is_(None)))).all()
             for row in open_calls:
                 row.ended, row.end_reason = now, reason
-                if row.answered is not None:  # SQLite hands datetimes back without their zone: they are UTC
-                    row.duration_s = (now - row.answered.replace(tzinfo=UTC)).total_seconds()
+                if row.answered is not None:
+                    row.duration_s = (now - row.answered).total_seconds()
             return len(open_calls)

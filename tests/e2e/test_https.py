@@ -1,45 +1,14 @@
 """With a certificate and key configured, the app serves HTTPS and its session cookie is Secure."""
 
-import datetime
-import ipaddress
-from pathlib import Path
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import chromium_args, sign_up, write_tone_wav
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / 'cert.pem', directory / 'key.pem'
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+from voiceconnect.testing.harness import chromium_args, self_signed_certificate, sign_up, write_tone_wav
 
 
 @pytest.fixture
 def vc_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    cert, key = self_signed(tmp_path_factory.mktemp('tls'))
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp('tls'))
     return {'SSL_CERTFILE': str(cert), 'SSL_KEYFILE': str(key)}
 
 

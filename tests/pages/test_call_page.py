@@ -3,7 +3,7 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from .conftest import alice_sees_bob
+from tests.simulated import alice_sees_bob
 
 
 async def test_the_in_call_buttons_stay_the_same_elements_while_the_call_changes(user: User, create_user) -> None:

@@ -1,6 +1,6 @@
 from nicegui.testing import User
 
-from .conftest import alice_sees_bob
+from tests.simulated import alice_sees_bob
 
 
 async def test_users_see_each_other_online_and_can_call(user: User, create_user) -> None:

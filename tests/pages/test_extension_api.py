@@ -4,8 +4,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 import examples.status_page  # noqa: F401 - registers /status, as a team's own main.py would
-
-from .conftest import sign_up
+from tests.simulated import sign_up
 
 
 async def test_status_page_follows_presence_and_calls(user: User, create_user) -> None:

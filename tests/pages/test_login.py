@@ -1,7 +1,7 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from .conftest import sign_up
+from tests.simulated import sign_up
 
 
 async def test_signed_out_visitor_lands_on_login_and_returns_after_signing_in(user: User) -> None:
@@ -10,7 +10,7 @@ async def test_signed_out_visitor_lands_on_login_and_returns_after_signing_in(us
     user.find('Username').type('alice')
     user.find('Password').type('correct horse')
     user.find('Create account').click()
-    await user.should_see('Signed in as alice', retries=50)
+    await user.should_see('Signed in as alice')
     await user.should_see('This call is not available here.')
 
 
@@ -48,7 +48,7 @@ async def test_name_taken_ignoring_case(user: User, create_user) -> None:
     other.find('Username').type('ALICE')
     other.find('Password').type('correct horse')
     other.find('Create account').click()
-    await other.should_see('That username is taken.', retries=50)
+    await other.should_see('That username is taken.')
 
 
 async def test_wrong_credentials_do_not_say_which_part(user: User, create_user) -> None:
@@ -60,7 +60,7 @@ async def test_wrong_credentials_do_not_say_which_part(user: User, create_user) 
         other.find('Username').type(name)
         other.find('Password').type(password)
         other.find(kind=ui.button, content='Sign in').click()
-        await other.should_see('Wrong username or password.', retries=50)
+        await other.should_see('Wrong username or password.')
 
 
 async def test_log_out_returns_to_sign_in(user: User) -> None:

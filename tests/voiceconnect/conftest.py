@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import Device
-from voiceconnect.hub import Hub
+from voiceconnect.device import Device
+from voiceconnect.memory_hub import InMemoryHub
 from voiceconnect.store import Store
 
-from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeRecorder, World
+from .helpers import FakeRecorder, World, make_board
 
 
 @pytest.fixture
@@ -26,28 +26,27 @@ def recorder() -> FakeRecorder:
 
 @pytest.fixture
 def world(clock: FakeClock, recorder: FakeRecorder) -> World:
-    hub = Hub(clock, grace_s=GRACE_S, ring_timeout_s=RING_TIMEOUT_S, media_timeout_s=MEDIA_TIMEOUT_S, recorder=recorder)
-    return World(clock, recorder, hub)
+    return World(clock, recorder, make_board(clock, recorder))
 
 
 @pytest.fixture
-def hub(world: World) -> Hub:
+def hub(world: World) -> InMemoryHub:
     return world.hub
 
 
 @pytest.fixture
-def alice(world: World) -> Device:
-    return world.tab('alice')
+async def alice(world: World) -> Device:
+    return await world.tab('alice')
 
 
 @pytest.fixture
-def bob(world: World) -> Device:
-    return world.tab('bob')
+async def bob(world: World) -> Device:
+    return await world.tab('bob')
 
 
 @pytest.fixture
-def carol(world: World) -> Device:
-    return world.tab('carol')
+async def carol(world: World) -> Device:
+    return await world.tab('carol')
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ Shared by `tests/voiceconnect/test_signal_fuzz.py` (a modest number of examples 
 people with two tabs each, plus an intruder) and a list of `Attempt`s; `Fuzzer.run` sends each attempt the way
 pages/root.py and the call page's buttons do and returns the invariants it broke (none, if all is well):
 
-- nothing but a rejection (pydantic `ValidationError`, `CallError`) escapes the entry point;
+- nothing but a rejection (`CallError`; malformed input is a `SignalRejected` caused by pydantic's error) escapes
+  the entry point;
 - a rejected event changes no call, records nothing and reaches nobody; its reason is one short line that
   quotes nothing the sender chose (it goes into the log and back to the browser);
 - an event that raised nothing came from a device the server's rules allow (checked against an independent
@@ -19,7 +20,7 @@ same strategies hit real ids of live, answered-elsewhere and ended calls as well
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,11 @@ from pydantic import ValidationError
 
 from voiceconnect.calls import Call, CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import Device
+from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, PresenceChanged
-from voiceconnect.hub import Hub
 from voiceconnect.signals import KINDS, MAX_CANDIDATE, MAX_SDP
 
-from .helpers import CANDIDATE, GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, SDP, FakeRecorder, FakeTab, World
+from .helpers import CANDIDATE, SDP, FakeRecorder, FakeTab, World, make_board, settle
 
 PAIRS = (('alice', 'bob'), ('carol', 'dave'), ('erin', 'frank'))
 STATES = ('ringing', 'connecting', 'active', 'ended')
@@ -79,20 +79,17 @@ class Scene:
     @classmethod
     def build(cls, states: tuple[str, ...]) -> 'Scene':
         clock, recorder = FakeClock(), FakeRecorder()
-        hub = Hub(
-            clock, grace_s=GRACE_S, ring_timeout_s=RING_TIMEOUT_S, media_timeout_s=MEDIA_TIMEOUT_S, recorder=recorder
-        )
-        world = World(clock, recorder, hub)
+        world = World(clock, recorder, make_board(clock, recorder))
         devices: list[Device] = []
         call_ids = []
         for (caller, callee), state in zip(PAIRS, states, strict=True):
-            callers = [world.tab(caller) for _ in range(TABS_PER_PERSON)]
-            callees = [world.tab(callee) for _ in range(TABS_PER_PERSON)]
-            call_ids.append(_bring_to(state, callers[0], callees[0]))
+            callers = [settle(world.tab(caller)) for _ in range(TABS_PER_PERSON)]
+            callees = [settle(world.tab(callee)) for _ in range(TABS_PER_PERSON)]
+            call_ids.append(settle(_bring_to(state, callers[0], callees[0])))
             devices += callers + callees
-        devices.append(world.tab('mallory'))
-        closed = world.tab('mallory')
-        closed.service.detach(closed.id)
+        devices.append(settle(world.tab('mallory')))
+        closed = settle(world.tab('mallory'))
+        settle(closed.detach())
         devices.append(closed)
         for device in devices:
             _tab(device).clear()
@@ -116,19 +113,19 @@ class Scene:
 
     def secrets(self) -> set[str]:
         """What must never reach a browser: device ids (NiceGUI client ids in the app) and session tokens."""
-        return {d.id for d in self.devices} | {s.token for s in self.world.hub.services.values()}
+        return {d.id for d in self.devices} | {s.token for s in self.world.board.services.values()}
 
 
-def _bring_to(state: str, caller: Device, callee: Device) -> str:
-    call_id = caller.call_user(callee.user).id
+async def _bring_to(state: str, caller: Device, callee: Device) -> str:
+    call_id = (await caller.call_user(callee.user)).id
     if state == 'ringing':
         return call_id
-    callee.accept(call_id)
+    await callee.accept(call_id)
     if state in ('active', 'ended'):
         for device in (caller, callee):
-            device.signal({'kind': 'media_up', 'call_id': call_id})
+            await device.signal({'kind': 'media_up', 'call_id': call_id})
     if state == 'ended':
-        caller.hang_up(call_id)
+        await caller.hang_up(call_id)
     return call_id
 
 
@@ -139,7 +136,7 @@ def _tab(device: Device) -> FakeTab:
 
 # --- sending, as the app does -------------------------------------------------------------------------------
 
-SENDERS: dict[str, Callable[[Device, Any], object]] = {
+SENDERS: dict[str, Callable[[Device, Any], Awaitable[object]]] = {
     'signal': lambda device, data: device.signal(data),  # pages/root.py `_on_signal`
     'accept': lambda device, call_id: device.accept(call_id),  # the incoming-call dialog's buttons
     'decline': lambda device, call_id: device.decline(call_id),
@@ -149,14 +146,14 @@ SENDERS: dict[str, Callable[[Device, Any], object]] = {
 }
 
 
-def rejection_reason(error: ValidationError | CallError) -> str:
-    """What pages/root.py shows the sender and logs."""
-    return error.errors()[0]['msg'] if isinstance(error, ValidationError) else str(error)
+def rejection_reason(error: CallError) -> str:
+    """What pages/root.py shows the sender and the core logs."""
+    return str(error)
 
 
-def rejection_class(error: ValidationError | CallError) -> str:
-    if isinstance(error, ValidationError):
-        return f'invalid: {error.errors()[0]["type"]}'
+def rejection_class(error: CallError) -> str:
+    if isinstance(error.__cause__, ValidationError):
+        return f'invalid: {error.__cause__.errors()[0]["type"]}'
     return f'refused: {error}'
 
 
@@ -177,11 +174,9 @@ def snapshot(call: Call) -> tuple:
     )
 
 
-def allowed(call: Call | None, device: Device, action: str, signal_kind: object) -> bool:
+def allowed(world: World, call: Call | None, device: Device, action: str, signal_kind: object) -> bool:
     """The server's rules, written down independently of calls.py: may `device` do `action` on `call` now?"""
-    if call is None or not call.live or not call.has_user(device.user) or device.service.ended:
-        return False
-    if device.hub.devices.get(device.id) is not device:
+    if call is None or not call.live or not call.has_user(device.user) or not world.board.holds(device):
         return False
     party = device.id in call.party_devices()
     ringing = call.state == CallState.RINGING
@@ -234,14 +229,14 @@ class Fuzzer:
         device = scene.devices[attempt.sender % len(scene.devices)]
         payload = scene.resolve(attempt.payload)
         target = self._target_call(attempt.action, payload)
-        was_allowed = allowed(target, device, attempt.action, _kind(payload))
+        was_allowed = allowed(scene.world, target, device, attempt.action, _kind(payload))
         parties = _people_and_party_devices(target)
         before = self._state()
         self.tally.tried += 1
         label = f'{device.user}/{device.id} {attempt.action} {_short(payload)}'
         try:
-            SENDERS[attempt.action](device, payload)
-        except (ValidationError, CallError) as error:
+            settle(SENDERS[attempt.action](device, payload))
+        except CallError as error:
             self.tally.rejected[rejection_class(error)] += 1
             return [f'{label}: {problem}' for problem in self._check_rejected(before, error)]
         except Exception as error:  # the entry point must never raise anything else
@@ -257,7 +252,7 @@ class Fuzzer:
         call_id = payload.get('call_id') if action == 'signal' and isinstance(payload, dict) else payload
         if not isinstance(call_id, str):
             return None
-        return self.scene.world.hub.calls.get(call_id)
+        return self.scene.world.calls.get(call_id)
 
     def _state(self) -> tuple[dict[str, tuple], list[tuple[int, int]], tuple[int, int]]:
         calls = {call.id: snapshot(call) for call in self.scene.world.recorder.created}
@@ -276,7 +271,7 @@ class Fuzzer:
             problems.append('a rejected event was recorded')
         return problems
 
-    def _check_rejected(self, before: tuple, error: ValidationError | CallError) -> list[str]:
+    def _check_rejected(self, before: tuple, error: CallError) -> list[str]:
         problems = self._check_unchanged(before)
         reason = rejection_reason(error)
         if not reason or len(reason) > MAX_REASON or not reason.isprintable():

@@ -1,21 +1,28 @@
-"""Test doubles and helpers for the core's unit tests: a Hub on a fake clock, fake tabs that record what they hear.
+"""Test doubles and helpers for the core's unit tests: a switchboard on a fake clock with the in-memory hub, and
+fake tabs that record what they hear.
 
-A test signs people in with `world.tab('bob')` (a new tab of bob's browser; `browser=` for another browser)
-and gets the `Device` a page author would hold; `device.tab` is the `FakeTab` that records the events and
-relayed signaling messages the browser would get.
+A test signs people in with `await world.tab('bob')` (a new tab of bob's browser; `browser=` for another
+browser) and gets the `Device` a page author would hold; `device.tab` is the `FakeTab` that records the events
+and relayed signaling messages the browser would get.
 """
 
 import itertools
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from voiceconnect.calls import Call
+from voiceconnect.calls import Call, CallManager
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import ConnectionService, Device
+from voiceconnect.connection import ConnectionService
+from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
-from voiceconnect.hub import Hub
+from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.ratelimit import Limits
+from voiceconnect.switchboard import Switchboard, Timeouts
+
+T = TypeVar('T')
 
 GRACE_S = 20
 RING_TIMEOUT_S = 45
@@ -86,36 +93,75 @@ class FakeRecorder:
     def call_finished(self, call: Call) -> None:
         self.finished.append(call)
 
+    async def past_call(self, call_id: str, user: str) -> CallView | None:
+        return None
+
+
+def make_board(clock: FakeClock, recorder: FakeRecorder, limits: Limits | None = None) -> Switchboard:
+    timeouts = Timeouts(ring_timeout_s=RING_TIMEOUT_S, reconnect_grace_s=GRACE_S, media_timeout_s=MEDIA_TIMEOUT_S)
+    return Switchboard(clock, InMemoryHub(), recorder, timeouts, limits)
+
+
+def settle(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine of the in-memory core to its end, here and now. It never waits for anything real (no I/O,
+    no sleeping), so one step finishes it; this lets hypothesis's synchronous state machines drive the async API."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise AssertionError('the in-memory core waited for something')
+
 
 @dataclass
 class World:
     clock: FakeClock
     recorder: FakeRecorder
-    hub: Hub
+    board: Switchboard
     _ids: itertools.count = field(default_factory=itertools.count)
+    _services: dict[str, ConnectionService] = field(default_factory=dict)  # device → the service it attached to
 
-    def service(self, user: str, browser: str | None = None) -> ConnectionService:
+    @property
+    def hub(self) -> InMemoryHub:
+        assert isinstance(self.board.hub, InMemoryHub)
+        return self.board.hub
+
+    @property
+    def calls(self) -> CallManager:
+        return self.board.calls
+
+    async def service(self, user: str, browser: str | None = None) -> ConnectionService:
         browser = browser or f'{user}-browser'
-        return self.hub.service_for(browser, user, f'token-{user}-{browser}')
+        return await self.board.service_for(browser, user, f'token-{user}-{browser}')
 
-    def tab(self, user: str, browser: str | None = None, tab_key: str | None = None) -> Device:
+    def service_of(self, device: Device) -> ConnectionService:
+        """The connection service a device is (or was) attached to."""
+        return self._services[device.id]
+
+    async def attach(self, service: ConnectionService, tab_key: str | None = None) -> Device:
+        """A new tab's document attaches to `service` (a FakeTab records what its browser would get)."""
+        device = await self.board.attach(service, f'{service.user}-tab{next(self._ids)}', FakeTab(), tab_key)
+        self._services[device.id] = service
+        return device
+
+    async def tab(self, user: str, browser: str | None = None, tab_key: str | None = None) -> Device:
         """A new connected tab signed in as `user` (in the user's usual browser unless `browser` is given).
         `tab_key` names the browser tab across reloads (NiceGUI's tab id); see `reload`."""
-        return self.service(user, browser).attach(f'{user}-tab{next(self._ids)}', FakeTab(), tab_key=tab_key)
+        return await self.attach(await self.service(user, browser), tab_key)
 
-    def reload(self, device: Device) -> Device:
+    async def reload(self, device: Device) -> Device:
         """The tab is reloaded: its socket drops, then its new document attaches with the same tab key while the
         old document is still attached (NiceGUI deletes the old client only later). Returns the new document."""
         assert device.tab_key is not None, 'only a tab with a tab_key can be reloaded'
-        device.service.set_connected(device.id, False)
-        return device.service.attach(f'{device.user}-tab{next(self._ids)}', FakeTab(), tab_key=device.tab_key)
+        await device.set_connected(False)
+        return await self.attach(self.service_of(device), device.tab_key)
 
     def call(self, call_id: str) -> Call:
         """The server's call object, live or ended (every call that was placed was recorded)."""
         return next(call for call in self.recorder.created if call.id == call_id)
 
     def live_calls(self) -> list[Call]:
-        return list(self.hub.calls.calls.values())
+        return list(self.board.calls.calls.values())
 
 
 def tab_of(device: Device) -> FakeTab:
@@ -132,25 +178,25 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 # call helpers: each returns the call id
 
 
-def ring(caller: Device, callee: Device) -> str:
-    return caller.call_user(callee.user).id
+async def ring(caller: Device, callee: Device) -> str:
+    return (await caller.call_user(callee.user)).id
 
 
-def answer(caller: Device, callee: Device) -> str:
-    call_id = ring(caller, callee)
-    callee.accept(call_id)
+async def answer(caller: Device, callee: Device) -> str:
+    call_id = await ring(caller, callee)
+    await callee.accept(call_id)
     return call_id
 
 
-def media_up(device: Device, call_id: str) -> None:
-    device.signal({'kind': 'media_up', 'call_id': call_id})
+async def media_up(device: Device, call_id: str) -> None:
+    await device.signal({'kind': 'media_up', 'call_id': call_id})
 
 
-def talk(caller: Device, callee: Device) -> str:
+async def talk(caller: Device, callee: Device) -> str:
     """A call that is answered and whose audio flows both ways."""
-    call_id = answer(caller, callee)
-    media_up(caller, call_id)
-    media_up(callee, call_id)
+    call_id = await answer(caller, callee)
+    await media_up(caller, call_id)
+    await media_up(callee, call_id)
     return call_id
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from voiceconnect import accounts as accounts_module
 from voiceconnect.accounts import WRONG_CREDENTIALS, AccountError, Accounts
@@ -67,6 +68,17 @@ async def test_two_sign_ups_racing_for_one_name_give_one_account(
         await accounts.create('alice', PASSWORD)
 
 
+async def test_a_database_failure_at_sign_up_is_not_called_a_taken_name(
+    accounts: Accounts, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def disk_full(name: str, password_hash: str) -> None:
+        raise OperationalError('INSERT INTO users', {}, Exception('database or disk is full'))
+
+    monkeypatch.setattr(store, 'add_user', disk_full)
+    with pytest.raises(OperationalError):
+        await accounts.create('alice', PASSWORD)
+
+
 @pytest.mark.parametrize('password', ['', 'short', '1234567'])
 async def test_passwords_under_eight_characters_are_refused(accounts: Accounts, password: str) -> None:
     with pytest.raises(AccountError, match='at least 8'):
@@ -75,6 +87,18 @@ async def test_passwords_under_eight_characters_are_refused(accounts: Accounts, 
 
 async def test_an_eight_character_password_is_enough(accounts: Accounts) -> None:
     assert await accounts.create('alice', '12345678')
+
+
+async def test_the_app_hashes_at_argon2s_recommended_cost() -> None:
+    """Tests swap in a cheap hasher (tests/conftest.py); the app itself must not."""
+    production = accounts_module.production_hasher()
+    recommended = PasswordHasher()
+    assert (production.time_cost, production.memory_cost, production.parallelism, production.type) == (
+        recommended.time_cost,
+        recommended.memory_cost,
+        recommended.parallelism,
+        recommended.type,
+    )
 
 
 async def test_passwords_are_stored_as_argon2id_hashes(accounts: Accounts, store: Store) -> None:
@@ -137,8 +161,11 @@ async def test_an_unknown_token_resumes_nobody(accounts: Accounts) -> None:
 
 async def test_signing_out_twice_is_harmless(accounts: Accounts) -> None:
     signed_in = await accounts.create('alice', PASSWORD)
+    other = await accounts.sign_in('alice', PASSWORD)
     await accounts.sign_out(signed_in.token)
     await accounts.sign_out(signed_in.token)
+    assert await accounts.resume(signed_in.token) is None
+    assert await accounts.resume(other.token) == 'alice'  # the second sign-out touched no other session
 
 
 async def test_the_database_holds_no_live_session_token(accounts: Accounts, store: Store) -> None:
@@ -183,15 +210,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: these tests make dozens of attempts, and what they check is not the hash."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts_module, '_hasher', hasher)
-    monkeypatch.setattr(accounts_module, '_DUMMY_HASH', hasher.hash('dummy'))
-
-
-@pytest.fixture
-async def limited(store: Store, clock: FakeClock, fast_hashes: None) -> Accounts:
+async def limited(store: Store, clock: FakeClock) -> Accounts:
     accounts = Accounts(store, clock, Limits())
     await accounts.create('alice', PASSWORD)
     await accounts.create('bob', PASSWORD)
@@ -217,10 +236,10 @@ async def test_a_locked_name_refuses_even_the_right_password_with_the_same_messa
 ) -> None:
     for _ in range(5):
         await attempt(limited, 'alice', 'wrong password')
-    clock.advance(30)
+    await clock.advance(30)
     assert await attempt(limited, 'alice', PASSWORD) == 'Too many attempts. Try again in 30 s.'
     assert await attempt(limited, 'alice', PASSWORD, address=OFFICE) == 'Too many attempts. Try again in 30 s.'
-    clock.advance(30)
+    await clock.advance(30)
     assert await attempt(limited, 'alice', PASSWORD) == 'signed in'
 
 
@@ -247,7 +266,7 @@ async def test_after_a_lock_each_further_failure_doubles_the_wait(limited: Accou
         await attempt(limited, 'alice', 'wrong password')
     said = []
     for wait in (60, 120, 240, 480, 900):
-        clock.advance(wait)
+        await clock.advance(wait)
         said.append(await attempt(limited, 'alice', 'wrong password'))
     assert said == [
         f'Too many attempts. Try again in {wait}.' for wait in ('2 min', '4 min', '8 min', '15 min', '15 min')
@@ -320,7 +339,7 @@ async def test_the_eleventh_account_in_an_hour_from_one_address_is_refused(
         await limited.create('user10', PASSWORD, address=HOME)
     assert await limited.store.find_user('user10') is None
     assert (await limited.create('user10', PASSWORD, address=OFFICE)).name == 'user10'
-    clock.advance(360)
+    await clock.advance(360)
     assert (await limited.create('user11', PASSWORD, address=HOME)).name == 'user11'
     assert '⚠️ Rate limited: sign-ups from 198.51.100.7 (retry in 6 min)' in logs.messages
 
@@ -332,19 +351,19 @@ async def test_sign_ups_that_break_the_name_rules_do_not_count(limited: Accounts
     assert (await limited.create('carol', PASSWORD, address=HOME)).name == 'carol'
 
 
-async def test_sign_ups_per_hour_is_a_setting(store: Store, clock: FakeClock, fast_hashes: None) -> None:
+async def test_sign_ups_per_hour_is_a_setting(store: Store, clock: FakeClock) -> None:
     accounts = Accounts(store, clock, Limits(signups_per_hour_per_address=1))
     await accounts.create('alice', PASSWORD, address=HOME)
     with pytest.raises(AccountError, match='Try again in 60 min'):
         await accounts.create('bob', PASSWORD, address=HOME)
 
 
-async def test_sign_in_failures_per_minute_is_a_setting(store: Store, clock: FakeClock, fast_hashes: None) -> None:
+async def test_sign_in_failures_per_minute_is_a_setting(store: Store, clock: FakeClock) -> None:
     accounts = Accounts(store, clock, Limits(signin_failures_per_minute=2, signin_lockout_max_s=90))
     await accounts.create('alice', PASSWORD)
     said = [await attempt(accounts, 'alice', 'wrong password') for _ in range(2)]
     assert said == [WRONG_CREDENTIALS, 'Too many attempts. Try again in 60 s.']
-    clock.advance(60)
+    await clock.advance(60)
     assert await attempt(accounts, 'alice', 'wrong password') == 'Too many attempts. Try again in 90 s.'
 
 

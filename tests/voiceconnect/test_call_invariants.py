@@ -4,7 +4,7 @@ Any action may be refused with a CallError (that is the server saying no); any o
 """
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -12,18 +12,19 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from voiceconnect.calls import CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import Device
-from voiceconnect.hub import Hub
+from voiceconnect.device import Device
+from voiceconnect.memory_hub import InMemoryHub
 
 from .helpers import (
     GRACE_S,
-    MEDIA_TIMEOUT_S,
     RING_TIMEOUT_S,
     FakeRecorder,
     World,
     answer_signal,
     candidate,
+    make_board,
     offer,
+    settle,
     tab_of,
 )
 
@@ -36,27 +37,24 @@ class CallingPeople(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         clock, recorder = FakeClock(), FakeRecorder()
-        hub = Hub(
-            clock, grace_s=GRACE_S, ring_timeout_s=RING_TIMEOUT_S, media_timeout_s=MEDIA_TIMEOUT_S, recorder=recorder
-        )
-        self.world = World(clock, recorder, hub)
+        self.world = World(clock, recorder, make_board(clock, recorder))
 
     @property
-    def hub(self) -> Hub:
+    def hub(self) -> InMemoryHub:
         return self.world.hub
 
     def tabs(self) -> list[Device]:
         """The tabs attached right now (closed and signed-out ones are gone)."""
-        return list(self.hub.devices.values())
+        return list(self.world.board.devices.values())
 
     def tab(self, index: int) -> Device | None:
         tabs = self.tabs()
         return tabs[index % len(tabs)] if tabs else None
 
-    def attempt(self, index: int, action: Callable[[Device], object]) -> None:
+    def attempt(self, index: int, action: Callable[[Device], Awaitable[object]]) -> None:
         if (device := self.tab(index)) is not None:
             with contextlib.suppress(CallError):
-                action(device)
+                settle(action(device))
 
     def own_call(self, device: Device) -> str:
         return device.call.id if device.call else 'cNone'
@@ -64,12 +62,12 @@ class CallingPeople(RuleBasedStateMachine):
     @initialize()
     def everyone_signs_in(self) -> None:
         for user in USERS:
-            self.world.tab(user)
+            settle(self.world.tab(user))
 
     @rule(user=st.sampled_from(USERS), browser=st.sampled_from(['laptop', 'phone']))
     def open_a_tab(self, user: str, browser: str) -> None:
         if len(self.tabs()) < MAX_TABS:
-            self.world.tab(user, browser=f'{user}-{browser}')
+            settle(self.world.tab(user, browser=f'{user}-{browser}'))
 
     @rule(index=tab_index, callee=st.sampled_from(USERS))
     def call(self, index: int, callee: str) -> None:
@@ -93,7 +91,7 @@ class CallingPeople(RuleBasedStateMachine):
 
     @rule(index=tab_index, kind=st.sampled_from(['offer', 'answer', 'candidate', 'media_up', 'media_up']))
     def signal(self, index: int, kind: str) -> None:
-        def send(device: Device) -> None:
+        async def send(device: Device) -> None:
             call_id, view = self.own_call(device), device.call
             leg = (view.leg if view else None) or 'lNone'
             message = {
@@ -102,7 +100,7 @@ class CallingPeople(RuleBasedStateMachine):
                 'candidate': lambda: candidate(call_id, leg),
                 'media_up': lambda: {'kind': 'media_up', 'call_id': call_id},
             }[kind]()
-            device.signal(message)
+            await device.signal(message)
 
         self.attempt(index, send)
 
@@ -112,14 +110,14 @@ class CallingPeople(RuleBasedStateMachine):
         if ringing:
             device = ringing[index % len(ringing)]
             assert device.call is not None
-            device.accept(device.call.id)  # must not be refused: the tab is ringing
+            settle(device.accept(device.call.id))  # must not be refused: the tab is ringing
 
     @rule()
     def media_comes_up(self) -> None:
         for call in self.world.live_calls():
             if call.state == CallState.CONNECTING:
                 for device_id in call.party_devices():
-                    self.hub.devices[device_id].signal({'kind': 'media_up', 'call_id': call.id})
+                    settle(self.world.board.devices[device_id].signal({'kind': 'media_up', 'call_id': call.id}))
 
     @rule(index=tab_index, now=st.integers(0, 3))
     def media_fails(self, index: int, now: int) -> None:
@@ -133,19 +131,19 @@ class CallingPeople(RuleBasedStateMachine):
 
     @rule(index=tab_index, connected=st.booleans())
     def socket(self, index: int, connected: bool) -> None:
-        self.attempt(index, lambda d: d.service.set_connected(d.id, connected))
+        self.attempt(index, lambda d: d.set_connected(connected))
 
     @rule(index=tab_index)
     def close_tab(self, index: int) -> None:
-        self.attempt(index, lambda d: d.service.detach(d.id))
+        self.attempt(index, lambda d: d.detach())
 
     @rule(index=tab_index)
     def log_out(self, index: int) -> None:
-        self.attempt(index, lambda d: self.hub.end(d.service, 'logout'))
+        self.attempt(index, lambda d: self.world.board.end(self.world.service_of(d), 'logout'))
 
     @rule(seconds=st.sampled_from([0.5, 5, GRACE_S + 1, RING_TIMEOUT_S + 1]))
     def time_passes(self, seconds: float) -> None:
-        self.world.clock.advance(seconds)
+        settle(self.world.clock.advance(seconds))
 
     # what must always hold
 
@@ -157,7 +155,7 @@ class CallingPeople(RuleBasedStateMachine):
 
     @invariant()
     def the_registry_holds_only_live_calls(self) -> None:
-        for call_id, call in self.hub.calls.calls.items():
+        for call_id, call in self.world.calls.calls.items():
             assert call.id == call_id
             assert call.state != CallState.ENDED
 
@@ -165,7 +163,7 @@ class CallingPeople(RuleBasedStateMachine):
     def every_call_is_recorded_and_finished_once(self) -> None:
         created = [call.id for call in self.world.recorder.created]
         finished = [call.id for call in self.world.recorder.finished]
-        live = set(self.hub.calls.calls)
+        live = set(self.world.calls.calls)
         assert len(set(created)) == len(created)
         assert len(set(finished)) == len(finished)
         assert set(finished) | live == set(created)
@@ -174,7 +172,7 @@ class CallingPeople(RuleBasedStateMachine):
     @invariant()
     def live_calls_are_carried_by_attached_tabs_of_online_people(self) -> None:
         for call in self.world.live_calls():
-            assert call.party_devices() <= set(self.hub.devices)
+            assert call.party_devices() <= set(self.world.board.devices)
             assert self.hub.is_online(call.caller)
             assert self.hub.is_online(call.callee)
             if call.state == CallState.RINGING:
@@ -182,7 +180,7 @@ class CallingPeople(RuleBasedStateMachine):
 
     @invariant()
     def presence_shows_who_is_in_a_call(self) -> None:
-        busy = self.hub.calls.users_in_calls()
+        busy = self.world.calls.users_in_calls()
         for user in self.hub.online_users():
             assert user.in_call == (user.name in busy)
 

@@ -6,20 +6,17 @@ import pytest
 
 from voiceconnect.calls import CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import Device, SignalsDropped
-from voiceconnect.hub import Hub
+from voiceconnect.device import Device, SignalsDropped
 from voiceconnect.ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 
 from .helpers import (
-    GRACE_S,
-    MEDIA_TIMEOUT_S,
-    RING_TIMEOUT_S,
     FakeRecorder,
     World,
     answer_signal,
     candidate,
     leg_of,
     log_lines,
+    make_board,
     offer,
     ring,
     seen,
@@ -30,7 +27,7 @@ from .helpers import (
 # RateLimiter: `limit` per `per_s`, in a burst
 
 
-def test_the_limit_is_allowed_at_once_and_the_next_is_refused_until_its_share_of_the_window_passes(
+async def test_the_limit_is_allowed_at_once_and_the_next_is_refused_until_its_share_of_the_window_passes(
     clock: FakeClock,
 ) -> None:
     calls = RateLimiter(10, 60.0, clock)
@@ -39,33 +36,33 @@ def test_the_limit_is_allowed_at_once_and_the_next_is_refused_until_its_share_of
     assert refused is not None
     assert refused.retry_after_s == pytest.approx(6.0)
     assert refused.wait == '6 s'
-    clock.advance(5.9)
+    await clock.advance(5.9)
     assert calls.hit('alice') is not None
-    clock.advance(0.1)
+    await clock.advance(0.1)
     assert calls.hit('alice') is None
     assert calls.hit('alice') is not None
 
 
-def test_refused_events_do_not_count_so_waiting_is_enough(clock: FakeClock) -> None:
+async def test_refused_events_do_not_count_so_waiting_is_enough(clock: FakeClock) -> None:
     calls = RateLimiter(10, 60.0, clock)
     for _ in range(10):
         calls.hit('alice')
     for _ in range(100):  # hammering while refused does not push the wait further out
         assert calls.hit('alice') is not None
-    clock.advance(6)
+    await clock.advance(6)
     assert calls.hit('alice') is None
 
 
-def test_after_a_whole_window_the_whole_burst_is_allowed_again(clock: FakeClock) -> None:
+async def test_after_a_whole_window_the_whole_burst_is_allowed_again(clock: FakeClock) -> None:
     calls = RateLimiter(10, 60.0, clock)
     for _ in range(10):
         calls.hit('alice')
-    clock.advance(60)
+    await clock.advance(60)
     assert [calls.hit('alice') for _ in range(10)] == [None] * 10
     assert calls.hit('alice') is not None
 
 
-def test_keys_are_limited_independently(clock: FakeClock) -> None:
+async def test_keys_are_limited_independently(clock: FakeClock) -> None:
     calls = RateLimiter(2, 60.0, clock)
     calls.hit('alice')
     calls.hit('alice')
@@ -73,48 +70,48 @@ def test_keys_are_limited_independently(clock: FakeClock) -> None:
     assert calls.hit('bob') is None
 
 
-def test_a_burst_above_the_rate_then_the_rate(clock: FakeClock) -> None:
+async def test_a_burst_above_the_rate_then_the_rate(clock: FakeClock) -> None:
     signals = RateLimiter(50, 1.0, clock, burst=200)
     assert sum(signals.hit('tab') is None for _ in range(1000)) == 200
-    clock.advance(1)
+    await clock.advance(1)
     assert sum(signals.hit('tab') is None for _ in range(1000)) == 50
 
 
-def test_a_flood_is_reported_on_its_first_refusal_then_once_a_minute_with_the_count(clock: FakeClock) -> None:
+async def test_a_flood_is_reported_on_its_first_refusal_then_once_a_minute_with_the_count(clock: FakeClock) -> None:
     signals = RateLimiter(50, 1.0, clock, burst=50)
     results = [signals.hit('tab') for _ in range(150)]
     refusals = [r for r in results if r is not None]
     assert [r.report for r in refusals] == [True] + [False] * 99
     assert refusals[0].refused == 1
     for _ in range(59):  # a minute of flooding: 50 allowed and 100 refused each second
-        clock.advance(1)
+        await clock.advance(1)
         assert not any(r.report for _ in range(150) if (r := signals.hit('tab')) is not None)
-    clock.advance(1)
+    await clock.advance(1)
     report = next(r for _ in range(150) if (r := signals.hit('tab')) is not None)
     assert report.report
     assert report.refused == 99 + 59 * 100 + 1
 
 
-def test_memory_stays_bounded_when_someone_sprays_keys(clock: FakeClock) -> None:
+async def test_memory_stays_bounded_when_someone_sprays_keys(clock: FakeClock) -> None:
     signups = RateLimiter(10, 3600.0, clock, max_keys=1000)
     for number in range(50_000):
         signups.hit(f'203.0.113.{number}')
         assert len(signups) <= 1000
 
 
-def test_lapsed_keys_are_forgotten_as_new_ones_come(clock: FakeClock) -> None:
+async def test_lapsed_keys_are_forgotten_as_new_ones_come(clock: FakeClock) -> None:
     calls = RateLimiter(10, 60.0, clock)
     for number in range(500):
         calls.hit(f'user{number}')
-    clock.advance(61)  # every key's bucket is full again
+    await clock.advance(61)  # every key's bucket is full again
     for number in range(500):
         calls.hit(f'later{number}')
-        clock.advance(0.001)
+        await clock.advance(0.001)
     assert len(calls) < 520
 
 
 @pytest.mark.parametrize(('limit', 'per_s', 'burst'), [(0, 60.0, None), (5, 0.0, None), (5, 60.0, 0)])
-def test_a_limiter_that_could_never_allow_anything_is_a_programming_error(
+async def test_a_limiter_that_could_never_allow_anything_is_a_programming_error(
     clock: FakeClock, limit: int, per_s: float, burst: int | None
 ) -> None:
     with pytest.raises(ValueError, match='rate limit'):
@@ -124,7 +121,7 @@ def test_a_limiter_that_could_never_allow_anything_is_a_programming_error(
 @pytest.mark.parametrize(
     ('seconds', 'text'), [(0.01, '1 s'), (1.0, '1 s'), (6.0, '6 s'), (59.2, '60 s'), (119.5, '2 min'), (360, '6 min')]
 )
-def test_waits_are_said_rounded_up(seconds: float, text: str) -> None:
+async def test_waits_are_said_rounded_up(seconds: float, text: str) -> None:
     assert wait_text(seconds) == text
 
 
@@ -139,7 +136,7 @@ def test_waits_are_said_rounded_up(seconds: float, text: str) -> None:
         ('testclient', 'testclient'),
     ],
 )
-def test_addresses_are_limited_by_ipv4_address_or_ipv6_64(address: str, key: str) -> None:
+async def test_addresses_are_limited_by_ipv4_address_or_ipv6_64(address: str, key: str) -> None:
     assert address_key(address) == key
 
 
@@ -161,57 +158,57 @@ def lockout(clock: FakeClock) -> FailureLockout[str]:
     return FailureLockout(5, 60.0, clock, max_lock_s=900.0)
 
 
-def test_the_fifth_failure_in_a_minute_locks_for_a_minute(lockout: FailureLockout[str], clock: FakeClock) -> None:
+async def test_the_fifth_failure_in_a_minute_locks_for_a_minute(lockout: FailureLockout[str], clock: FakeClock) -> None:
     assert fail(lockout, 'alice', 5) == [None, None, None, None, 60.0]
     refused = lockout.begin('alice')
     assert refused is not None
     assert refused.wait == '60 s'
-    clock.advance(59)
+    await clock.advance(59)
     assert lockout.begin('alice') is not None
-    clock.advance(1)
+    await clock.advance(1)
     assert lockout.begin('alice') is None
 
 
-def test_then_each_further_failure_doubles_the_wait_up_to_the_maximum(
+async def test_then_each_further_failure_doubles_the_wait_up_to_the_maximum(
     lockout: FailureLockout[str], clock: FakeClock
 ) -> None:
     fail(lockout, 'alice', 5)
     waits = []
     for _ in range(6):
-        clock.advance(900)
+        await clock.advance(900)
         waits.extend(fail(lockout, 'alice'))
     assert waits == [120.0, 240.0, 480.0, 900.0, 900.0, 900.0]
 
 
-def test_failures_older_than_the_window_are_not_counted(lockout: FailureLockout[str], clock: FakeClock) -> None:
+async def test_failures_older_than_the_window_are_not_counted(lockout: FailureLockout[str], clock: FakeClock) -> None:
     fail(lockout, 'alice', 4)
-    clock.advance(61)
+    await clock.advance(61)
     assert fail(lockout, 'alice', 4) == [None] * 4
 
 
-def test_a_success_forgives_the_failures(lockout: FailureLockout[str]) -> None:
+async def test_a_success_forgives_the_failures(lockout: FailureLockout[str]) -> None:
     fail(lockout, 'alice', 4)
     assert lockout.begin('alice') is None
     lockout.succeeded('alice')
     assert fail(lockout, 'alice', 4) == [None] * 4
 
 
-def test_a_key_quiet_for_the_longest_lock_starts_afresh(lockout: FailureLockout[str], clock: FakeClock) -> None:
+async def test_a_key_quiet_for_the_longest_lock_starts_afresh(lockout: FailureLockout[str], clock: FakeClock) -> None:
     fail(lockout, 'alice', 5)
-    clock.advance(60)
+    await clock.advance(60)
     fail(lockout, 'alice')  # 120 s
-    clock.advance(120 + 900)
+    await clock.advance(120 + 900)
     lockout.begin('bob')  # forgetting happens as other keys come
     lockout.released('bob')
     assert fail(lockout, 'alice', 5) == [None, None, None, None, 60.0]
 
 
-def test_keys_are_locked_independently(lockout: FailureLockout[str]) -> None:
+async def test_keys_are_locked_independently(lockout: FailureLockout[str]) -> None:
     fail(lockout, 'alice', 5)
     assert lockout.begin('bob') is None
 
 
-def test_attempts_in_flight_take_the_allowance_so_parallel_guesses_cannot_slip_past(
+async def test_attempts_in_flight_take_the_allowance_so_parallel_guesses_cannot_slip_past(
     lockout: FailureLockout[str],
 ) -> None:
     assert [lockout.begin('alice') for _ in range(5)] == [None] * 5
@@ -222,14 +219,14 @@ def test_attempts_in_flight_take_the_allowance_so_parallel_guesses_cannot_slip_p
     assert lockout.begin('alice') is None
 
 
-def test_an_attempt_that_ended_without_a_verdict_does_not_count(lockout: FailureLockout[str]) -> None:
+async def test_an_attempt_that_ended_without_a_verdict_does_not_count(lockout: FailureLockout[str]) -> None:
     for _ in range(20):
         assert lockout.begin('alice') is None
         lockout.released('alice')
     assert fail(lockout, 'alice', 4) == [None] * 4
 
 
-def test_sign_in_memory_stays_bounded_when_someone_sprays_names(clock: FakeClock) -> None:
+async def test_sign_in_memory_stays_bounded_when_someone_sprays_names(clock: FakeClock) -> None:
     lockout: FailureLockout[str] = FailureLockout(5, 60.0, clock, max_lock_s=900.0, max_keys=1000)
     for number in range(20_000):
         fail(lockout, f'name{number}')
@@ -239,69 +236,61 @@ def test_sign_in_memory_stays_bounded_when_someone_sprays_names(clock: FakeClock
 # call attempts per user, through a tab
 
 
-def test_the_eleventh_call_in_a_minute_is_refused_with_the_wait(
+async def test_the_eleventh_call_in_a_minute_is_refused_with_the_wait(
     world: World, alice: Device, bob: Device, carol: Device, logs: pytest.LogCaptureFixture
 ) -> None:
     for _ in range(10):
-        alice.hang_up(ring(alice, bob))
+        await alice.hang_up(await ring(alice, bob))
     tab_of(bob).clear()
     with pytest.raises(CallError, match=r'^You are calling too often\. Try again in 6 s\.$'):
-        alice.call_user('bob')
+        await alice.call_user('bob')
     assert tab_of(bob).views == []  # bob's browser did not ring
     assert len(world.recorder.created) == 10
     assert alice.call is None
-    carol.hang_up(ring(carol, bob))  # others still call bob
-    world.clock.advance(6)
-    assert seen(bob, ring(alice, bob)).state == CallState.RINGING
+    await carol.hang_up(await ring(carol, bob))  # others still call bob
+    await world.clock.advance(6)
+    assert seen(bob, await ring(alice, bob)).state == CallState.RINGING
     assert [line for line in log_lines(logs) if 'Rate limited' in line] == [
         '⚠️ Rate limited: calls by alice (retry in 6 s)'
     ]
 
 
-def test_calls_per_minute_is_a_setting(clock: FakeClock, recorder: FakeRecorder) -> None:
-    hub = Hub(
-        clock,
-        grace_s=GRACE_S,
-        ring_timeout_s=RING_TIMEOUT_S,
-        media_timeout_s=MEDIA_TIMEOUT_S,
-        recorder=recorder,
-        limits=Limits(calls_per_minute=2),
-    )
-    world = World(clock, recorder, hub)
-    alice, bob = world.tab('alice'), world.tab('bob')
-    alice.hang_up(ring(alice, bob))
-    alice.hang_up(ring(alice, bob))
+async def test_calls_per_minute_is_a_setting(clock: FakeClock, recorder: FakeRecorder) -> None:
+    world = World(clock, recorder, make_board(clock, recorder, Limits(calls_per_minute=2)))
+    alice, bob = await world.tab('alice'), await world.tab('bob')
+    await alice.hang_up(await ring(alice, bob))
+    await alice.hang_up(await ring(alice, bob))
     with pytest.raises(CallError, match='Try again in 30 s'):
-        ring(alice, bob)
+        await ring(alice, bob)
 
 
 # signaling messages per tab
 
 
-def flood(device: Device, message: dict[str, object], times: int) -> list[SignalsDropped]:
+async def flood(device: Device, message: dict[str, object], times: int) -> list[SignalsDropped]:
     """Send `times` copies of `message`; returns the SignalsDropped raised (other errors fail the test)."""
     dropped = []
     for _ in range(times):
         try:
-            device.signal(message)
+            await device.signal(message)
         except SignalsDropped as error:
             dropped.append(error)
     return dropped
 
 
-def test_a_signaling_flood_is_dropped_beyond_the_burst_and_said_once(
+async def test_a_signaling_flood_is_dropped_beyond_the_burst_and_said_once(
     world: World, alice: Device, bob: Device, logs: pytest.LogCaptureFixture
 ) -> None:
-    call_id = talk(alice, bob)
+    call_id = await talk(alice, bob)
     tab_of(bob).clear()
-    before = world.hub.calls.get(call_id)
+    before = world.calls.get(call_id)
     assert before is not None
-    dropped = flood(alice, candidate(call_id, leg_of(alice, call_id)), 5000)
+    dropped = await flood(alice, candidate(call_id, leg_of(alice, call_id)), 5000)
     assert len(tab_of(bob).relayed) == 200 - 1  # the burst (but alice's media_up) reached bob, the rest did not
     assert [str(error) for error in dropped] == [
         'This tab sent too many call signals; some were dropped. The call may fail.'
     ]
-    assert world.hub.calls.get(call_id) is before
+    assert world.calls.get(call_id) is before
     assert alice.call is not None and bob.call is not None
     assert alice.call.state == bob.call.state == CallState.ACTIVE
     assert [line for line in log_lines(logs) if 'Rate limited' in line] == [
@@ -309,56 +298,59 @@ def test_a_signaling_flood_is_dropped_beyond_the_burst_and_said_once(
     ]
 
 
-def test_the_other_side_of_the_call_still_signals_during_a_flood(world: World, alice: Device, bob: Device) -> None:
-    call_id = talk(alice, bob)
-    flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000)
+async def test_the_other_side_of_the_call_still_signals_during_a_flood(
+    world: World, alice: Device, bob: Device
+) -> None:
+    call_id = await talk(alice, bob)
+    await flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000)
     tab_of(alice).clear()
-    bob.signal(candidate(call_id, leg_of(bob, call_id)))
+    await bob.signal(candidate(call_id, leg_of(bob, call_id)))
     assert len(tab_of(alice).relayed) == 1
 
 
-def test_after_a_second_the_flooding_tab_may_signal_again_at_the_rate(world: World, alice: Device, bob: Device) -> None:
-    call_id = talk(alice, bob)
-    flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000)
-    world.clock.advance(1)
+async def test_after_a_second_the_flooding_tab_may_signal_again_at_the_rate(
+    world: World, alice: Device, bob: Device
+) -> None:
+    call_id = await talk(alice, bob)
+    await flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000)
+    await world.clock.advance(1)
     tab_of(bob).clear()
-    assert flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000) == []  # told once a minute, not again
+    assert await flood(alice, candidate(call_id, leg_of(alice, call_id)), 1000) == []  # told once a minute, not again
     assert len(tab_of(bob).relayed) == 50
 
 
-def test_a_browsers_burst_at_the_start_of_a_call_is_well_within_the_limit(world: World) -> None:
+async def test_a_browsers_burst_at_the_start_of_a_call_is_well_within_the_limit(world: World) -> None:
     """The callee has five tabs open: each sends an offer and about twenty ICE candidates at once, and the caller
     an answer and about twenty candidates per leg (over a hundred messages)."""
-    alice = world.tab('alice')
-    bobs = [world.tab('bob') for _ in range(5)]
-    call_id = ring(alice, bobs[0])
+    alice = await world.tab('alice')
+    bobs = [await world.tab('bob') for _ in range(5)]
+    call_id = await ring(alice, bobs[0])
     for bob in bobs:
-        bob.signal(offer(call_id, leg_of(bob, call_id)))
+        await bob.signal(offer(call_id, leg_of(bob, call_id)))
         for _ in range(20):
-            bob.signal(candidate(call_id, leg_of(bob, call_id)))
+            await bob.signal(candidate(call_id, leg_of(bob, call_id)))
     for bob in bobs:
-        alice.signal(answer_signal(call_id, leg_of(bob, call_id)))
+        await alice.signal(answer_signal(call_id, leg_of(bob, call_id)))
         for _ in range(20):
-            alice.signal(candidate(call_id, leg_of(bob, call_id)))
+            await alice.signal(candidate(call_id, leg_of(bob, call_id)))
     assert len(tab_of(alice).relayed) == 5 * 21
     assert [len(tab_of(bob).relayed) for bob in bobs] == [21] * 5
 
 
-def test_a_flood_from_one_tab_does_not_limit_another_tab_of_the_same_user(world: World, bob: Device) -> None:
-    laptop, phone = world.tab('alice', browser='laptop'), world.tab('alice', browser='phone')
-    call_id = talk(laptop, bob)
-    flood(laptop, candidate(call_id, leg_of(laptop, call_id)), 1000)
+async def test_a_flood_from_one_tab_does_not_limit_another_tab_of_the_same_user(world: World, bob: Device) -> None:
+    laptop, phone = await world.tab('alice', browser='laptop'), await world.tab('alice', browser='phone')
+    call_id = await talk(laptop, bob)
+    await flood(laptop, candidate(call_id, leg_of(laptop, call_id)), 1000)
     with pytest.raises(CallError, match='not a party'):  # judged on its merits, not dropped
-        phone.signal(candidate(call_id, leg_of(laptop, call_id)))
+        await phone.signal(candidate(call_id, leg_of(laptop, call_id)))
 
 
-def test_signals_per_second_is_a_setting(clock: FakeClock, recorder: FakeRecorder) -> None:
+async def test_signals_per_second_is_a_setting(clock: FakeClock, recorder: FakeRecorder) -> None:
     limits = Limits(signals_per_second=5, signal_burst=10)
-    hub = Hub(clock, grace_s=GRACE_S, ring_timeout_s=RING_TIMEOUT_S, recorder=recorder, limits=limits)
-    world = World(clock, recorder, hub)
-    alice, bob = world.tab('alice'), world.tab('bob')
-    call_id = ring(alice, bob)
-    flood(bob, offer(call_id, leg_of(bob, call_id)), 100)
+    world = World(clock, recorder, make_board(clock, recorder, limits))
+    alice, bob = await world.tab('alice'), await world.tab('bob')
+    call_id = await ring(alice, bob)
+    await flood(bob, offer(call_id, leg_of(bob, call_id)), 100)
     assert len(tab_of(alice).relayed) == 10
 
 

@@ -65,9 +65,9 @@ def test_the_fuzzer_notices_a_broken_rule() -> None:
     """The checks are not vacuous: an entry point that lets anyone hang up is caught."""
     scene = Scene.build(('active', 'active', 'ringing'))
     mallory = scene.devices[MALLORY]
-    real = scene.world.hub.calls._call_for
-    scene.world.hub.calls._call_for = lambda call_id, user: real(call_id, scene.call(0).caller)  # type: ignore[method-assign]
-    mallory.hub.calls.calls[scene.call_ids[0]].caller_device = mallory.id  # as if mallory held alice's tab
+    real = scene.world.calls._call_for
+    scene.world.calls._call_for = lambda call_id, user: real(call_id, scene.call(0).caller)  # type: ignore[method-assign]
+    scene.world.calls.calls[scene.call_ids[0]].caller_device = mallory.id  # as if mallory held alice's tab
     assert Fuzzer(scene).run([Attempt(MALLORY, 'hang_up', ALICE_AND_BOB)]) != []
 
 

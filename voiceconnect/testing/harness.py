@@ -121,6 +121,39 @@ def chromium_args(tone_wav: Path | str) -> list[str]:
     ]
 
 
+def self_signed_certificate(directory: Path | str) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, valid for a day, written to `directory`: for `SSL_CERTFILE` and
+    `SSL_KEYFILE` in HTTPS tests."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = Path(directory) / 'cert.pem', Path(directory) / 'key.pem'
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 # --- the app as a subprocess -------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pytest
 from nicegui import core
 from nicegui.outbox import Outbox
 
-from pages import resync
+from web.nicegui_fixes import resync
 
 
 class FakeElement:

@@ -12,9 +12,8 @@ from pathlib import Path
 import nicegui
 import pytest
 
-from pages.security_headers import PERMISSIONS_POLICY
-from tests.e2e.test_https import self_signed
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer
+from voiceconnect.testing.harness import PROJECT_DIR, AppServer, self_signed_certificate
+from web.security_headers import PERMISSIONS_POLICY
 
 NICEGUI_STATIC = f'/_nicegui/{nicegui.__version__}/static'
 EVERY_RESPONSE = {
@@ -138,7 +137,7 @@ def test_the_storage_secret_is_generated_per_installation(server: AppServer, tmp
 
 
 def test_https_adds_hsts(tmp_path_factory: pytest.TempPathFactory) -> None:
-    cert, key = self_signed(Path(tmp_path_factory.mktemp('tls')))
+    cert, key = self_signed_certificate(Path(tmp_path_factory.mktemp('tls')))
     app_server = start_server(tmp_path_factory, {'SSL_CERTFILE': str(cert), 'SSL_KEYFILE': str(key)})
     try:
         for path in ('/login', '/healthz', '/'):

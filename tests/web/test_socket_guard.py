@@ -12,7 +12,7 @@ from nicegui import core
 from nicegui.nicegui import _on_event as nicegui_event_handler
 from nicegui.testing import User
 
-from .conftest import sign_up
+from tests.simulated import sign_up
 
 FORGER = 'sid-of-someone-else'  # a socket that made no handshake for the page
 
@@ -25,11 +25,14 @@ def log_out_click(user: User) -> dict:
 
 
 async def test_a_click_forged_from_another_socket_is_dropped_and_logged(
-    user: User, caplog: pytest.LogCaptureFixture
+    user: User, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING, logger='voiceconnect')
     await sign_up(user, 'alice')
+    handled: list[dict] = []
+    monkeypatch.setattr(user.client, 'handle_event', handled.append)  # where NiceGUI would run the click
     core.sio.handlers['/']['event'](FORGER, log_out_click(user))
+    assert handled == []  # dropped before any handler (Log out among them) could run
     await user.should_see('Signed in as alice')
     assert any(
         'Rejected socket message' in r.getMessage() and 'for another page' in r.getMessage() for r in caplog.records

@@ -9,6 +9,9 @@ call page rebuilt twice around a network blip then shows the first rebuild for g
 The fix: for missed `update` messages, mark the elements they touched as updated again, so the browser gets
 their current state (or their deletion) in one batch; missed JavaScript and notifications are replayed in
 their order, after it, as NiceGUI does for any batch. Components loaded by a missed message are loaded again.
+
+Still needed upstream while `test_nicegui_rewind_alone_leaves_the_stale_rebuild` (tests/web/test_resync.py)
+passes.
 """
 
 from collections.abc import Iterable

@@ -1,0 +1,89 @@
+"""The NiceGUI fixes are guarded by the version they were written for, and the upstream behaviours they fix are
+still there (each test here fails once NiceGUI changes that behaviour, and its fix can go). The resync and
+socket guard fixes have theirs in test_resync.py and test_socket_guard.py."""
+
+import subprocess
+import sys
+
+import httpx
+import nicegui
+import pytest
+from nicegui import app, core
+from nicegui.testing import User
+
+from tests.simulated import sign_up
+from voiceconnect.testing.harness import PROJECT_DIR
+from web import nicegui_fixes
+from web.nicegui_fixes import TESTED_NICEGUI, UntestedNiceGUI, check_version, socket_ping
+
+# the version guard
+
+
+def test_the_installed_nicegui_is_the_one_the_fixes_were_written_for() -> None:
+    assert nicegui.__version__ == TESTED_NICEGUI
+    check_version()
+
+
+@pytest.mark.parametrize('version', ['3.18.1', '3.19.0', '4.0.0', '3.17.9'])
+def test_any_other_nicegui_version_is_refused(version: str) -> None:
+    with pytest.raises(UntestedNiceGUI, match=rf'^NiceGUI {version} is installed, but .* {TESTED_NICEGUI}'):
+        check_version(version)
+
+
+def test_the_app_refuses_to_start_on_an_untested_nicegui_in_one_line() -> None:
+    start = 'import nicegui, runpy; nicegui.__version__ = "3.99.0"; runpy.run_path("main.py", run_name="__main__")'
+    result = subprocess.run(
+        [sys.executable, '-c', start], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert 'Traceback' not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith('VoiceConnect cannot start: NiceGUI 3.99.0 is installed')
+    assert 'ready' not in result.stdout and 'VoiceConnect on' not in result.stdout
+
+
+def test_install_checks_the_version_before_patching_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nicegui, '__version__', '3.99.0')
+    patched: list[str] = []
+    monkeypatch.setattr(nicegui_fixes.resync, 'install', lambda: patched.append('resync'))
+    with pytest.raises(UntestedNiceGUI):
+        nicegui_fixes.install()
+    assert patched == []
+
+
+# socket_ping: NiceGUI derives the socket's ping from reconnect_timeout
+
+
+@pytest.fixture
+def without_the_ping_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ask for this before `user`, which starts the app."""
+    monkeypatch.setattr(socket_ping, 'ping_quickly', lambda: None)
+
+
+async def test_nicegui_alone_pings_at_the_pace_of_reconnect_timeout(without_the_ping_fix: None, user: User) -> None:
+    """main.py sets reconnect_timeout to the grace (20 s) plus 5 s: NiceGUI pings every 20 s, allowing 10 s more."""
+    assert app.config.reconnect_timeout == 25
+    assert (core.sio.eio.ping_interval, core.sio.eio.ping_timeout) == (20, 10)
+
+
+async def test_with_the_fix_a_dead_network_is_noticed_within_ten_seconds(user: User) -> None:
+    assert (core.sio.eio.ping_interval, core.sio.eio.ping_timeout) == (5, 5)
+
+
+# browser_session: NiceGUI never gives a browser a new storage id
+
+
+async def test_nicegui_alone_lets_a_copied_cookie_into_the_storage_after_it_was_emptied(user: User) -> None:
+    """Why Log out renews the browser id: NiceGUI keys a browser's storage by an id in its session cookie and
+    never changes that id. Emptying the storage (what a Log out without the fix does) and signing in again puts
+    the new session where a cookie copied before can read it."""
+    await sign_up(user, 'alice')
+    copied = dict(user.http_client.cookies)
+    for storage in app.storage._users.values():
+        storage.clear()  # a naive Log out: the browser's accounts are gone
+    await sign_up(user, 'alice2')  # the owner signs in again (the fix's renewal is JavaScript, not run here)
+    async with httpx.AsyncClient(transport=user.http_client._transport, base_url='http://test') as thief:
+        thief.cookies.update(copied)
+        page = await thief.get('/', follow_redirects=False)
+    assert page.status_code == 200  # no redirect to /login: the copied cookie opens the owner's new sign-in

@@ -1,0 +1,227 @@
+"""`Device`: what a page author holds, this tab's handle on its user's connection.
+
+Who am I, who is online, my call, past calls, events, and the call actions. Every action goes through here, so
+this is the boundary where the limits on how often a person may call or signal are applied, before the call
+state machine sees anything. Pages never reach behind it.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from .calls import Call, CallError, CallManager, Recorder
+from .clock import Clock
+from .events import CallView, Event, OnlineUser
+from .hub import Hub
+from .ratelimit import Limited, Limits, RateLimiter
+from .signaling import handle_signal
+from .signals import parse_signal
+
+E = TypeVar('E', bound=Event)
+log = logging.getLogger('voiceconnect')
+Handler = Callable[[Any], None]
+# rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
+REJECTIONS_SHOWN_PER_MINUTE = 5
+
+
+class SignalsDropped(CallError):
+    """This tab sent more signaling than allowed; the excess was dropped (said once a minute, not per message)."""
+
+
+class SignalRejected(CallError, ValueError):
+    """A signal the server refused, malformed or not allowed (a ValueError too, like pydantic's validation errors).
+    `shown` says whether to tell the person: a stream of bad signals from one tab is told (and logged) a few times
+    a minute, not once per message."""
+
+    def __init__(self, message: str, shown: bool) -> None:
+        super().__init__(message)
+        self.shown = shown
+
+
+class Tab(Protocol):
+    """A browser tab as the core sees it (the web layer implements it over a NiceGUI client)."""
+
+    def deliver(self, event: Event) -> None: ...
+
+    def relay(self, message: dict[str, Any]) -> None: ...
+
+
+class History(Recorder, Protocol):
+    async def past_call(self, call_id: str, user: str) -> CallView | None: ...
+
+
+class Guards:
+    """The limits applied at the boundary, on the core's clock."""
+
+    def __init__(self, limits: Limits, clock: Clock) -> None:
+        self.attempts: RateLimiter[str] = RateLimiter(limits.calls_per_minute, 60.0, clock)  # per calling user
+        # per device (one browser document); an excess is dropped before it is even parsed
+        self.signals: RateLimiter[str] = RateLimiter(limits.signals_per_second, 1.0, clock, burst=limits.signal_burst)
+        self.rejections_shown: RateLimiter[str] = RateLimiter(REJECTIONS_SHOWN_PER_MINUTE, 60.0, clock)
+
+
+class Board(Protocol):
+    """The switchboard as a device sees it (switchboard.py)."""
+
+    @property
+    def calls(self) -> CallManager: ...
+
+    @property
+    def hub(self) -> Hub: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def history(self) -> History: ...
+
+    @property
+    def guards(self) -> Guards: ...
+
+    def holds(self, device: 'Device') -> bool: ...
+
+    async def set_connected(self, device: 'Device', connected: bool) -> None: ...
+
+    async def detach(self, device: 'Device') -> None: ...
+
+
+class Device:
+    """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
+
+    def __init__(self, board: Board, device_id: str, user: str, tab: Tab, tab_key: str | None = None) -> None:
+        self._board = board
+        self.id = device_id
+        self.user = user
+        self.tab = tab
+        self.tab_key = tab_key  # names the browser tab across reloads (NiceGUI's tab id)
+        self._handlers: dict[type, list[Handler]] = {}
+
+    # what the tab sees
+
+    def now(self) -> float:
+        """The server's time, e.g. for a call's running duration: `view.duration(device.now())`."""
+        return self._board.clock.now()
+
+    def online_users(self) -> tuple[OnlineUser, ...]:
+        """Everyone else online, with whether they are in a call."""
+        return self._board.hub.online_users(excluding=self.user)
+
+    @property
+    def call(self) -> CallView | None:
+        """The user's live call as this tab sees it, if any."""
+        call = self._board.calls.live_call_of(self.user)
+        return self._view(call) if call else None
+
+    async def past_call(self, call_id: str) -> CallView | None:
+        """A finished call of this user from the history (e.g. after a server restart)."""
+        return await self._board.history.past_call(call_id, self.user)
+
+    # events
+
+    def on(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+        """Subscribe to PresenceChanged, CallChanged or SignedOut; returns the unsubscribe function."""
+        handlers = self._handlers.setdefault(event_type, [])
+        handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return unsubscribe
+
+    def deliver(self, event: Event) -> None:
+        for target in (self.tab.deliver, *self._handlers.get(type(event), [])):
+            try:
+                target(event)
+            except Exception:  # one broken page handler must not keep the news from the others
+                log.exception('an event handler of %s failed on %s', self.user, type(event).__name__)
+
+    def relay(self, message: dict[str, Any]) -> None:
+        self.tab.relay(message)
+
+    # call actions: each returns the call as this tab sees it now, or raises CallError with a message for the person
+
+    async def call_user(self, name: str) -> CallView:
+        self._check_attached()
+        self._count_call_attempt()
+        return self._view(await self._board.calls.place_call(self.user, self.id, name))
+
+    async def accept(self, call_id: str) -> CallView:
+        return self._view(await self._calls().accept(call_id, self.user, self.id))
+
+    async def decline(self, call_id: str) -> CallView:
+        return self._view(await self._calls().decline(call_id, self.user, self.id))
+
+    async def hang_up(self, call_id: str) -> CallView:
+        return self._view(await self._calls().hang_up(call_id, self.user, self.id))
+
+    async def set_muted(self, call_id: str, muted: bool) -> CallView:
+        return self._view(await self._calls().set_muted(call_id, self.user, self.id, muted))
+
+    async def signal(self, data: object) -> None:
+        """A message from this tab's browser module. Beyond `SIGNALS_PER_SECOND` (after a burst of `SIGNAL_BURST`)
+        messages are dropped unread: the first drop, and then one a minute, raises SignalsDropped; the others
+        are dropped quietly. An invalid or unauthorised one raises SignalRejected."""
+        if (limited := self._board.guards.signals.hit(self.id)) is not None:
+            self._drop_signal(limited)
+            return
+        try:
+            await handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, parse_signal(data))
+        except ValidationError as error:
+            raise self._rejected(error.errors()[0]['msg']) from error
+        except CallError as error:
+            raise self._rejected(str(error)) from error
+
+    # the tab's connection
+
+    async def set_connected(self, connected: bool) -> None:
+        """The tab's socket dropped or came back."""
+        await self._board.set_connected(self, connected)
+
+    async def detach(self) -> None:
+        """The tab is gone for good (closed, or its document replaced)."""
+        await self._board.detach(self)
+
+    # helpers
+
+    def _view(self, call: Call) -> CallView:
+        return CallView.of(call, self.user, self.id)
+
+    def _check_attached(self) -> None:
+        if not self._board.holds(self):
+            raise CallError('You are signed out here.')
+
+    def _calls(self) -> CallManager:
+        self._check_attached()
+        return self._board.calls
+
+    def _count_call_attempt(self) -> None:
+        """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
+        if (limited := self._board.guards.attempts.hit(self.user)) is not None:
+            if limited.report:
+                log.warning('⚠️ Rate limited: calls by %s (retry in %s)', self.user, limited.wait)
+            raise CallError(f'You are calling too often. Try again in {limited.wait}.')
+
+    def _drop_signal(self, limited: Limited) -> None:
+        if limited.report:
+            log.warning(
+                '⚠️ Rate limited: signaling from %s (%d dropped, retry in %s; reported once a minute)',
+                self.user,
+                limited.refused,
+                limited.wait,
+            )
+            raise SignalsDropped('This tab sent too many call signals; some were dropped. The call may fail.')
+
+    def _rejected(self, message: str) -> SignalRejected:
+        limited = self._board.guards.rejections_shown.hit(self.id)
+        if limited is None:
+            log.warning('⚠️ Rejected signal from %s: %s', self.user, message)
+        elif limited.report:
+            log.warning(
+                '⚠️ Rate limited: rejected signals from %s (%d not shown; reported once a minute)',
+                self.user,
+                limited.refused,
+            )
+        return SignalRejected(message, shown=limited is None)

@@ -1,0 +1,102 @@
+"""The hub of one process: registries in memory, delivery by direct calls. The embedded default."""
+
+from typing import Any
+
+from .calls import Call
+from .events import CallChanged, CallView, Event, OnlineUser, PresenceChanged
+from .hub import Endpoint
+
+
+class InMemoryHub:
+    def __init__(self) -> None:
+        self._sessions: dict[str, set[str]] = {}  # user → their open sessions
+        self._endpoints: dict[str, Endpoint] = {}  # device → endpoint
+        self._by_user: dict[str, dict[str, Endpoint]] = {}  # user → device → endpoint, in the order they attached
+        self._connected: set[str] = set()
+        self._in_calls: dict[str, str] = {}  # user → the live call they are in
+
+    # presence
+
+    async def open_session(self, session: str, user: str) -> bool:
+        sessions = self._sessions.setdefault(user, set())
+        sessions.add(session)
+        return len(sessions) == 1
+
+    async def close_session(self, session: str, user: str) -> bool:
+        sessions = self._sessions.get(user, set())
+        sessions.discard(session)
+        if sessions:
+            return False
+        self._sessions.pop(user, None)
+        return True
+
+    def is_online(self, user: str) -> bool:
+        return user in self._sessions
+
+    def online_users(self, excluding: str | None = None) -> tuple[OnlineUser, ...]:
+        names = sorted(name for name in self._sessions if name != excluding)
+        return tuple(OnlineUser(name, name in self._in_calls) for name in names)
+
+    # tabs
+
+    async def attach(self, endpoint: Endpoint) -> None:
+        self._endpoints[endpoint.id] = endpoint
+        self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
+        self._connected.add(endpoint.id)
+
+    async def detach(self, device: str) -> None:
+        self._connected.discard(device)
+        if (endpoint := self._endpoints.pop(device, None)) is not None:
+            tabs = self._by_user[endpoint.user]
+            del tabs[device]
+            if not tabs:
+                del self._by_user[endpoint.user]
+
+    async def set_connected(self, device: str, connected: bool) -> None:
+        if device in self._endpoints:
+            (self._connected.add if connected else self._connected.discard)(device)
+
+    async def devices_of(self, user: str) -> list[str]:
+        return [endpoint.id for endpoint in self._endpoints_of(user)]
+
+    @property
+    def connected_tabs(self) -> int:
+        return len(self._connected)
+
+    # delivery
+
+    def deliver(self, user: str, event: Event) -> None:
+        for endpoint in self._endpoints_of(user):
+            endpoint.deliver(event)
+
+    def call_changed(self, call: Call) -> None:
+        for user in (call.callee, call.caller):  # the callee first: a ring is the most urgent news
+            for endpoint in self._endpoints_of(user):
+                endpoint.deliver(CallChanged(CallView.of(call, user, endpoint.id)))
+        if self._follow(call):
+            self.publish_presence()
+
+    def relay(self, device: str, message: dict[str, Any]) -> None:
+        if (endpoint := self._endpoints.get(device)) is not None:
+            endpoint.relay(message)
+
+    def publish_presence(self) -> None:
+        for user in list(self._sessions):
+            self.deliver(user, PresenceChanged(self.online_users(excluding=user)))
+
+    # helpers
+
+    def _endpoints_of(self, user: str) -> list[Endpoint]:
+        return list(self._by_user.get(user, {}).values())
+
+    def _follow(self, call: Call) -> bool:
+        """Note who is in a call now; True if that changed anyone's presence."""
+        changed = False
+        for user in (call.caller, call.callee):
+            if call.live and self._in_calls.get(user) != call.id:
+                changed = changed or user not in self._in_calls
+                self._in_calls[user] = call.id
+            elif not call.live and self._in_calls.get(user) == call.id:
+                del self._in_calls[user]
+                changed = True
+        return changed

@@ -1,0 +1,39 @@
+"""Signaling: what a tab's browser module says about a call, checked, then passed on or acted upon.
+
+Negotiation (offers, answers, ICE candidates) is relayed between the caller's device and one callee leg: the
+callee's tabs make the offers (one per leg), the caller answers each. Reports about the media (up, failed) are
+transitions of the call, made by the call manager. Identity comes from the device the message arrived on,
+never from the message.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from .calls import Call, CallError, CallManager
+from .signals import Answer, Candidate, MediaFailed, MediaUp, Offer, Signal
+
+Relay = Callable[[str, dict[str, Any]], None]  # (target device, message for its browser module)
+
+
+async def handle_signal(calls: CallManager, relay: Relay, user: str, device: str, signal: Signal) -> None:
+    """Act on one validated signal from `device` (signed in as `user`); raises CallError if it is not allowed."""
+    if isinstance(signal, MediaUp):
+        await calls.media_up(signal.call_id, user, device)
+    elif isinstance(signal, MediaFailed):
+        await calls.media_failed(signal.call_id, user, device, signal.reason)
+    else:
+        relay(*route(calls.party_call(signal.call_id, user, device), device, signal))
+
+
+def route(call: Call, device: str, signal: Offer | Answer | Candidate) -> tuple[str, dict[str, Any]]:
+    """Where a negotiation message goes and what its browser module gets (the call id and leg, no device ids)."""
+    is_caller = device == call.caller_device
+    leg = signal.leg if is_caller else call.leg_of(device)
+    if leg is None or leg not in call.legs or (is_caller and call.answered_leg not in (None, leg)):
+        raise CallError('Unknown leg for this call.')
+    if not is_caller and signal.leg != leg:
+        raise CallError('That leg is not yours.')
+    if (isinstance(signal, Offer) and is_caller) or (isinstance(signal, Answer) and not is_caller):
+        raise CallError(f'The {"callee" if isinstance(signal, Offer) else "caller"} sends the {signal.kind}.')
+    target = call.legs[leg] if is_caller else call.caller_device
+    return target, {'call_id': call.id, **signal.model_dump(exclude={'call_id'})} | {'leg': leg}

@@ -1,0 +1,163 @@
+"""The switchboard: connects sessions, tabs, presence and calls.
+
+It keeps the connection services of this process (one per account signed in on a browser) and the devices
+attached to them, and says what a sign-in, a tab coming or going, a socket dropping, a Log out or a grace
+expiry mean for presence (the hub) and for calls (the call manager). It is also where the call manager's news
+goes out: through the hub, to the tabs of both parties.
+"""
+
+import logging
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .calls import Call, CallManager, EndReason
+from .clock import Clock
+from .connection import ConnectionService
+from .device import Device, Guards, History, Tab
+from .events import SignedOut
+from .hub import Hub
+from .ratelimit import Limits
+
+log = logging.getLogger('voiceconnect')
+Ending = Literal['logout', 'expired']
+
+
+class Timeouts(BaseModel):
+    """How long things may take: the base of `Settings` (environment variables `RING_TIMEOUT_S` …)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ring_timeout_s: float = Field(45, gt=0, description='an unanswered call becomes `missed`')
+    reconnect_grace_s: float = Field(20, gt=0, description='how long a user with no connected tab stays online')
+    media_timeout_s: float = Field(20, gt=0, description='an answered call whose audio never comes up ends `failed`')
+
+
+class Switchboard:
+    def __init__(
+        self,
+        clock: Clock,
+        hub: Hub,
+        history: History,
+        timeouts: Timeouts | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.timeouts = timeouts or Timeouts()
+        self.clock = clock
+        self.hub = hub
+        self.history = history
+        self.guards = Guards(limits or Limits(), clock)
+        self.calls = CallManager(
+            self,
+            clock,
+            history,
+            ring_timeout_s=self.timeouts.ring_timeout_s,
+            media_timeout_s=self.timeouts.media_timeout_s,
+        )
+        self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
+        self.devices: dict[str, Device] = {}
+        self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
+
+    # sessions
+
+    async def service_for(self, browser: str, user: str, token: str) -> ConnectionService:
+        """The user's connection service on this browser, created at sign-in or when a tab first attaches."""
+        service = self.services.get((browser, user))
+        if service is not None:
+            service.token = token  # signed in again on this browser with a fresh session: keep the tabs
+            return service
+        service = ConnectionService(user, browser, token)
+        self.services[(browser, user)] = service
+        log.info('👤 User connected: %s', user)
+        if await self.hub.open_session(service.id, user):
+            log.info('📞 User joined: %s', user)
+            self.hub.publish_presence()
+        return service
+
+    async def end(self, service: ConnectionService, reason: Ending) -> None:
+        """Log out, or grace expiry: the service ends, its tabs are told, its user may go offline."""
+        if service.ended:
+            return
+        self.services.pop((service.browser, service.user), None)
+        devices = [self.devices[device] for device in service.close() if device in self.devices]
+        for device in devices:
+            await self._forget(device)
+            await self.calls.device_gone(device.id, deliberate=reason == 'logout')
+        for device in devices:
+            device.deliver(SignedOut(reason))
+        if await self.hub.close_session(service.id, service.user):
+            await self.calls.user_gone(service.user)
+            why = 'logged out' if reason == 'logout' else f'no tab connected for {self.timeouts.reconnect_grace_s:.0f}s'
+            log.info('👋 User disconnected: %s (%s)', service.user, why)
+            self.hub.publish_presence()
+
+    async def log_out_session(self, token: str) -> None:
+        """The session was logged out: every connection service signed in with it ends, whichever browser id it
+        was opened under (a browser gets a new id at each Log out, and its older tabs keep the one they had)."""
+        for service in [s for s in self.services.values() if s.token == token]:
+            await self.end(service, 'logout')
+
+    # tabs
+
+    async def attach(self, service: ConnectionService, device_id: str, tab: Tab, tab_key: str | None = None) -> Device:
+        """A tab's document attaches. `tab_key` names the browser tab across reloads (NiceGUI's tab id, kept in
+        the tab's sessionStorage): if the previous document of the same tab is still attached (its grace has
+        not run out), this one takes over its calls."""
+        device = Device(self, device_id, service.user, tab, tab_key)
+        self.devices[device_id] = device
+        self._service_of[device_id] = service
+        previous = service.add_tab(device_id, tab_key)
+        await self.hub.attach(device)
+        await self._mark_connected(service, device, True)
+        if previous is not None and previous in self.devices:
+            await self._forget(self.devices[previous])
+            await self.calls.move_device(previous, device_id)
+        return device
+
+    def holds(self, device: Device) -> bool:
+        """Whether the device is still attached to a live service (not signed out, not closed)."""
+        service = self._service_of.get(device.id)
+        return service is not None and not service.ended and self.devices.get(device.id) is device
+
+    async def detach(self, device: Device) -> None:
+        if (service := self._service_of.get(device.id)) is None or self.devices.get(device.id) is not device:
+            return
+        await self._mark_connected(service, device, False)
+        service.remove_tab(device.id)
+        await self._forget(device)
+        await self.calls.device_gone(device.id)
+
+    async def set_connected(self, device: Device, connected: bool) -> None:
+        if (service := self._service_of.get(device.id)) is not None and self.devices.get(device.id) is device:
+            await self._mark_connected(service, device, connected)
+
+    def token_of(self, device: Device) -> str | None:
+        """The session the device is signed in with (for Log out; never sent to a browser)."""
+        service = self._service_of.get(device.id)
+        return service.token if service is not None else None
+
+    async def _mark_connected(self, service: ConnectionService, device: Device, connected: bool) -> None:
+        await self.calls.set_away(device.id, away=not connected)
+        service.mark_connected(device.id, connected)
+        await self.hub.set_connected(device.id, connected)
+        if connected:
+            service.stop_grace()
+        elif not service.connected:
+            grace_s = self.timeouts.reconnect_grace_s
+            service.start_grace(self.clock, grace_s, lambda: self.end(service, 'expired'))
+
+    async def _forget(self, device: Device) -> None:
+        self.devices.pop(device.id, None)
+        self._service_of.pop(device.id, None)
+        await self.hub.detach(device.id)
+
+    # where the call manager's news goes
+
+    async def devices_of(self, user: str) -> list[str]:
+        return await self.hub.devices_of(user)
+
+    def call_changed(self, call: Call) -> None:
+        self.hub.call_changed(call)
+
+    async def shutdown(self) -> None:
+        await self.calls.end_all(EndReason.SERVER_RESTART)

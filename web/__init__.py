@@ -1,0 +1,36 @@
+"""The web layer: NiceGUI and HTTP around the core. `install(backend)` wires static assets, `/healthz`, the
+sign-in gate, the security headers, the NiceGUI fixes, and the backend's start and stop.
+
+pages/ builds the UI on top of this layer (tabs, sessions); voiceconnect/ knows nothing of either.
+"""
+
+from pathlib import Path
+
+from fastapi.responses import JSONResponse
+from nicegui import app
+
+from voiceconnect.backend import Backend
+
+from . import nicegui_fixes
+from .core import set_backend
+from .security_headers import SecurityHeaders
+from .sign_in_gate import SignInGate
+
+ASSETS = Path(__file__).resolve().parents[1] / 'assets'
+
+
+def install(backend: Backend) -> None:
+    nicegui_fixes.install()
+    set_backend(backend)
+    app.add_static_files('/assets', ASSETS)
+    app.add_middleware(SignInGate)
+    # added last, so outside the gate: its redirects get the headers too
+    app.add_middleware(SecurityHeaders, https=backend.settings.https)
+    app.on_startup(backend.start)
+    app.on_shutdown(backend.stop)
+
+    @app.get('/healthz')
+    def healthz() -> JSONResponse:
+        if not backend.ready:
+            return JSONResponse({'status': 'starting'}, status_code=503)
+        return JSONResponse({'status': 'ok'})

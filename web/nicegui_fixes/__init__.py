@@ -1,0 +1,45 @@
+"""Workarounds of NiceGUI internals, all in this package, each guarded by the version it was written for.
+
+Every module here says which upstream behaviour it fixes and names the test that shows the behaviour is still
+there upstream (that test fails once NiceGUI changes it, and the fix can go):
+
+- `resync`: a reconnecting browser got missed updates in the wrong order (tests/web/test_resync.py);
+- `socket_guard`: a socket could act for any page whose client id it knew, malformed frames raised
+  (tests/web/test_socket_guard.py);
+- `browser_session`: a browser's storage id never changes, so a copied cookie outlived Log out
+  (tests/web/test_nicegui_fixes.py);
+- `socket_ping`: the socket's ping follows reconnect_timeout, so a dead network went unnoticed for half a minute
+  (tests/web/test_nicegui_fixes.py).
+
+They patch internals of exactly `TESTED_NICEGUI`; `install` refuses to run on any other version rather than
+patch code it has never seen.
+"""
+
+import nicegui
+
+from . import browser_session, resync, socket_guard, socket_ping
+
+TESTED_NICEGUI = '3.18.0'
+
+
+class UntestedNiceGUI(RuntimeError):
+    """The installed NiceGUI is not the one the fixes were written and tested for."""
+
+
+def check_version(installed: str | None = None) -> None:
+    installed = installed or nicegui.__version__
+    if installed != TESTED_NICEGUI:
+        raise UntestedNiceGUI(
+            f'NiceGUI {installed} is installed, but VoiceConnect patches internals of NiceGUI {TESTED_NICEGUI} '
+            f'(web/nicegui_fixes): install nicegui=={TESTED_NICEGUI} with ./scripts/bootstrap.sh, '
+            'or check each fix against the new version first.'
+        )
+
+
+def install() -> None:
+    """Check the version, then apply every fix (idempotent: tests build the app more than once)."""
+    check_version()
+    resync.install()
+    socket_guard.install()
+    browser_session.install()
+    socket_ping.install()

@@ -1,0 +1,112 @@
+"""Which accounts a browser and a tab are signed in as, and signing in and out.
+
+The accounts signed in on a browser live in NiceGUI's user storage (shared by its tabs, kept across restarts of
+the browser); which one a tab is lives in its tab storage (survives reloads of that tab). Sessions are checked
+against the server on every attach, so a signed-out token is worthless.
+"""
+
+from nicegui import app, ui
+
+from voiceconnect.accounts import SignedIn
+from voiceconnect.device import Device
+from voiceconnect.events import SignedOut
+
+from .core import backend
+from .nicegui_fixes.browser_session import RENEW_AND_SIGN_IN, hand_over, is_retired
+from .tabs import BrowserTab, TabState
+
+ACCOUNTS = 'accounts'  # app.storage.user: {name: session token} for every account signed in on this browser
+LAST_USED = 'last_used'  # app.storage.user: the account a new tab starts as
+TAB_ACCOUNT = 'account'  # app.storage.tab: the account this tab is signed in as
+
+
+def browser_accounts() -> dict[str, str]:
+    return dict(app.storage.user.get(ACCOUNTS, {}))
+
+
+async def restore(tab: TabState) -> str | None:
+    """Attach the tab to the account it was signed in as (or the browser's last used one); None if none."""
+    accounts = browser_accounts()
+    for name in (app.storage.tab.get(TAB_ACCOUNT), app.storage.user.get(LAST_USED)):
+        if name and name in accounts:
+            if await backend().accounts.resume(accounts[name]) == name:
+                await _attach(tab, SignedIn(name, accounts[name]))
+                return name
+            _forget(name)
+    return None
+
+
+async def sign_in(tab: TabState, name: str, password: str, create: bool = False) -> Device:
+    """Sign in (or create the account and sign in); raises AccountError with a message for the person."""
+    accounts = backend().accounts
+    attempt = accounts.create if create else accounts.sign_in
+    signed_in = await attempt(name, password, address=tab.client.ip or None)  # limits per address
+    return await _use(tab, signed_in)
+
+
+async def continue_as(tab: TabState, name: str, token: str) -> Device | None:
+    """Switch this tab to another account signed in on the browser; None if that session was signed out."""
+    if await backend().accounts.resume(token) != name:
+        return None
+    return await _use(tab, SignedIn(name, token))
+
+
+async def log_out(tab: TabState) -> None:
+    """Log out the tab's account: its session ends on every tab that uses it, and the browser gets a new id."""
+    if tab.device is None:
+        return
+    _forget(tab.device.user)
+    await backend().log_out(tab.device)
+    tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing
+
+
+async def _use(tab: TabState, signed_in: SignedIn) -> Device:
+    _remember(signed_in)
+    return await _attach(tab, signed_in)
+
+
+def _remember(signed_in: SignedIn) -> None:
+    app.storage.tab[TAB_ACCOUNT] = signed_in.name
+    if is_retired():  # this document predates a Log out in this browser: hand the session to its new id
+        handover = {ACCOUNTS: {signed_in.name: signed_in.token}, LAST_USED: signed_in.name}
+        ui.run_javascript(hand_over(handover))
+        return
+    accounts = browser_accounts()
+    accounts[signed_in.name] = signed_in.token
+    app.storage.user[ACCOUNTS] = accounts
+    app.storage.user[LAST_USED] = signed_in.name
+
+
+def _forget(name: str) -> None:
+    accounts = browser_accounts()
+    accounts.pop(name, None)
+    app.storage.user[ACCOUNTS] = accounts
+    if app.storage.user.get(LAST_USED) == name:
+        app.storage.user[LAST_USED] = next(iter(accounts), None)
+    if app.storage.tab.get(TAB_ACCOUNT) == name:
+        app.storage.tab.pop(TAB_ACCOUNT, None)
+
+
+async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
+    if tab.device is not None and tab.device.user == signed_in.name:
+        return tab.device
+    if tab.device is not None:
+        previous = tab.device
+        await previous.detach()
+        tab.set_device(None)
+    switchboard = backend().switchboard
+    service = await switchboard.service_for(app.storage.browser['id'], signed_in.name, signed_in.token)
+    ice_servers = backend().settings.ice_servers
+    device = await switchboard.attach(service, tab.client.id, BrowserTab(tab.client, ice_servers), tab.client.tab_id)
+    device.on(SignedOut, lambda _: _signed_out(tab))
+    if not tab.client.has_socket_connection:
+        await device.set_connected(False)
+    tab.set_device(device)
+    return device
+
+
+def _signed_out(tab: TabState) -> None:
+    """The account was logged out (maybe in another tab) or expired: this tab goes to the sign-in page."""
+    tab.set_device(None)
+    with tab.client:
+        ui.navigate.to('/login')

@@ -1,0 +1,128 @@
+"""Tabs: the per-document state of a browser tab and its link to the core.
+
+A NiceGUI `Client` is one browser document; with `ui.sub_pages` it lives across in-app navigation, so it is the
+natural "tab". `TabState` keeps what the pages of one document share (its device once signed in, the calls it
+saw), `BrowserTab` is the core's `Tab` over the client, and `subscribe` ties a page's event handlers to the
+page's lifetime.
+"""
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from nicegui import Client, ui
+
+from voiceconnect.device import Device
+from voiceconnect.events import CallChanged, CallView, Event, SignedOut
+
+E = TypeVar('E', bound=Event)
+
+_tabs: dict[str, 'TabState'] = {}  # client id → its tab state
+
+
+class BrowserTab:
+    """The core's `Tab`: forwards call views and relayed signaling to the browser module of one document."""
+
+    def __init__(self, client: Client, ice_servers: list[dict[str, Any]]) -> None:
+        self.client = client
+        self.ice_servers = ice_servers
+
+    def deliver(self, event: Event) -> None:
+        if isinstance(event, CallChanged):
+            view = event.call
+            payload = {
+                'id': view.id,
+                'role': view.role,
+                'state': str(view.state),
+                'here': view.here,
+                'leg': view.leg,
+                'me_muted': view.me_muted,
+                'ice_servers': self.ice_servers,
+            }
+            self._run(f'vc.sync({json.dumps(payload)})')
+        elif isinstance(event, SignedOut):
+            self._run('vc.signedOut()')
+
+    def relay(self, message: dict[str, Any]) -> None:
+        self._run(f'vc.signal({json.dumps(message)})')
+
+    def _run(self, code: str) -> None:
+        if not self.client.is_deleted:
+            self.client.run_javascript(code)
+
+
+@dataclass(eq=False)
+class TabState:
+    client: Client
+    device: Device | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # set once the account (or none) is known
+    views: dict[str, CallView] = field(default_factory=dict)  # the calls this tab saw, for their end screens
+    on_device: list[Callable[[Device | None], None]] = field(default_factory=list)
+
+    def remember(self, view: CallView) -> None:
+        self.views[view.id] = view
+        while len(self.views) > 20:
+            del self.views[next(iter(self.views))]
+
+    def view_of(self, call_id: str) -> CallView | None:
+        live = self.device.call if self.device else None
+        return live if live and live.id == call_id else self.views.get(call_id)
+
+    def set_device(self, device: Device | None) -> None:
+        self.device = device
+        for handler in self.on_device:
+            handler(device)
+
+
+def open_tab(client: Client) -> TabState:
+    """The tab state of a new document; its socket's comings and goings reach its device."""
+    tab = TabState(client)
+    _tabs[client.id] = tab
+    client.on_disconnect(lambda: _socket_changed(tab, connected=False))
+    client.on_connect(lambda: _socket_changed(tab, connected=True))
+    client.on_delete(lambda: _close(tab))
+    return tab
+
+
+def current_tab() -> TabState:
+    return _tabs[ui.context.client.id]
+
+
+def tab_of(client_id: str) -> TabState | None:
+    return _tabs.get(client_id)
+
+
+async def current_device() -> Device | None:
+    """This tab's device once the socket is up and the account is known; None while signed out."""
+    tab = current_tab()
+    await tab.ready.wait()
+    return tab.device
+
+
+def subscribe(device: Device, event_type: type[E], handler: Callable[[E], None]) -> None:
+    """Subscribe for as long as the calling sub page is shown. A hidden marker element is made in the page: it is
+    deleted when the page is left (the sub pages element itself lives on), and the subscription ends with it."""
+    owner = ui.element().style('display: none')
+
+    def guarded(event: E) -> None:
+        if owner.is_deleted:
+            unsubscribe()
+        else:
+            handler(event)
+
+    unsubscribe = device.on(event_type, guarded)
+
+
+async def _socket_changed(tab: TabState, connected: bool) -> None:
+    if tab.device is not None:
+        await tab.device.set_connected(connected)
+
+
+async def _close(tab: TabState) -> None:
+    _tabs.pop(tab.client.id, None)
+    if tab.device is not None:
+        device = tab.device
+        await device.detach()
+        tab.set_device(None)
