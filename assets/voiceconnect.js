@@ -9,7 +9,7 @@
 "use strict";
 
 (() => {
-  const calls = new Map(); // call id → {role, iceServers, legs: Map(leg → {pc, pending}), answeredLeg, mic, reported}
+  const calls = new Map(); // call id → the call as this document sees it (see "peer connections" below)
   let micPromise = null; // one microphone stream per document, shared by calls
   let micCallId = null;
 
@@ -111,131 +111,141 @@
   }
 
   // ---- peer connections, one per leg
+  //
+  // A call is {role, iceServers, muted, legs: Map(leg id → leg), myLeg, answeredLeg, phase}. Its phase says how far
+  // this document got: a callee tab "ringing" → "answered"; a caller "dialing" → "ringback" (a callee tab's offer
+  // arrived: that tab really rings, the caller hears ringback and opens the microphone) → "answered".
+  //
+  // A leg is one peer connection between the caller and one callee tab, with three named states:
+  //   sdp:   "offering" (callee) | "answering" (caller) → "negotiated" (remote description set, ICE applied)
+  //   mic:   "off" → "opening" → "on"       (the microphone track is on this leg's sender)
+  //   media: "pending" → "reported"        (the server was told media flows on the answered leg)
 
-  function newLeg(call, callId, leg) {
+  function newLeg(call, callId, legId) {
     const pc = new RTCPeerConnection({ iceServers: call.iceServers });
-    const entry = { pc, pending: [], remoteSet: false };
+    const sdp = call.role === "callee" ? "offering" : "answering";
+    const leg = { pc, pending: [], remote: null, sdp, mic: "off", media: "pending" };
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
       send({
         kind: "candidate",
         call_id: callId,
-        leg,
+        leg: legId,
         candidate: candidate.candidate,
         sdp_mid: candidate.sdpMid,
         sdp_mline_index: candidate.sdpMLineIndex,
       });
     };
     pc.ontrack = ({ streams, track }) => {
-      entry.remote = streams[0] || new MediaStream([track]);
-      if (call.answeredLeg === leg) attachRemote(entry);
+      leg.remote = streams[0] || new MediaStream([track]);
+      if (call.answeredLeg === legId) attachRemote(leg);
     };
     pc.onconnectionstatechange = () => {
       note(`leg ${pc.connectionState}`);
       reportMediaIfUp(callId);
       // The media path broke (a network change, a long outage): the callee, who makes the offers, restarts
       // ICE. Its offer waits in the socket's buffer if the signaling is still away.
-      if (pc.connectionState === "failed" && call.role === "callee") restartIce(callId, leg, entry);
+      if (pc.connectionState === "failed" && call.role === "callee") restartIce(callId, legId, leg);
     };
-    call.legs.set(leg, entry);
-    return entry;
+    call.legs.set(legId, leg);
+    return leg;
   }
 
-  async function restartIce(callId, leg, entry) {
+  async function restartIce(callId, legId, leg) {
     try {
-      const offer = await entry.pc.createOffer({ iceRestart: true });
-      await entry.pc.setLocalDescription(offer);
-      send({ kind: "offer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
+      const offer = await leg.pc.createOffer({ iceRestart: true });
+      await leg.pc.setLocalDescription(offer);
+      send({ kind: "offer", call_id: callId, leg: legId, sdp: leg.pc.localDescription.sdp });
     } catch (error) {
       console.error("ICE restart failed", error);
     }
   }
 
-  function attachRemote(entry) {
+  function attachRemote(leg) {
     const audio = $("vc-remote-audio");
-    if (audio && entry.remote && audio.srcObject !== entry.remote) {
-      audio.srcObject = entry.remote;
+    if (audio && leg.remote && audio.srcObject !== leg.remote) {
+      audio.srcObject = leg.remote;
       audio.play().catch(() => showSoundBlocked("vc-remote-audio"));
     }
   }
 
-  async function setRemote(entry, description) {
-    await entry.pc.setRemoteDescription(description);
-    entry.remoteSet = true;
-    for (const candidate of entry.pending.splice(0)) await entry.pc.addIceCandidate(candidate);
+  async function setRemote(leg, description) {
+    await leg.pc.setRemoteDescription(description);
+    leg.sdp = "negotiated";
+    for (const candidate of leg.pending.splice(0)) await leg.pc.addIceCandidate(candidate);
   }
 
-  async function offerFromCallee(call, callId, leg) {
-    if (calls.get(callId) !== call) return; // ended before it got here
-    const entry = newLeg(call, callId, leg);
-    entry.pc.addTransceiver("audio", { direction: "sendrecv" }); // no track yet: silent until Accept
-    const offer = await entry.pc.createOffer();
-    await entry.pc.setLocalDescription(offer);
-    send({ kind: "offer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
-    if (call.answeredLeg === leg) connectMicrophone(call, callId); // answered before the leg existed
+  async function offerFromCallee(call, callId, legId) {
+    if (calls.get(callId) !== call || call.myLeg !== legId) return; // ended or renewed before it got here
+    const leg = newLeg(call, callId, legId);
+    leg.pc.addTransceiver("audio", { direction: "sendrecv" }); // no track yet: silent until Accept
+    const offer = await leg.pc.createOffer();
+    await leg.pc.setLocalDescription(offer);
+    send({ kind: "offer", call_id: callId, leg: legId, sdp: leg.pc.localDescription.sdp });
+    if (call.answeredLeg === legId) connectMicrophone(call, callId); // answered before the leg existed
   }
 
   // A callee tab's offer is the caller's "180 Ringing": that tab is alive and ringing. The caller hears the
   // ringback from then on, and opens the microphone now so that Accept does not wait for it.
   function calleeRinging(call, callId) {
-    if (call.micAsked) return;
-    call.micAsked = true;
-    if (!call.answeredLeg) play("vc-ringback");
+    if (call.phase !== "dialing") return;
+    call.phase = "ringback";
+    play("vc-ringback");
     microphone(callId).catch((error) => micFailed(callId, error));
   }
 
-  async function answerAsCaller(call, callId, leg, sdp) {
+  async function answerAsCaller(call, callId, legId, sdp) {
     calleeRinging(call, callId);
-    const entry = call.legs.get(leg) || newLeg(call, callId, leg);
-    await setRemote(entry, { type: "offer", sdp });
-    entry.pc.getTransceivers().forEach((t) => (t.direction = "sendrecv")); // keep the send side for the mic
-    const answer = await entry.pc.createAnswer();
-    await entry.pc.setLocalDescription(answer);
-    send({ kind: "answer", call_id: callId, leg, sdp: entry.pc.localDescription.sdp });
-    if (call.answeredLeg === leg) connectMicrophone(call, callId);
+    const leg = call.legs.get(legId) || newLeg(call, callId, legId);
+    await setRemote(leg, { type: "offer", sdp });
+    leg.pc.getTransceivers().forEach((t) => (t.direction = "sendrecv")); // keep the send side for the mic
+    const answer = await leg.pc.createAnswer();
+    await leg.pc.setLocalDescription(answer);
+    send({ kind: "answer", call_id: callId, leg: legId, sdp: leg.pc.localDescription.sdp });
+    if (call.answeredLeg === legId) connectMicrophone(call, callId);
   }
 
   async function connectMicrophone(call, callId) {
-    const entry = call.legs.get(call.answeredLeg);
-    if (!entry || entry.micAttached) return;
-    entry.micAttached = true;
+    const leg = call.legs.get(call.answeredLeg);
+    if (!leg || leg.mic !== "off") return;
+    leg.mic = "opening";
     let stream;
     try {
       stream = await microphone(callId);
     } catch (error) {
-      entry.micAttached = false;
+      leg.mic = "off";
       return micFailed(callId, error);
     }
     if (!calls.has(callId)) return;
     const track = stream.getAudioTracks()[0];
     track.enabled = !call.muted;
-    const sender = entry.pc.getTransceivers()[0]?.sender;
+    const sender = leg.pc.getTransceivers()[0]?.sender;
     if (sender) await sender.replaceTrack(track);
-    entry.micReady = true;
+    leg.mic = "on";
     note("mic attached");
-    attachRemote(entry);
+    attachRemote(leg);
     reportMediaIfUp(callId);
   }
 
   function reportMediaIfUp(callId) {
     const call = calls.get(callId);
-    const entry = call && call.legs.get(call.answeredLeg);
-    if (!entry || call.reported || !entry.micReady || entry.pc.connectionState !== "connected") return;
-    call.reported = true;
+    const leg = call && call.legs.get(call.answeredLeg);
+    if (!leg || leg.media === "reported" || leg.mic !== "on" || leg.pc.connectionState !== "connected") return;
+    leg.media = "reported";
     send({ kind: "media_up", call_id: callId });
   }
 
-  function closeLeg(call, leg) {
-    const entry = call.legs.get(leg);
-    if (!entry) return;
-    entry.pc.close();
-    call.legs.delete(leg);
+  function closeLeg(call, legId) {
+    const leg = call.legs.get(legId);
+    if (!leg) return;
+    leg.pc.close();
+    call.legs.delete(legId);
   }
 
   function teardown(callId) {
     const call = calls.get(callId);
     if (!call) return;
-    for (const leg of [...call.legs.keys()]) closeLeg(call, leg);
+    for (const legId of [...call.legs.keys()]) closeLeg(call, legId);
     calls.delete(callId);
     releaseMicrophone(callId);
     if (calls.size === 0) {
@@ -253,7 +263,6 @@
   const NEGOTIATE_AFTER_RING_MS = 250;
 
   // ---- the server's view of a call → this document's media
-  // ---- the server's view of a call → this document's media
 
   function sync(view) {
     const { id, role, state, here, leg } = view;
@@ -261,34 +270,30 @@
     if (!here || state === "ended") return teardown(id);
     let call = calls.get(id);
     if (!call) {
-      call = { role, iceServers: view.ice_servers, legs: new Map(), answeredLeg: null, reported: false };
+      const phase = role === "callee" ? "ringing" : "dialing";
+      call = { role, iceServers: view.ice_servers, legs: new Map(), myLeg: null, answeredLeg: null, phase };
       calls.set(id, call);
     }
     call.muted = view.me_muted;
     const ringing = state === "ringing";
     if (role === "callee") {
-      if (call.myLeg && call.myLeg !== leg) {
-        // the server renewed this tab's leg (the caller's page was reloaded): negotiate a fresh connection
+      if (call.myLeg !== leg) {
+        // a new leg (the first, or renewed because the caller's page was reloaded): negotiate a fresh connection
         for (const old of [...call.legs.keys()]) closeLeg(call, old);
-        call.offered = false;
-        call.reported = false;
-      }
-      call.myLeg = leg;
-      if (!call.offered) {
-        call.offered = true;
+        call.myLeg = leg;
         const offer = () => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));
         setTimeout(offer, NEGOTIATE_AFTER_RING_MS);
       }
       if (ringing) return play("vc-ringtone");
       stopSound("vc-ringtone");
-      call.answeredLeg = leg;
     } else {
       if (ringing) return; // the ringback starts when a callee tab really rings (its offer arrives)
       stopSound("vc-ringback");
-      call.answeredLeg = leg;
       for (const other of [...call.legs.keys()]) if (other !== leg) closeLeg(call, other);
     }
-    if (call.legs.has(call.answeredLeg)) connectMicrophone(call, id);
+    call.phase = "answered";
+    call.answeredLeg = leg;
+    if (call.legs.has(leg)) connectMicrophone(call, id);
     setMuted(id, view.me_muted);
   }
 
@@ -296,8 +301,8 @@
     const call = calls.get(callId);
     if (!call) return;
     call.muted = muted;
-    const entry = call.legs.get(call.answeredLeg);
-    const track = entry && entry.pc.getTransceivers()[0]?.sender.track;
+    const leg = call.legs.get(call.answeredLeg);
+    const track = leg && leg.pc.getTransceivers()[0]?.sender.track;
     if (track) track.enabled = !muted;
   }
 
@@ -307,17 +312,17 @@
     if (!call) return;
     try {
       if (message.kind === "offer") return await answerAsCaller(call, message.call_id, message.leg, message.sdp);
-      const entry = call.legs.get(message.leg);
-      if (!entry) return;
-      if (message.kind === "answer") return await setRemote(entry, { type: "answer", sdp: message.sdp });
+      const leg = call.legs.get(message.leg);
+      if (!leg) return;
+      if (message.kind === "answer") return await setRemote(leg, { type: "answer", sdp: message.sdp });
       if (message.kind === "candidate") {
         const candidate = {
           candidate: message.candidate,
           sdpMid: message.sdp_mid,
           sdpMLineIndex: message.sdp_mline_index,
         };
-        if (entry.remoteSet) await entry.pc.addIceCandidate(candidate);
-        else entry.pending.push(candidate);
+        if (leg.sdp === "negotiated") await leg.pc.addIceCandidate(candidate);
+        else leg.pending.push(candidate);
       }
     } catch (error) {
       console.error("signaling failed", message.kind, error);
@@ -328,9 +333,9 @@
   // caller has had its microphone since it dialled, so voice flows as soon as both senders have a track.
   function acceptClicked() {
     for (const [id, call] of calls) {
-      if (call.role !== "callee" || call.legs.size !== 1) continue;
+      if (call.role !== "callee" || call.phase !== "ringing" || !call.legs.has(call.myLeg)) continue;
       note("accept clicked");
-      call.answeredLeg = [...call.legs.keys()][0];
+      call.answeredLeg = call.myLeg;
       stopSound("vc-ringtone");
       connectMicrophone(call, id);
     }
