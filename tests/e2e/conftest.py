@@ -1,8 +1,6 @@
 """End-to-end helpers: real Chromium per person (fake microphone tone each), the app as a subprocess."""
 
 import re
-import time
-from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
@@ -30,13 +28,3 @@ def expect_call_ended(page: Page) -> None:
     expect(page.get_by_text('Call ended')).to_be_visible()
     expect(page.get_by_text(DURATION)).to_be_visible()
     expect(page.get_by_role('button', name='Back to dashboard')).to_be_visible()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    """Poll a condition the page cannot express as a locator (e.g. an <audio> element really playing)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f'timed out waiting until {what}')

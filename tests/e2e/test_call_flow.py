@@ -5,9 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import is_playing, wait_for_silence, wait_for_tone
+from voiceconnect.testing.harness import is_playing, wait_for_silence, wait_for_tone, wait_until
 
-from .conftest import accept, call, expect_call_ended, wait_until
+from .conftest import accept, call, expect_call_ended
 
 
 def test_original_plan_two_tabs_of_one_browser_are_two_people(vc_server, people) -> None:

@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from voiceconnect.signals import MAX_SDP
-from voiceconnect.testing.harness import AppServer, Person, wait_for_tone
+from voiceconnect.testing.harness import AppServer, Person, wait_for_tone, wait_until
 
-from .conftest import accept, call, wait_until
+from .conftest import accept, call
 from .hostile import (
     RawSocket,
     SocketRecorder,

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import wait_for_tone
+from voiceconnect.testing.harness import wait_for_tone, wait_until
 
-from .conftest import accept, call, expect_call_ended, wait_until
+from .conftest import accept, call, expect_call_ended
 
 
 def only_loopback_here() -> bool:

@@ -1,9 +1,10 @@
 """Nothing lost: signed-in accounts outlive the browser, every call that rang has its row, a crash is closed."""
 
 import sqlite3
-import time
 
 from playwright.sync_api import expect
+
+from voiceconnect.testing.harness import wait_until
 
 from .conftest import accept, call
 
@@ -16,10 +17,9 @@ def call_rows(vc_server) -> list[tuple]:
 
 
 def wait_for_rows(vc_server, expected: list[tuple], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while (rows := call_rows(vc_server)) != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert rows == expected
+    wait_until(
+        lambda: call_rows(vc_server) == expected, lambda: f'call rows {call_rows(vc_server)} != {expected}', timeout
+    )
 
 
 def test_accounts_signed_in_on_a_browser_survive_closing_it(vc_server, people, playwright_sync) -> None:

@@ -27,9 +27,10 @@ from voiceconnect.testing.harness import (
     peek,
     sign_up,
     wait_for_tone,
+    wait_until,
 )
 
-from .conftest import accept, call, expect_call_ended, wait_until
+from .conftest import accept, call, expect_call_ended
 
 # Runs before any script of every document, outside the page's CSP (it is injected by the browser's devtools).
 RECORD_CSP_VIOLATIONS = """

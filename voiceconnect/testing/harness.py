@@ -64,7 +64,7 @@ import weakref
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Playwright, sync_playwright
@@ -157,6 +157,23 @@ def self_signed_certificate(directory: Path | str) -> tuple[Path, Path]:
 # --- the app as a subprocess -------------------------------------------------------------------------------
 
 
+T = TypeVar('T')
+
+
+def wait_until(
+    condition: Callable[[], T | None], what: str | Callable[[], str], timeout: float = 10, interval: float = 0.1
+) -> T:
+    """Poll `condition` until it returns something truthy and return that; on timeout fail with an AssertionError
+    saying what did not happen (`what` may be a function, to describe the last state seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := condition():
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what() if callable(what) else what} (waited {timeout:g} s)')
+        time.sleep(interval)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -240,15 +257,16 @@ class AppServer:
         return self
 
     def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def healthy() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 self._fail(f'app exited with code {self.process.returncode} before /healthz answered')
-            if _http_status(self.url + '/healthz') == 200:
-                return
-            time.sleep(0.2)
-        self.stop()
-        self._fail(f'/healthz did not answer 200 within {timeout:g} s')
+            return _http_status(self.url + '/healthz') == 200
+
+        try:
+            wait_until(healthy, '/healthz answered 200', timeout, interval=0.2)
+        except AssertionError:
+            self.stop()
+            self._fail(f'/healthz did not answer 200 within {timeout:g} s')
 
     def _fail(self, message: str) -> None:
         raise RuntimeError(f'{message}\n--- log tail ({self.log_path}) ---\n{self.log_tail()}')
@@ -297,14 +315,12 @@ class AppServer:
 
     def wait_for_log(self, substring: str, timeout: float = 10, since: int = 0) -> str:
         """Poll the log until `substring` appears (after offset `since`); return the first matching line."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def line() -> str | None:
             text = self.log_text()[since:]
-            if substring in text:
-                return next((line for line in text.splitlines() if substring in line), substring)
-            if time.monotonic() > deadline:
-                raise AssertionError(f'{substring!r} not in the server log after {timeout:g} s\n{self.log_tail()}')
-            time.sleep(0.1)
+            return next((line for line in text.splitlines() if substring in line), None)
+
+        return wait_until(line, lambda: f'{substring!r} not in the server log\n{self.log_tail()}', timeout)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -439,18 +455,20 @@ def _measure(page: Page) -> Peak | str:
 
 def _poll(page: Page, timeout: float, done: Callable[[Peak], bool], what: str, needed: int = 2) -> Peak:
     """Poll the analyser until `done` holds for `needed` readings in a row (one glitch proves nothing)."""
-    deadline = time.monotonic() + timeout
     last: Peak | str = 'not measured'
     streak = 0
-    while time.monotonic() < deadline:
+
+    def steady() -> Peak | None:
+        nonlocal last, streak
         last = _measure(page)
         streak = streak + 1 if isinstance(last, Peak) and done(last) else 0
-        if streak >= needed:
-            assert isinstance(last, Peak)
-            return last
-        time.sleep(0.15)
-    shown = f'{last.hz:.1f} Hz at {last.db:.1f} dB' if isinstance(last, Peak) else last
-    raise AssertionError(f'{what} within {timeout:g} s; last remote peak: {shown}')
+        return last if isinstance(last, Peak) and streak >= needed else None
+
+    def failure() -> str:
+        shown = f'{last.hz:.1f} Hz at {last.db:.1f} dB' if isinstance(last, Peak) else last
+        return f'{what}; last remote peak: {shown}'
+
+    return wait_until(steady, failure, timeout, interval=0.15)
 
 
 def remote_peak(page: Page, timeout: float = 10) -> Peak:
