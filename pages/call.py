@@ -119,5 +119,10 @@ async def page(call_id: str) -> None:
             panel['in call'].update(view)
 
     show()
-    ui.timer(0.5, lambda: 'in call' in panel and panel['in call'].tick())
+
+    def tick() -> None:
+        if 'in call' in panel:
+            panel['in call'].tick()
+
+    ui.timer(0.5, tick)
     subscribe(device, CallChanged, changed)

@@ -1,6 +1,9 @@
 """The SPA root: one per browser document. It loads the browser module, builds the chrome that must outlive
 a page, registers the global event handlers once, and routes to the sub pages."""
 
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
@@ -25,7 +28,7 @@ async def root() -> None:
     Chrome(tab)
     ui.on('vc_signal', _on_signal)
     with ui.column().classes('w-full max-w-3xl mx-auto q-pa-md'):
-        core = {'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}
+        core: dict[str, Callable[..., Any]] = {'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}
         ui.sub_pages({**api.routes, **core}).classes('w-full')  # extensions add pages, never replace ours
     await client.connected()
     try:

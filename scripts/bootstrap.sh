@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make .venv with VoiceConnect installed (and its test extras with `--test`). Safe to run again.
+# Make .venv with VoiceConnect and the pinned versions of what it needs (and of what its tests need, with `--test`).
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +21,14 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-extras=""
+lock=requirements/app.txt
 if [ "${1:-}" = "--test" ]; then
-  extras="[test]"
+  lock=requirements/test.txt
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
   apt_install chromium iproute2 util-linux
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${pip[@]}" --upgrade pip
+# exactly the versions CI tested, each checked against its hash (scripts/lock.sh writes the lock files)
+"${pip[@]}" --require-hashes -r "$lock"
+"${pip[@]}" --no-deps -e .

@@ -19,8 +19,12 @@ log = logging.getLogger('voiceconnect')
 WRITE_DELAY_S = 0.3  # after a call event, let its burst of signaling go out first
 
 
-def as_datetime(timestamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
+def utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def utc_or_none(timestamp: float | None) -> datetime | None:
+    return utc(timestamp) if timestamp is not None else None
 
 
 def past_call_view(row: CallRow, user: str) -> CallView | None:
@@ -62,15 +66,14 @@ class CallHistory:
     # writing (the call manager's Recorder)
 
     def call_created(self, call: Call) -> None:
-        self._queue.put_nowait(self.store.add_call(call.id, call.caller, call.callee, as_datetime(call.created)))
+        self._queue.put_nowait(self.store.add_call(call.id, call.caller, call.callee, utc(call.created)))
 
     def call_answered(self, call: Call) -> None:
-        self._queue.put_nowait(self.store.answer_call(call.id, as_datetime(call.answered_at)))
+        self._queue.put_nowait(self.store.answer_call(call.id, utc_or_none(call.answered_at)))
 
     def call_finished(self, call: Call) -> None:
-        ended = as_datetime(call.ended_at)
-        assert ended is not None, 'a finished call has ended'
-        answered = as_datetime(call.answered_at)
+        assert call.ended_at is not None, 'a finished call has ended'
+        answered, ended = utc_or_none(call.answered_at), utc(call.ended_at)
         self._queue.put_nowait(self.store.finish_call(call.id, answered, ended, str(call.end_reason)))
 
     # reading

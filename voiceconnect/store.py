@@ -2,7 +2,6 @@
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -27,7 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError('a datetime without a time zone cannot be stored')
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -21,13 +21,15 @@ TAB_ACCOUNT = 'account'  # app.storage.tab: the account this tab is signed in as
 
 
 def browser_accounts() -> dict[str, str]:
-    return dict(app.storage.user.get(ACCOUNTS, {}))
+    accounts: dict[str, str] = app.storage.user.get(ACCOUNTS, {})
+    return dict(accounts)
 
 
 async def restore(tab: TabState) -> str | None:
     """Attach the tab to the account it was signed in as (or the browser's last used one); None if none."""
     accounts = browser_accounts()
-    for name in (app.storage.tab.get(TAB_ACCOUNT), app.storage.user.get(LAST_USED)):
+    candidates: tuple[str | None, str | None] = (app.storage.tab.get(TAB_ACCOUNT), app.storage.user.get(LAST_USED))
+    for name in candidates:
         if name and name in accounts:
             if await backend().accounts.resume(accounts[name]) == name:
                 await _attach(tab, SignedIn(name, accounts[name]))

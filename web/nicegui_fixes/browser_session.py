@@ -37,7 +37,7 @@ def is_retired() -> bool:
     return bool(app.storage.user.get(RETIRED))
 
 
-async def _switch_to_new_id(request: Request) -> dict:
+async def _switch_to_new_id(request: Request) -> dict[str, Any]:
     """The request's browser gets a new id (the session middleware sends the new cookie); returns what the old
     id's storage held, which is now retired."""
     old = app.storage.user

@@ -49,7 +49,9 @@ def _requeue(outbox: Outbox, missed: Iterable[Message]) -> None:
     outbox.messages.extendleft(reversed(replay))  # before anything queued since: they are older
 
 
-def try_rewind(outbox: Outbox, target: MessageId) -> None:
+def try_rewind(self: Outbox, target_message_id: MessageId) -> None:
+    """Outbox.try_rewind, replaced: `self` is the outbox of the reconnecting client."""
+    outbox, target = self, target_message_id
     if outbox.next_message_id == target:
         return
     missed = _missed(outbox, target)
