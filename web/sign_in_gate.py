@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import app
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from .core import backend
 from .nicegui_fixes import browser_session
 from .session import ACCOUNTS
 
@@ -21,6 +22,8 @@ class SignInGate(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
         if not path.startswith(RESOURCES):
+            # NiceGUI runs start-up handlers as tasks and serves meanwhile: no page before the database is there
+            await backend().start()
             await browser_session.fresh_id_if_retired(request)
         if not path.startswith(OPEN_PATHS) and not app.storage.user.get(ACCOUNTS):
             target = path + (f'?{request.url.query}' if request.url.query else '')
