@@ -346,11 +346,16 @@
     setBadge("offline");
   }
 
+  // signed in (again, e.g. back from an absence longer than the grace): the badge follows the socket once more
+  function signedIn() {
+    setBadge(window.socket && window.socket.connected ? "connected" : "reconnecting");
+  }
+
   document.addEventListener(
     "click",
     (event) => event.target.closest && event.target.closest("[data-vc-accept]") && acceptClicked(),
     { capture: true },
   );
-  window.vc = { sync, signal, setMuted, signedOut, setBadge, calls, trace };
+  window.vc = { sync, signal, setMuted, signedOut, signedIn, setBadge, calls, trace };
   watchSocket();
 })();

@@ -34,7 +34,7 @@ def outcome(view: CallView) -> str:
 def detail(view: CallView) -> str | None:
     """A second line that says why, when the reason is not the usual one."""
     return {
-        EndReason.CONNECTION_LOST: f'connection lost: {view.peer if not view.ended_by_me else "you"} went away',
+        EndReason.CONNECTION_LOST: f'connection lost: {"you" if view.me_away else view.peer} went away',
         EndReason.FAILED: view.failure or 'the audio connection could not be set up',
         EndReason.SERVER_RESTART: 'The server restarted, so the call ended.',
     }.get(view.end_reason)  # type: ignore[arg-type]

@@ -46,7 +46,10 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
             ui.icon('call', size='32px')
             ui.label('VoiceConnect').classes('text-h5')
         ui.label('Sign in to see who is online and call them.').classes('text-grey-7')
-        others = {n: t for n, t in browser_accounts().items() if not tab.device or n != tab.device.user}
+        if tab.notice:
+            ui.label(tab.notice).classes('text-orange-9').props('role=status')
+            tab.notice = None
+        others = {n: t for n, t in browser_accounts(tab).items() if not tab.device or n != tab.device.user}
         if others:
             ui.label('Signed in on this browser').classes('text-subtitle2 q-mt-md')
             for name, token in others.items():

@@ -33,6 +33,7 @@ class CallView:
     peer_muted: bool
     failure: str | None = None  # why the call failed, in words (e.g. the microphone was refused)
     peer_reconnecting: bool = False  # the peer's tab lost its connection for now (a blip, a reload)
+    me_away: bool = False  # this user's call tab lost its connection (at the end: the call was lost on this side)
     rings_until: float | None = None  # while ringing: when it becomes missed
 
     @property
@@ -73,6 +74,7 @@ class CallView:
             peer_muted=call.peer_of(user) in call.muted,
             failure=call.failure,
             peer_reconnecting=call.peer_of(user) in call.away,
+            me_away=user in call.away,
             rings_until=call.rings_until if call.state == CallState.RINGING else None,
         )
 

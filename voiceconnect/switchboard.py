@@ -80,10 +80,10 @@ class Switchboard:
             return
         self.services.pop((service.browser, service.user), None)
         devices = [self.devices[device] for device in service.close() if device in self.devices]
-        for device in devices:
-            await self._forget(device)
+        for device in devices:  # their calls end first, so these tabs too learn how (e.g. on their return)
             await self.calls.device_gone(device.id, deliberate=reason == 'logout')
         for device in devices:
+            await self._forget(device)
             device.deliver(SignedOut(reason))
         if await self.hub.close_session(service.id, service.user):
             await self.calls.user_gone(service.user)

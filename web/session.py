@@ -1,8 +1,12 @@
 """Which accounts a browser and a tab are signed in as, and signing in and out.
 
 The accounts signed in on a browser live in NiceGUI's user storage (shared by its tabs, kept across restarts of
-the browser); which one a tab is lives in its tab storage (survives reloads of that tab). Sessions are checked
-against the server on every attach, so a signed-out token is worthless.
+the browser), read and written through the tab's own handle on it (`TabState.browser_storage`); which account a
+tab is lives in its tab storage (survives reloads of that tab). Sessions are checked against the server on every
+attach, so a signed-out token is worthless.
+
+A tab signed out by the grace expiry (its browser was away too long) keeps its account: the session is still
+valid, so when the tab's socket comes back it quietly signs in again, in place.
 """
 
 from nicegui import app, ui
@@ -15,26 +19,26 @@ from .core import backend
 from .nicegui_fixes.browser_session import RENEW_AND_SIGN_IN, hand_over, is_retired
 from .tabs import BrowserTab, TabState
 
-ACCOUNTS = 'accounts'  # app.storage.user: {name: session token} for every account signed in on this browser
-LAST_USED = 'last_used'  # app.storage.user: the account a new tab starts as
+ACCOUNTS = 'accounts'  # user storage: {name: session token} for every account signed in on this browser
+LAST_USED = 'last_used'  # user storage: the account a new tab starts as
 TAB_ACCOUNT = 'account'  # app.storage.tab: the account this tab is signed in as
 
 
-def browser_accounts() -> dict[str, str]:
-    accounts: dict[str, str] = app.storage.user.get(ACCOUNTS, {})
+def browser_accounts(tab: TabState) -> dict[str, str]:
+    accounts: dict[str, str] = tab.browser_storage.get(ACCOUNTS, {})
     return dict(accounts)
 
 
 async def restore(tab: TabState) -> str | None:
     """Attach the tab to the account it was signed in as (or the browser's last used one); None if none."""
-    accounts = browser_accounts()
-    candidates: tuple[str | None, str | None] = (app.storage.tab.get(TAB_ACCOUNT), app.storage.user.get(LAST_USED))
+    accounts = browser_accounts(tab)
+    candidates: tuple[str | None, str | None] = (app.storage.tab.get(TAB_ACCOUNT), tab.browser_storage.get(LAST_USED))
     for name in candidates:
         if name and name in accounts:
             if await backend().accounts.resume(accounts[name]) == name:
                 await _attach(tab, SignedIn(name, accounts[name]))
                 return name
-            _forget(name)
+            _forget(tab, name)
     return None
 
 
@@ -57,34 +61,34 @@ async def log_out(tab: TabState) -> None:
     """Log out the tab's account: its session ends on every tab that uses it, and the browser gets a new id."""
     if tab.device is None:
         return
-    _forget(tab.device.user)
+    _forget(tab, tab.device.user)
     await backend().log_out(tab.device)
     tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing
 
 
 async def _use(tab: TabState, signed_in: SignedIn) -> Device:
-    _remember(signed_in)
+    _remember(tab, signed_in)
     return await _attach(tab, signed_in)
 
 
-def _remember(signed_in: SignedIn) -> None:
+def _remember(tab: TabState, signed_in: SignedIn) -> None:
     app.storage.tab[TAB_ACCOUNT] = signed_in.name
-    if is_retired():  # this document predates a Log out in this browser: hand the session to its new id
+    if is_retired(tab.browser_storage):  # this document predates a Log out in this browser: hand the session over
         handover = {ACCOUNTS: {signed_in.name: signed_in.token}, LAST_USED: signed_in.name}
-        ui.run_javascript(hand_over(handover))
+        tab.client.run_javascript(hand_over(handover))
         return
-    accounts = browser_accounts()
+    accounts = browser_accounts(tab)
     accounts[signed_in.name] = signed_in.token
-    app.storage.user[ACCOUNTS] = accounts
-    app.storage.user[LAST_USED] = signed_in.name
+    tab.browser_storage[ACCOUNTS] = accounts
+    tab.browser_storage[LAST_USED] = signed_in.name
 
 
-def _forget(name: str) -> None:
-    accounts = browser_accounts()
+def _forget(tab: TabState, name: str) -> None:
+    accounts = browser_accounts(tab)
     accounts.pop(name, None)
-    app.storage.user[ACCOUNTS] = accounts
-    if app.storage.user.get(LAST_USED) == name:
-        app.storage.user[LAST_USED] = next(iter(accounts), None)
+    tab.browser_storage[ACCOUNTS] = accounts
+    if tab.browser_storage.get(LAST_USED) == name:
+        tab.browser_storage[LAST_USED] = next(iter(accounts), None)
     if app.storage.tab.get(TAB_ACCOUNT) == name:
         app.storage.tab.pop(TAB_ACCOUNT, None)
 
@@ -97,18 +101,38 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
         await previous.detach()
         tab.set_device(None)
     switchboard = backend().switchboard
-    service = await switchboard.service_for(app.storage.browser['id'], signed_in.name, signed_in.token)
+    service = await switchboard.service_for(tab.browser_id, signed_in.name, signed_in.token)
     ice_servers = backend().settings.ice_servers
     device = await switchboard.attach(service, tab.client.id, BrowserTab(tab.client, ice_servers), tab.client.tab_id)
-    device.on(SignedOut, lambda _: _signed_out(tab))
+    device.on(SignedOut, lambda event: _signed_out(tab, event))
     if not tab.client.has_socket_connection:
         await device.set_connected(False)
     tab.set_device(device)
+    tab.client.run_javascript('vc.signedIn()')
     return device
 
 
-def _signed_out(tab: TabState) -> None:
-    """The account was logged out (maybe in another tab) or expired: this tab goes to the sign-in page."""
+def _signed_out(tab: TabState, event: SignedOut) -> None:
+    """The account was logged out (maybe in another tab), or the grace ran out while this tab was away."""
     tab.set_device(None)
+    if event.reason == 'expired':  # the tab is away now: it signs in again when it is back
+        if tab.client.has_socket_connection:  # back already, in this very moment
+            tab.client.safe_invoke(lambda: _back_online(tab))
+        else:
+            tab.on_back_online = lambda: _back_online(tab)
+        return
     with tab.client:
         ui.navigate.to('/login')
+
+
+async def _back_online(tab: TabState) -> None:
+    """After a grace expiry: resume the tab's still valid session in place, or ask to sign in again."""
+    grace_s = backend().settings.reconnect_grace_s
+    name = await restore(tab)
+    with tab.client:
+        if name is None:
+            tab.notice = f'You were signed out after {grace_s:.0f} s offline. Please sign in again.'
+            ui.navigate.to('/login')
+            return
+        ui.notify(f'You were offline for more than {grace_s:.0f} s and are signed in again.', position='top')
+        await tab.client.sub_pages_router.refresh()  # the page shows the resumed connection

@@ -8,11 +8,11 @@ page's lifetime.
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from nicegui import Client, ui
+from nicegui import Client, app, ui
 
 from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Event, SignedOut
@@ -55,11 +55,20 @@ class BrowserTab:
 
 @dataclass(eq=False)
 class TabState:
+    """What the pages of one document share. `browser_storage` and `browser_id` are the browser's user storage and
+    id as of the page build: NiceGUI finds `app.storage.user` through the request being served, and an event from
+    a timer (a grace expiry) has none, while one caused by another tab (a Log out there) has that tab's; so the
+    tab keeps its own and every read and write of the browser's accounts goes through it."""
+
     client: Client
+    browser_storage: MutableMapping[str, Any]
+    browser_id: str
     device: Device | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # set once the account (or none) is known
     views: dict[str, CallView] = field(default_factory=dict)  # the calls this tab saw, for their end screens
     on_device: list[Callable[[Device | None], None]] = field(default_factory=list)
+    on_back_online: Callable[[], Awaitable[None]] | None = None  # signed out while away: what to do on return
+    notice: str | None = None  # what the sign-in page says first, e.g. why this tab was signed out
 
     def remember(self, view: CallView) -> None:
         self.views[view.id] = view
@@ -77,8 +86,9 @@ class TabState:
 
 
 def open_tab(client: Client) -> TabState:
-    """The tab state of a new document; its socket's comings and goings reach its device."""
-    tab = TabState(client)
+    """The tab state of a new document (call it while the page is built); its socket's comings and goings reach
+    its device."""
+    tab = TabState(client, app.storage.user, app.storage.browser['id'])
     _tabs[client.id] = tab
     client.on_disconnect(lambda: _socket_changed(tab, connected=False))
     client.on_connect(lambda: _socket_changed(tab, connected=True))
@@ -118,6 +128,9 @@ def subscribe(device: Device, event_type: type[E], handler: Callable[[E], None])
 async def _socket_changed(tab: TabState, connected: bool) -> None:
     if tab.device is not None:
         await tab.device.set_connected(connected)
+    elif connected and tab.on_back_online is not None:
+        back_online, tab.on_back_online = tab.on_back_online, None
+        await back_online()
 
 
 async def _close(tab: TabState) -> None:

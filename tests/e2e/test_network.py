@@ -95,3 +95,34 @@ def test_a_broken_media_path_comes_back_by_ice_restart(vc_server, people) -> Non
     assert 'send offer' in restarted[restarted.index('leg failed') :]  # bob, the callee, offered an ICE restart
     expect(alice.page.get_by_text(f'In call with {bob.name}')).to_be_visible()
     assert 'Call ended' not in vc_server.log_text()
+
+
+@pytest.mark.parametrize('vc_settings', [{'RECONNECT_GRACE_S': 6}], indirect=True)
+def test_back_online_after_the_grace_ran_out_the_tab_is_signed_in_and_reachable_again(vc_server, people) -> None:
+    """Alice's browser is offline longer than the grace: she is signed out and her call ends, as designed. When it
+    comes back, her tab quietly resumes its still valid session in place (no reload, no traceback), says what
+    happened to the call, and Bob can call her again."""
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(bob.page, alice.tone_hz)
+    alice.page.evaluate('window.__same_document = true')
+
+    alice.context.set_offline(True)
+    started = time.monotonic()
+    vc_server.wait_for_log(f'👋 User disconnected: {alice.name}', timeout=20)
+    expect(bob.page.get_by_text(f'connection lost: {alice.name} went away')).to_be_visible()
+    time.sleep(max(0.0, 10 - (time.monotonic() - started)))  # ten seconds offline in all
+    mark = vc_server.log_mark()
+    alice.context.set_offline(False)
+
+    expect(alice.page.get_by_text('Connected', exact=True)).to_be_visible(timeout=15_000)
+    expect(alice.page.get_by_text(f'Signed in as {alice.name}')).to_be_visible()
+    expect(alice.page.get_by_text('connection lost: you went away')).to_be_visible()  # her call page says why
+    assert alice.page.evaluate('window.__same_document === true')
+    vc_server.wait_for_log(f'👤 User connected: {alice.name}', since=mark)
+
+    bob.page.get_by_role('button', name='Back to dashboard').click()
+    call(bob, alice)  # she is online again, and her tab rings
+    log = vc_server.log_text()
+    assert 'Traceback' not in log and 'UI context' not in log, log[mark:]

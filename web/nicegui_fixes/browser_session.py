@@ -13,6 +13,7 @@ retires the old id's storage:
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request, Response
@@ -33,8 +34,9 @@ def _from_this_app(request: Request) -> bool:
     return request.headers.get('sec-fetch-site', 'same-origin') == 'same-origin'
 
 
-def is_retired() -> bool:
-    return bool(app.storage.user.get(RETIRED))
+def is_retired(storage: Mapping[str, Any]) -> bool:
+    """Whether this user storage (a browser's, as a tab captured it) was retired at a Log out."""
+    return bool(storage.get(RETIRED))
 
 
 async def _switch_to_new_id(request: Request) -> dict[str, Any]:
@@ -61,7 +63,7 @@ async def renew(request: Request) -> Response:
 
 async def fresh_id_if_retired(request: Request) -> None:
     """A request with a retired id (a copied cookie, or a tab from before the Log out) starts as a new browser."""
-    if is_retired():
+    if is_retired(app.storage.user):
         await _switch_to_new_id(request)
 
 
