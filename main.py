@@ -39,6 +39,9 @@ if __name__ in {'__main__', '__mp_main__'}:
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         uvicorn_logging_level='warning',
+        # no permessage-deflate: its zlib state costs about 300 KB per open tab, and the socket carries small
+        # messages (the pages themselves come over HTTP, gzipped)
+        ws_per_message_deflate=False,
         show=False,
         reload=False,
         favicon='📞',

@@ -9,6 +9,7 @@ from web.tabs import current_device, current_tab, subscribe
 
 from . import format
 from .actions import attempt
+from .running_clock import RunningClock
 
 
 def ringing(device: Device, view: CallView) -> None:
@@ -31,8 +32,7 @@ class InCall:
         self.device = device
         self.view = view
         ui.label(f'In call with {view.peer}').classes('text-h5')
-        self.timer = ui.label(format.duration(view.duration(device.now()))).classes('text-h4 text-mono')
-        self.timer.props('role=timer aria-label="Call duration"')
+        self.timer = RunningClock().classes('text-h4 text-mono').props('role=timer aria-label="Call duration"')
         self.connecting = ui.label('Connecting audio…').classes('text-grey-7')
         with ui.row().classes('items-center gap-1 text-orange-9') as self.peer_away:
             ui.spinner(size='sm')
@@ -51,16 +51,13 @@ class InCall:
 
     def update(self, view: CallView) -> None:
         self.view = view
+        self.timer.show(view.duration(self.device.now()))
         self.connecting.set_visibility(view.state == CallState.CONNECTING)
         self.peer_away.set_visibility(view.peer_reconnecting)
         self.peer_muted.set_visibility(view.peer_muted)
         self.me_muted.set_visibility(view.me_muted)
         self.mute.set_text('Unmute' if view.me_muted else 'Mute')
         self.mute.props(f'icon={"mic" if view.me_muted else "mic_off"}')
-
-    def tick(self) -> None:
-        if self.view.answered_at is not None:
-            self.timer.text = format.duration(self.view.duration(self.device.now()))
 
 
 def ended(view: CallView) -> None:
@@ -120,9 +117,4 @@ async def page(call_id: str) -> None:
 
     show()
 
-    def tick() -> None:
-        if 'in call' in panel:
-            panel['in call'].tick()
-
-    ui.timer(0.5, tick)
     subscribe(device, CallChanged, changed)

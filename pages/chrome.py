@@ -13,29 +13,26 @@ from web.tabs import TabState
 
 from . import format
 from .actions import attempt
+from .running_clock import RunningClock
 
-SOUND_BLOCKED = (
+# Static markup in the page itself, not NiceGUI elements: the browser module plays and shows these, the server
+# never changes them, and as elements they would cost memory in every open tab.
+AUDIO_AND_SOUND_NOTE = (
+    '<div class="hidden-audio">'
+    '<audio id="vc-ringtone" src="/assets/ringtone.wav" loop preload="auto"></audio>'
+    '<audio id="vc-ringback" src="/assets/ringback.wav" loop preload="auto"></audio>'
+    '<audio id="vc-remote-audio" autoplay></audio>'
+    '</div>'
     '<div id="vc-sound-blocked" hidden role="alert"'
     ' class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
     'Your browser blocked the sound. Click anywhere to hear it.</div>'
 )
 
 
-def audio_elements() -> None:
-    ui.html(
-        '<audio id="vc-ringtone" src="/assets/ringtone.wav" loop preload="auto"></audio>'
-        '<audio id="vc-ringback" src="/assets/ringback.wav" loop preload="auto"></audio>'
-        '<audio id="vc-remote-audio" autoplay></audio>',
-        sanitize=False,
-    ).classes('hidden-audio')
-    ui.html(SOUND_BLOCKED, sanitize=False)
-
-
 class Chrome:
     def __init__(self, tab: TabState) -> None:
         self.tab = tab
         self.ringing_call: str | None = None
-        self.rings_until: float | None = None
         with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
             with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
                 ui.icon('call', size='28px')
@@ -49,7 +46,7 @@ class Chrome:
         with self.bar:
             ui.icon('call', color='positive')
             self.bar_label = ui.label()
-            self.bar_timer = ui.label().classes('text-mono')
+            self.bar_timer = RunningClock().classes('text-mono')
             ui.space()
             ui.button('Return to call', on_click=self._return_to_call).props('unelevated no-caps color=primary')
             ui.button('Hang up', on_click=self._hang_up).props('unelevated no-caps color=negative')
@@ -57,14 +54,13 @@ class Chrome:
             ui.icon('ring_volume', size='48px', color='primary')
             ui.label('Incoming call').classes('text-h6')
             self.caller_label = ui.label().classes('text-h5 text-weight-bold')
-            self.ring_left = ui.label().classes('text-grey-7')  # a reload brings the dialog back with the time left
+            self.ring_left = RunningClock(countdown=True).classes('text-grey-7')  # a reload shows the time left too
             with ui.row().classes('q-mt-md'):
                 ui.button('Accept', icon='call', on_click=self._accept).props(
                     'unelevated no-caps color=positive data-vc-accept'  # the browser module opens the mic at once
                 )
                 ui.button('Decline', icon='call_end', on_click=self._decline).props('unelevated no-caps color=negative')
-        audio_elements()
-        ui.timer(1.0, self._tick)
+        ui.add_body_html(AUDIO_AND_SOUND_NOTE)
         tab.on_device.append(self._device_changed)
         tab.client.sub_pages_router.on_path_changed(lambda _: self._show_bar())
         self._device_changed(None)
@@ -92,9 +88,9 @@ class Chrome:
         self.tab.remember(view)
         if view.ringing_here:
             self.ringing_call = view.id
-            self.rings_until = view.rings_until
             self.caller_label.text = view.peer
-            self._tick()
+            if self.device and view.rings_until:
+                self.ring_left.show(view.rings_until - self.device.now())
             self.dialog.open()
         elif self.ringing_call == view.id:
             self.ringing_call = None
@@ -119,21 +115,16 @@ class Chrome:
         return self.tab.client.sub_pages_router.current_path.split('?')[0] == f'/call/{call_id}'
 
     def _show_bar(self) -> None:
-        view = self.device.call if self.device else None
-        show = bool(view and view.here and view.state != CallState.RINGING and not self._on_call_page(view.id))
-        self.bar.set_visibility(show)
-        # a hidden bar keeps no text, so "In call with …" is on screen once
-        self.bar_label.text = f'In call with {view.peer}' if show and view else ''
-        self._tick()
-
-    def _tick(self) -> None:
-        if self.device is None:
+        device = self.device
+        view = device.call if device else None
+        if not (device and view and view.here and view.state != CallState.RINGING and not self._on_call_page(view.id)):
+            self.bar.set_visibility(False)
+            self.bar_label.text = ''  # a hidden bar keeps no text, so "In call with …" is on screen once
+            self.bar_timer.show(None)
             return
-        if self.ringing_call and self.rings_until:
-            self.ring_left.text = f'{max(0, round(self.rings_until - self.device.now()))} s left to answer'
-        view = self.device.call if self.bar.visible else None
-        if view and view.answered_at:
-            self.bar_timer.text = format.duration(view.duration(self.device.now()))
+        self.bar.set_visibility(True)
+        self.bar_label.text = f'In call with {view.peer}'
+        self.bar_timer.show(view.duration(device.now()) if view.answered_at else None)
 
     async def _accept(self) -> None:
         if self.device and self.ringing_call:

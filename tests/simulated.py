@@ -9,6 +9,8 @@ import pytest
 from nicegui.storage import Storage
 from nicegui.testing import User
 
+from pages.people_list import PeopleList
+
 
 @pytest.fixture(autouse=True)
 def fresh_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +36,9 @@ async def alice_sees_bob(alice: User, create_user: Callable[[], User]) -> User:
     await sign_up(bob, 'bob')
     await alice.should_see('Call bob')
     return bob
+
+
+def click_call(user: User, name: str) -> None:
+    """Click `Call <name>` in the online list (its rows are drawn by the browser, so the simulation sends the
+    list's `call` event the way a click on that row's button does)."""
+    user.find(kind=PeopleList, content=f'Call {name}').trigger('call', name)

@@ -1,6 +1,7 @@
 """What a tab hears from its connection service: the events page authors subscribe to."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from .calls import Call, CallState, EndReason
@@ -8,10 +9,22 @@ from .calls import Call, CallState, EndReason
 Role = Literal['caller', 'callee']
 
 
+class Presence(StrEnum):
+    ONLINE = 'online'
+    IN_CALL = 'in_call'
+    OFFLINE = 'offline'
+
+
 @dataclass(frozen=True)
 class OnlineUser:
     name: str
     in_call: bool
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    name: str
+    presence: Presence
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,10 @@ class CallView:
 
 @dataclass(frozen=True)
 class PresenceChanged:
-    online: tuple[OnlineUser, ...]  # everyone online but the tab's own user, sorted by name
+    """Who came online, went offline, or started or stopped a call (a call's start changes both its people at
+    once). A tab's own user is never in it; the whole list is `Device.online_users()`, read when a page is built."""
+
+    changes: tuple[PresenceChange, ...]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ which sessions are open, which tabs are attached, and what to deliver.
 from typing import Any, Protocol
 
 from .calls import Call
-from .events import Event, OnlineUser
+from .events import Event, OnlineUser, PresenceChange
 
 
 class Endpoint(Protocol):
@@ -66,13 +66,14 @@ class Hub(Protocol):
         ...
 
     def call_changed(self, call: Call) -> None:
-        """Every tab of both parties gets the call as that tab sees it; presence follows who is in a call."""
+        """Every tab of both parties gets the call as that tab sees it; who is in a call changes with it, and
+        everyone else is told."""
         ...
 
     def relay(self, device: str, message: dict[str, Any]) -> None:
         """A signaling message to one tab's browser module."""
         ...
 
-    def publish_presence(self) -> None:
-        """Tell every tab who is online now."""
+    def publish_presence(self, *changes: PresenceChange) -> None:
+        """Tell every other user's tabs what changed: one small event each, whatever the number online."""
         ...

@@ -3,7 +3,7 @@
 from typing import Any
 
 from .calls import Call
-from .events import CallChanged, CallView, Event, OnlineUser, PresenceChanged
+from .events import CallChanged, CallView, Event, OnlineUser, Presence, PresenceChange, PresenceChanged
 from .hub import Endpoint
 
 
@@ -73,30 +73,39 @@ class InMemoryHub:
         for user in (call.callee, call.caller):  # the callee first: a ring is the most urgent news
             for endpoint in self._endpoints_of(user):
                 endpoint.deliver(CallChanged(CallView.of(call, user, endpoint.id)))
-        if self._follow(call):
-            self.publish_presence()
+        if changes := self._follow(call):
+            self.publish_presence(*changes)
 
     def relay(self, device: str, message: dict[str, Any]) -> None:
         if (endpoint := self._endpoints.get(device)) is not None:
             endpoint.relay(message)
 
-    def publish_presence(self) -> None:
-        for user in list(self._sessions):
-            self.deliver(user, PresenceChanged(self.online_users(excluding=user)))
+    def publish_presence(self, *changes: PresenceChange) -> None:
+        everyone = PresenceChanged(changes)
+        about = {change.name for change in changes}
+        for user, tabs in list(self._by_user.items()):
+            event = everyone
+            if user in about:  # a tab never hears about its own user
+                event = PresenceChanged(tuple(change for change in changes if change.name != user))
+                if not event.changes:
+                    continue
+            for endpoint in list(tabs.values()):
+                endpoint.deliver(event)
 
     # helpers
 
     def _endpoints_of(self, user: str) -> list[Endpoint]:
         return list(self._by_user.get(user, {}).values())
 
-    def _follow(self, call: Call) -> bool:
-        """Note who is in a call now; True if that changed anyone's presence."""
-        changed = False
+    def _follow(self, call: Call) -> list[PresenceChange]:
+        """Note who is in a call now; returns the presence changes of people still online."""
+        changes = []
         for user in (call.caller, call.callee):
             if call.live and self._in_calls.get(user) != call.id:
-                changed = changed or user not in self._in_calls
+                if user not in self._in_calls:
+                    changes.append(PresenceChange(user, Presence.IN_CALL))
                 self._in_calls[user] = call.id
             elif not call.live and self._in_calls.get(user) == call.id:
                 del self._in_calls[user]
-                changed = True
-        return changed
+                changes.append(PresenceChange(user, Presence.ONLINE))
+        return [change for change in changes if self.is_online(change.name)]

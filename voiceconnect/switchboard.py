@@ -15,7 +15,7 @@ from .calls import Call, CallManager, EndReason
 from .clock import Clock
 from .connection import ConnectionService
 from .device import Device, Guards, History, Tab
-from .events import SignedOut
+from .events import Presence, PresenceChange, SignedOut
 from .hub import Hub
 from .ratelimit import Limits
 
@@ -71,7 +71,7 @@ class Switchboard:
         log.info('👤 User connected: %s', user)
         if await self.hub.open_session(service.id, user):
             log.info('📞 User joined: %s', user)
-            self.hub.publish_presence()
+            self.hub.publish_presence(PresenceChange(user, Presence.ONLINE))
         return service
 
     async def end(self, service: ConnectionService, reason: Ending) -> None:
@@ -89,7 +89,7 @@ class Switchboard:
             await self.calls.user_gone(service.user)
             why = 'logged out' if reason == 'logout' else f'no tab connected for {self.timeouts.reconnect_grace_s:.0f}s'
             log.info('👋 User disconnected: %s (%s)', service.user, why)
-            self.hub.publish_presence()
+            self.hub.publish_presence(PresenceChange(service.user, Presence.OFFLINE))
 
     async def log_out_session(self, token: str) -> None:
         """The session was logged out: every connection service signed in with it ends, whichever browser id it

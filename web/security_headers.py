@@ -137,14 +137,15 @@ class _Responder:
         if message.get('more_body', False):
             return
         assert self._page_start is not None
+        # let go of the page as it is sent: NiceGUI keeps each page's request, and with it this responder
+        start, body, self._page_start, self._page_body = self._page_start, bytes(self._page_body), None, bytearray()
         nonce = secrets.token_urlsafe(18)
-        headers = MutableHeaders(scope=self._page_start)
-        body = bytes(self._page_body)
+        headers = MutableHeaders(scope=start)
         if body:  # a HEAD response has no body but keeps the length the GET would have
             body = add_nonce(body, nonce)
             headers['content-length'] = str(len(body))
         self._add_headers(headers, nonce)
-        await self._send(self._page_start)
+        await self._send(start)
         await self._send({'type': 'http.response.body', 'body': body, 'more_body': False})
 
     def _add_headers(self, headers: MutableHeaders, nonce: str | None) -> None:

@@ -1,11 +1,15 @@
-"""The sign-in gate: a browser with no account signed in lands on /login and comes back where it was going."""
+"""The sign-in gate: a browser with no account signed in lands on /login and comes back where it was going.
+
+A plain ASGI middleware: starlette's BaseHTTPMiddleware adds a task and a stream per request, and NiceGUI keeps
+each page's request for as long as the page is open.
+"""
 
 from urllib.parse import quote
 
-from fastapi import Request, Response
-from fastapi.responses import RedirectResponse
 from nicegui import app
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .core import backend
 from .nicegui_fixes import browser_session
@@ -15,17 +19,26 @@ RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session')  # not 
 OPEN_PATHS = ('/login', *RESOURCES)
 
 
-class SignInGate(BaseHTTPMiddleware):
+class SignInGate:
     """Which account a *tab* is stays a question for the socket (tab storage); this only turns away browsers
     that have none at all, before any page is built for them."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        path = request.url.path
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        path: str = scope['path']
         if not path.startswith(RESOURCES):
             # NiceGUI runs start-up handlers as tasks and serves meanwhile: no page before the database is there
             await backend().start()
-            await browser_session.fresh_id_if_retired(request)
+            await browser_session.fresh_id_if_retired(Request(scope))
         if not path.startswith(OPEN_PATHS) and not app.storage.user.get(ACCOUNTS):
-            target = path + (f'?{request.url.query}' if request.url.query else '')
-            return RedirectResponse('/login' if target == '/' else f'/login?next={quote(target, safe="")}')
-        return await call_next(request)
+            query = scope.get('query_string', b'').decode()
+            target = path + (f'?{query}' if query else '')
+            redirect = RedirectResponse('/login' if target == '/' else f'/login?next={quote(target, safe="")}')
+            await redirect(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

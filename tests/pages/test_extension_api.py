@@ -4,7 +4,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 import examples.status_page  # noqa: F401 - registers /status, as a team's own main.py would
-from tests.simulated import sign_up
+from tests.simulated import click_call, sign_up
 
 
 async def test_status_page_follows_presence_and_calls(user: User, create_user) -> None:
@@ -18,7 +18,7 @@ async def test_status_page_follows_presence_and_calls(user: User, create_user) -
     await user.should_see('Online: bob')
 
     await bob.should_see('Call alice')
-    bob.find('Call alice').click()
+    click_call(bob, 'alice')
     await user.should_see('alice is in a call with bob')
     await user.should_see('Incoming call')  # the app's own chrome rings on an extension page too
     await bob.should_see('Calling alice…')

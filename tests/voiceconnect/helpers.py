@@ -17,7 +17,7 @@ from voiceconnect.calls import Call, CallManager
 from voiceconnect.clock import FakeClock
 from voiceconnect.connection import ConnectionService
 from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Event, OnlineUser, PresenceChanged, SignedOut
+from voiceconnect.events import CallChanged, CallView, Event, OnlineUser, Presence, PresenceChanged, SignedOut
 from voiceconnect.memory_hub import InMemoryHub
 from voiceconnect.ratelimit import Limits
 from voiceconnect.switchboard import Switchboard, Timeouts
@@ -37,6 +37,7 @@ class FakeTab:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.relayed: list[dict[str, Any]] = []
+        self.listed: tuple[OnlineUser, ...] | None = None  # who its page listed when it was built
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
@@ -62,10 +63,17 @@ class FakeTab:
 
     @property
     def presence(self) -> tuple[OnlineUser, ...]:
-        """The latest list of other online users this tab was told about."""
-        updates = [event.online for event in self.events if isinstance(event, PresenceChanged)]
-        assert updates, 'this tab got no presence update'
-        return updates[-1]
+        """Who this tab's dashboard lists now: what it listed when built, with every change it heard applied."""
+        assert self.listed is not None, 'this tab listed nobody yet'
+        listed = {user.name: user.in_call for user in self.listed}
+        for event in self.events:
+            if isinstance(event, PresenceChanged):
+                for change in event.changes:
+                    if change.presence == Presence.OFFLINE:
+                        listed.pop(change.name, None)
+                    else:
+                        listed[change.name] = change.presence == Presence.IN_CALL
+        return tuple(OnlineUser(name, in_call) for name, in_call in sorted(listed.items()))
 
     @property
     def online_names(self) -> list[str]:
@@ -140,7 +148,9 @@ class World:
 
     async def attach(self, service: ConnectionService, tab_key: str | None = None) -> Device:
         """A new tab's document attaches to `service` (a FakeTab records what its browser would get)."""
-        device = await self.board.attach(service, f'{service.user}-tab{next(self._ids)}', FakeTab(), tab_key)
+        tab = FakeTab()
+        device = await self.board.attach(service, f'{service.user}-tab{next(self._ids)}', tab, tab_key)
+        tab.listed = device.online_users()  # what a page built now would list
         self._services[device.id] = service
         return device
 

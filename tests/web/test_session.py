@@ -5,7 +5,7 @@ why. Nothing here reads the browser's storage through a request that is not the 
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.simulated import alice_sees_bob, sign_up
+from tests.simulated import click_call, sign_up
 from web.core import backend
 from web.tabs import TabState, tab_of
 
@@ -26,13 +26,16 @@ async def expire(tab: TabState) -> None:
 
 
 async def test_back_after_the_grace_the_tab_signs_in_again_in_place(user: User, create_user) -> None:
-    bob = await alice_sees_bob(user, create_user)
+    await sign_up(user, 'alice')
     await expire(tab_on(user))
+    # (bob joins only now: NiceGUI's simulation sends a notification to whichever simulated user was busy last)
     await user.should_see('You were offline for more than 20 s and are signed in again.')
     await user.should_see('Signed in as alice')
     assert tab_on(user).device is not None
+    bob = create_user()
+    await sign_up(bob, 'bob')
     await bob.should_see('Call alice')  # online again: bob can call her
-    bob.find('Call alice').click()
+    click_call(bob, 'alice')
     await user.should_see('Incoming call')
 
 

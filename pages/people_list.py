@@ -1,0 +1,49 @@
+"""The online list: one element whose rows are data, so a presence change costs the same whatever the number of
+people online: one small message to each open dashboard, never a redraw (people_list.js renders the rows)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+
+from voiceconnect.device import Device
+from voiceconnect.events import OnlineUser, Presence, PresenceChange
+
+NOBODY = 'Nobody else is online yet. Ask someone to sign in.'
+
+
+def _presence(person: OnlineUser) -> str:
+    return Presence.IN_CALL if person.in_call else Presence.ONLINE
+
+
+class PeopleList(ui.element, component='people_list.js'):
+    """Everyone else online, with `Call <name>` each. The server keeps no copy of the list per page: the browser
+    asks for the whole list when it shows it (and again after a reconnect), then hears only changes."""
+
+    def __init__(self, device: Device, on_call: Callable[[str], Awaitable[None]]) -> None:
+        super().__init__()
+        self._props['nobody'] = NOBODY
+        self.device = device
+        self.on('ready', self._send_all)
+        self.on('call', lambda event: self._call(event, on_call))
+
+    def apply(self, changes: tuple[PresenceChange, ...]) -> None:
+        self.run_method('apply', [[change.name, str(change.presence)] for change in changes])
+
+    def _send_all(self) -> None:
+        self.run_method('reset', [[person.name, _presence(person)] for person in self.device.online_users()])
+
+    @staticmethod
+    async def _call(event: GenericEventArguments, on_call: Callable[[str], Awaitable[None]]) -> None:
+        name = event.args[0] if isinstance(event.args, list) and event.args else event.args
+        if isinstance(name, str):  # anything else did not come from this list
+            await on_call(name)
+
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        """What the rows show, for NiceGUI's simulated user (tests without a browser)."""
+        people = self.device.online_users()
+        if not people:
+            return ['0 online', NOBODY]
+        shown = [f'{len(people)} online']
+        return shown + [text for p in people for text in (p.name, f'Call {p.name}', 'In a call' if p.in_call else None)]
