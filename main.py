@@ -4,11 +4,18 @@ import logging
 import os
 import sys
 
-from voiceconnect.settings import Settings
+from voiceconnect.settings import Settings, redis_problem
 
 settings = Settings()
-# NiceGUI reads its storage path at import time: keep it in DATA_DIR with the database
+# NiceGUI reads its storage settings at import time: its files in DATA_DIR with the database, or, with several
+# processes, its user and tab storage in the same Redis (a sign-in made on one process is known to all)
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / 'nicegui').resolve()))
+if settings.redis_url:
+    if (problem := redis_problem(settings.redis_url)) is not None:
+        print(f'VoiceConnect cannot start: VOICECONNECT_REDIS_URL: {problem}', file=sys.stderr)
+        sys.exit(2)
+    os.environ.setdefault('NICEGUI_REDIS_URL', settings.redis_url)
+    os.environ.setdefault('NICEGUI_REDIS_KEY_PREFIX', 'vc:nicegui:')
 
 from nicegui import ui  # noqa: E402
 
@@ -17,7 +24,9 @@ from pages import root  # noqa: E402
 from voiceconnect.backend import Backend  # noqa: E402
 from web.nicegui_fixes import UntestedNiceGUI  # noqa: E402
 
-logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout, force=True)
+# with several processes, each line says which one wrote it
+line = f'[{settings.instance_name}] %(message)s' if settings.redis_url else '%(message)s'
+logging.basicConfig(level=logging.INFO, format=line, stream=sys.stdout, force=True)
 try:
     web.install(Backend(settings))
 except UntestedNiceGUI as error:

@@ -33,8 +33,15 @@
     document.body.dataset.vcConnection = state;
   }
 
+  // After a drop, try again at least every second (socket.io backs off to 5 s by default): a restarted server,
+  // or another process taking over, is back in the page within about a second of answering.
+  const RECONNECT_DELAY_MS = 250;
+  const RECONNECT_DELAY_MAX_MS = 1000;
+
   function watchSocket() {
     if (!window.socket) return setTimeout(watchSocket, 20);
+    window.socket.io.reconnectionDelay(RECONNECT_DELAY_MS);
+    window.socket.io.reconnectionDelayMax(RECONNECT_DELAY_MAX_MS);
     window.socket.on("connect", () => setBadge("connected"));
     window.socket.on("disconnect", () => setBadge("reconnecting"));
     if (window.socket.connected) setBadge("connected");
@@ -351,11 +358,17 @@
     setBadge(window.socket && window.socket.connected ? "connected" : "reconnecting");
   }
 
+  // the server lost what it shares with its other processes (Redis), or has it back: calls wait meanwhile
+  function serviceInterrupted(interrupted) {
+    if (interrupted) setBadge("reconnecting");
+    else signedIn();
+  }
+
   document.addEventListener(
     "click",
     (event) => event.target.closest && event.target.closest("[data-vc-accept]") && acceptClicked(),
     { capture: true },
   );
-  window.vc = { sync, signal, setMuted, signedOut, signedIn, setBadge, calls, trace };
+  window.vc = { sync, signal, setMuted, signedOut, signedIn, serviceInterrupted, setBadge, calls, trace };
   watchSocket();
 })();

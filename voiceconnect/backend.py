@@ -1,15 +1,23 @@
 """The service layer: settings, database, accounts, call history and the switchboard, started and stopped with
-the app."""
+the app. With `REDIS_URL` the hub and the live calls are shared through Redis (several processes); without it
+they live in this process's memory."""
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
 
 from .accounts import Accounts
+from .call_store import CallStore
 from .calls import EndReason
 from .clock import LoopClock
 from .device import Device
 from .history import CallHistory
+from .hub import Hub
 from .memory_hub import InMemoryHub
+from .redis_hub import RedisHub
+from .redis_store import RedisCallStore, call_key
 from .settings import Settings
 from .store import Store
 from .switchboard import Switchboard
@@ -22,12 +30,32 @@ class Backend:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database_url)
-        clock = LoopClock()
-        self.accounts = Accounts(self.store, clock, settings.limits)
+        self.clock = LoopClock()
+        self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
-        self.switchboard = Switchboard(clock, InMemoryHub(), self.history, settings.timeouts, settings.limits)
+        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.hub: Hub = InMemoryHub()
+        make_store: Callable[[Callable[[str], Awaitable[None]]], CallStore] | None = None
+        if self.redis is not None:
+            redis = self.redis
+            self.hub = RedisHub(redis, settings.instance_name, lease_s=settings.reconnect_grace_s)
+            make_store = lambda on_deadline: RedisCallStore(redis, self.clock, on_deadline)  # noqa: E731
+        self.switchboard = Switchboard(
+            self.clock, self.hub, self.history, settings.timeouts, settings.limits, store=make_store
+        )
+        if isinstance(self.hub, RedisHub) and isinstance(self.switchboard.calls.store, RedisCallStore):
+            self.hub.on_call_heard = self.switchboard.calls.store.heard
         self.ready = False
         self._started: asyncio.Future[None] | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether calls and presence live in Redis (and so outlive this process)."""
+        return self.redis is not None
+
+    @property
+    def healthy(self) -> bool:
+        return self.ready and (not isinstance(self.hub, RedisHub) or self.hub.healthy)
 
     async def start(self) -> None:
         """Idempotent: NiceGUI's test simulation may run start-up handlers more than once."""
@@ -37,10 +65,20 @@ class Backend:
 
     async def _start(self) -> None:
         await self.store.create_schema()
-        if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART):
+        await self.hub.start()
+        if isinstance(self.switchboard.calls.store, RedisCallStore):
+            self.switchboard.calls.store.start()
+        if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART, still_live=self._still_live):
             log.info('🔁 Closed %d call(s) left open by the last run: server_restart', closed)
         self.history.start()
         self.ready = True
+
+    async def _still_live(self, call_ids: list[str]) -> set[str]:
+        """Of these open rows, the calls that are still going on (in Redis: other processes carry them)."""
+        if self.redis is None or not call_ids:
+            return set()
+        found = await self.redis.mget([call_key(call_id) for call_id in call_ids])
+        return {call_id for call_id, raw in zip(call_ids, found, strict=True) if raw is not None}
 
     async def log_out(self, device: Device) -> None:
         """Log out the device's session: signed out in the store, ended on every tab that uses it."""
@@ -49,9 +87,17 @@ class Backend:
             await self.switchboard.log_out_session(token)
 
     async def stop(self) -> None:
+        """Graceful stop. In one process the calls end (`server_restart`); with Redis they go on, and the tabs
+        come back to this process after its restart, or to another one."""
         if not self.ready:
             return
         self.ready = False
-        await self.switchboard.shutdown()
+        if not self.shared:
+            await self.switchboard.shutdown()
+        if isinstance(self.switchboard.calls.store, RedisCallStore):
+            await self.switchboard.calls.store.stop()
+        await self.hub.stop()
         await self.history.stop()
         await self.store.close()
+        if self.redis is not None:
+            await self.redis.aclose()

@@ -16,24 +16,16 @@ class ConnectionService:
         self.user = user
         self.browser = browser
         self.token = token
-        self.tabs: dict[str, str | None] = {}  # attached device → its tab key (names a browser tab across reloads)
+        self.tabs: set[str] = set()  # attached devices
         self.connected: set[str] = set()  # attached devices whose socket is up
         self.ended = False
         self._grace: Timer | None = None
 
-    def add_tab(self, device: str, tab_key: str | None) -> str | None:
-        """Attach a tab's document; returns the previous document of the same browser tab if it is still here
-        (a reload whose old document has not been deleted yet): the new one takes over from it."""
-        previous = None
-        if tab_key is not None:
-            previous = next((d for d, key in self.tabs.items() if key == tab_key and d != device), None)
-        self.tabs[device] = tab_key
-        if previous is not None:
-            self.remove_tab(previous)
-        return previous
+    def add_tab(self, device: str) -> None:
+        self.tabs.add(device)
 
     def remove_tab(self, device: str) -> None:
-        self.tabs.pop(device, None)
+        self.tabs.discard(device)
         self.connected.discard(device)
 
     def mark_connected(self, device: str, connected: bool) -> None:

@@ -11,7 +11,8 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from .calls import Call, CallError, CallManager, Recorder
+from .call_manager import CallManager, Recorder
+from .calls import Call, CallError
 from .clock import Clock
 from .events import CallView, Event, OnlineUser
 from .hub import Hub
@@ -90,13 +91,22 @@ class Board(Protocol):
 class Device:
     """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
 
-    def __init__(self, board: Board, device_id: str, user: str, tab: Tab, tab_key: str | None = None) -> None:
+    def __init__(
+        self, board: Board, device_id: str, user: str, tab: Tab, tab_key: str | None = None, browser: str = ''
+    ) -> None:
         self._board = board
         self.id = device_id
         self.user = user
         self.tab = tab
         self.tab_key = tab_key  # names the browser tab across reloads (NiceGUI's tab id)
+        self.browser = browser
         self._handlers: dict[type, list[Handler]] = {}
+
+    @property
+    def reload_key(self) -> str | None:
+        """What a reload of this tab is recognised by: its tab key, scoped by browser (the same key sent from
+        another browser, copied or forged, takes nothing over)."""
+        return f'{self.browser}/{self.tab_key}' if self.tab_key else None
 
     # what the tab sees
 

@@ -110,4 +110,12 @@ class SignedOut:
     reason: Literal['logout', 'expired']
 
 
-Event = PresenceChanged | CallChanged | SignedOut
+@dataclass(frozen=True)
+class ServiceInterrupted:
+    """The server lost (True) or regained (False) what it shares with its other processes: until it is back,
+    calls cannot be placed or answered."""
+
+    interrupted: bool
+
+
+Event = PresenceChanged | CallChanged | SignedOut | ServiceInterrupted

@@ -74,7 +74,10 @@ class CallHistory:
     def call_finished(self, call: Call) -> None:
         assert call.ended_at is not None, 'a finished call has ended'
         answered, ended = utc_or_none(call.answered_at), utc(call.ended_at)
-        self._queue.put_nowait(self.store.finish_call(call.id, answered, ended, str(call.end_reason)))
+        finish = self.store.finish_call(
+            call.id, call.caller, call.callee, utc(call.created), answered, ended, str(call.end_reason)
+        )
+        self._queue.put_nowait(finish)
 
     # reading
 

@@ -1,15 +1,16 @@
 """The hub API: where a user's tabs are, who is online, and delivery of news to those tabs.
 
-Two implementations share this contract: `InMemoryHub` (memory_hub.py) for one process, the embedded default,
-and a Redis-backed hub for several processes. The hub owns its registries; the switchboard and the devices
-only call these methods. It knows nothing of sign-in, grace periods or the call state machine: it is told
-which sessions are open, which tabs are attached, and what to deliver.
+Two implementations share this contract (tests/voiceconnect/test_hub_contract.py runs the same suite on both):
+`InMemoryHub` (memory_hub.py) for one process, the embedded default, and `RedisHub` (redis_hub.py) for several
+processes. The hub owns its registries; the switchboard and the devices only call these methods. It knows nothing
+of sign-in, grace periods or the call state machine: it is told which sessions are open, which tabs are attached,
+and what to deliver; what it learns from other processes it tells its `HubListener` (the switchboard).
 """
 
 from typing import Any, Protocol
 
 from .calls import Call
-from .events import Event, OnlineUser, PresenceChange
+from .events import OnlineUser, PresenceChange
 
 
 class Endpoint(Protocol):
@@ -21,12 +22,43 @@ class Endpoint(Protocol):
     @property
     def user(self) -> str: ...
 
-    def deliver(self, event: Event) -> None: ...
+    @property
+    def reload_key(self) -> str | None: ...
+
+    def deliver(self, event: Any) -> None: ...
 
     def relay(self, message: dict[str, Any]) -> None: ...
 
 
+class HubListener(Protocol):
+    """What the hub tells the switchboard about things that happened elsewhere (only with several processes)."""
+
+    async def session_logged_out(self, token_digest: str) -> None:
+        """A session was logged out on another process: end it here too."""
+        ...
+
+    async def user_lost(self, user: str) -> None:
+        """The process that served `user` died and nobody took them over within the grace: they are offline."""
+        ...
+
+    async def device_lost(self, user: str, device: str) -> None:
+        """A tab's process died: its browser is on its way to another process (its call sees it reconnecting)."""
+        ...
+
+    def shared_state_lost(self) -> None:
+        """The store shared by the processes (Redis) stopped answering."""
+        ...
+
+    def shared_state_back(self) -> None: ...
+
+
 class Hub(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def listen(self, listener: HubListener) -> None: ...
+
     # presence: a user is online while at least one of their sessions is open
 
     async def open_session(self, session: str, user: str) -> bool:
@@ -43,13 +75,19 @@ class Hub(Protocol):
         """Everyone online, sorted by name, with whether they are in a call."""
         ...
 
+    def publish_presence(self, *changes: PresenceChange) -> None:
+        """Tell every other user's tabs what changed: one small event each, whatever the number online."""
+        ...
+
     # tabs
 
     async def attach(self, endpoint: Endpoint) -> None:
         """A tab joins its user's endpoints: it gets the user's news and rings for calls to them."""
         ...
 
-    async def detach(self, device: str) -> None: ...
+    async def detach(self, user: str, device: str) -> None:
+        """The tab is gone (it may be held by another process, or a dead one)."""
+        ...
 
     async def set_connected(self, device: str, connected: bool) -> None:
         """The tab's socket dropped or came back (a dropped tab stays attached: it gets its news on return)."""
@@ -59,21 +97,27 @@ class Hub(Protocol):
         """The attached tabs of `user`, in the order they attached: the tabs a call to them rings."""
         ...
 
-    # delivery
-
-    def deliver(self, user: str, event: Event) -> None:
-        """To every attached tab of `user`."""
+    async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
+        """The tab of `user` with this reload key other than `excluding`: the document a reload replaces, wherever
+        it was served."""
         ...
+
+    @property
+    def connected_tabs(self) -> int:
+        """Tabs of this process whose socket is up."""
+        ...
+
+    # delivery
 
     def call_changed(self, call: Call) -> None:
         """Every tab of both parties gets the call as that tab sees it; who is in a call changes with it, and
         everyone else is told."""
         ...
 
-    def relay(self, device: str, message: dict[str, Any]) -> None:
-        """A signaling message to one tab's browser module."""
+    def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
+        """A signaling message to one tab (of `user`) of its browser module."""
         ...
 
-    def publish_presence(self, *changes: PresenceChange) -> None:
-        """Tell every other user's tabs what changed: one small event each, whatever the number online."""
+    async def logged_out(self, token: str) -> None:
+        """A session was logged out here: every other process ends it too."""
         ...

@@ -3,17 +3,28 @@
 from typing import Any
 
 from .calls import Call
-from .events import CallChanged, CallView, Event, OnlineUser, Presence, PresenceChange, PresenceChanged
-from .hub import Endpoint
+from .events import CallChanged, CallView, OnlineUser, Presence, PresenceChange, PresenceChanged
+from .hub import Endpoint, HubListener
 
 
 class InMemoryHub:
+    """Everything is in this process, so nothing happens elsewhere: start, stop and the listener have no work."""
+
     def __init__(self) -> None:
         self._sessions: dict[str, set[str]] = {}  # user → their open sessions
         self._endpoints: dict[str, Endpoint] = {}  # device → endpoint
         self._by_user: dict[str, dict[str, Endpoint]] = {}  # user → device → endpoint, in the order they attached
         self._connected: set[str] = set()
         self._in_calls: dict[str, str] = {}  # user → the live call they are in
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def listen(self, listener: HubListener) -> None:
+        pass
 
     # presence
 
@@ -44,7 +55,7 @@ class InMemoryHub:
         self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
         self._connected.add(endpoint.id)
 
-    async def detach(self, device: str) -> None:
+    async def detach(self, user: str, device: str) -> None:
         self._connected.discard(device)
         if (endpoint := self._endpoints.pop(device, None)) is not None:
             tabs = self._by_user[endpoint.user]
@@ -59,15 +70,15 @@ class InMemoryHub:
     async def devices_of(self, user: str) -> list[str]:
         return [endpoint.id for endpoint in self._endpoints_of(user)]
 
+    async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
+        tabs = self._by_user.get(user, {})
+        return next((d for d, endpoint in tabs.items() if endpoint.reload_key == reload_key and d != excluding), None)
+
     @property
     def connected_tabs(self) -> int:
         return len(self._connected)
 
     # delivery
-
-    def deliver(self, user: str, event: Event) -> None:
-        for endpoint in self._endpoints_of(user):
-            endpoint.deliver(event)
 
     def call_changed(self, call: Call) -> None:
         for user in (call.callee, call.caller):  # the callee first: a ring is the most urgent news
@@ -76,9 +87,12 @@ class InMemoryHub:
         if changes := self._follow(call):
             self.publish_presence(*changes)
 
-    def relay(self, device: str, message: dict[str, Any]) -> None:
+    def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
         if (endpoint := self._endpoints.get(device)) is not None:
             endpoint.relay(message)
+
+    async def logged_out(self, token: str) -> None:
+        pass
 
     def publish_presence(self, *changes: PresenceChange) -> None:
         everyone = PresenceChanged(changes)

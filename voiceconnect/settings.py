@@ -12,6 +12,18 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .ratelimit import Limits
 from .switchboard import Timeouts
 
+
+def redis_problem(url: str) -> str | None:
+    """Why Redis at `url` cannot be used, in a few words; None if it answers."""
+    import redis  # only when REDIS_URL is set
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except redis.RedisError as error:
+        return f'no answer from Redis at {url} ({error})'
+    return None
+
+
 DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
 
 
@@ -27,6 +39,8 @@ class Settings(BaseSettings, Timeouts, Limits):
     ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
+    instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
 
     @field_validator('ice_servers', mode='before')
     @classmethod
@@ -47,6 +61,17 @@ class Settings(BaseSettings, Timeouts, Limits):
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ValueError('set both SSL_CERTFILE and SSL_KEYFILE to serve HTTPS, or neither')
         return self
+
+    @field_validator('redis_url')
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(('redis://', 'rediss://', 'unix://')):
+            raise ValueError(f'REDIS_URL must start with redis://, rediss:// or unix://, not {value[:40]!r}')
+        return value or None
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or f'{self.host}:{self.port}'
 
     @property
     def https(self) -> bool:

@@ -9,10 +9,11 @@ never from the message.
 from collections.abc import Callable
 from typing import Any
 
-from .calls import Call, CallError, CallManager
+from .call_manager import CallManager
+from .calls import Call, CallError
 from .signals import Answer, Candidate, MediaFailed, MediaUp, Offer, Signal
 
-Relay = Callable[[str, dict[str, Any]], None]  # (target device, message for its browser module)
+Relay = Callable[[str, str, dict[str, Any]], None]  # (target user, target device, message for its browser module)
 
 
 async def handle_signal(calls: CallManager, relay: Relay, user: str, device: str, signal: Signal) -> None:
@@ -22,11 +23,12 @@ async def handle_signal(calls: CallManager, relay: Relay, user: str, device: str
     elif isinstance(signal, MediaFailed):
         await calls.media_failed(signal.call_id, user, device, signal.reason)
     else:
-        relay(*route(calls.party_call(signal.call_id, user, device), device, signal))
+        relay(*route(await calls.party_call(signal.call_id, user, device), device, signal))
 
 
-def route(call: Call, device: str, signal: Offer | Answer | Candidate) -> tuple[str, dict[str, Any]]:
-    """Where a negotiation message goes and what its browser module gets (the call id and leg, no device ids)."""
+def route(call: Call, device: str, signal: Offer | Answer | Candidate) -> tuple[str, str, dict[str, Any]]:
+    """Where a negotiation message goes (user, device) and what its browser module gets (the call id and leg, no
+    device ids)."""
     is_caller = device == call.caller_device
     leg = signal.leg if is_caller else call.leg_of(device)
     if leg is None or leg not in call.legs or (is_caller and call.answered_leg not in (None, leg)):
@@ -35,5 +37,5 @@ def route(call: Call, device: str, signal: Offer | Answer | Candidate) -> tuple[
         raise CallError('That leg is not yours.')
     if (isinstance(signal, Offer) and is_caller) or (isinstance(signal, Answer) and not is_caller):
         raise CallError(f'The {"callee" if isinstance(signal, Offer) else "caller"} sends the {signal.kind}.')
-    target = call.legs[leg] if is_caller else call.caller_device
-    return target, {'call_id': call.id, **signal.model_dump(exclude={'call_id'})} | {'leg': leg}
+    target_user, target = (call.callee, call.legs[leg]) if is_caller else (call.caller, call.caller_device)
+    return target_user, target, {'call_id': call.id, **signal.model_dump(exclude={'call_id'})} | {'leg': leg}

@@ -1,9 +1,13 @@
 """SQLite persistence (SQLAlchemy 2 async + aiosqlite): users, sessions and calls."""
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, select, update
+from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, event, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -64,6 +68,15 @@ class CallRow(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+def _sqlite_for_several_processes(connection: Any, _: Any) -> None:
+    """Readers never wait for a writer (WAL), and a writer waits a while for another instead of failing: several
+    app processes may share one SQLite file."""
+    cursor = connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.execute('PRAGMA busy_timeout=5000')
+    cursor.close()
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -72,6 +85,8 @@ class Store:
     def __init__(self, database_url: str) -> None:
         self.engine: AsyncEngine = create_async_engine(database_url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == 'sqlite':
+            event.listen(self.engine.sync_engine, 'connect', _sqlite_for_several_processes)
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as connection:
@@ -109,32 +124,55 @@ class Store:
 
     # calls
 
+    # With several processes, a call may be written by the one that placed it and finished by another, in either
+    # order: each write carries what it knows and never undoes a later one (no dialect-specific upserts, so the
+    # store stays a URL change away from PostgreSQL).
+
     async def add_call(self, call_id: str, caller: str, callee: str, created: datetime) -> None:
-        async with self.sessions() as db, db.begin():
-            db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created))
+        try:
+            async with self.sessions() as db, db.begin():
+                db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created))
+        except IntegrityError:
+            pass  # the process that ended the call wrote its whole row first
 
     async def answer_call(self, call_id: str, answered: datetime | None) -> None:
         async with self.sessions() as db, db.begin():
-            await db.execute(update(CallRow).where(CallRow.id == call_id).values(answered=answered))
-
-    async def finish_call(self, call_id: str, answered: datetime | None, ended: datetime, reason: str) -> None:
-        duration = (ended - answered).total_seconds() if answered else None
-        async with self.sessions() as db, db.begin():
             await db.execute(
-                update(CallRow)
-                .where(CallRow.id == call_id)
-                .values(answered=answered, ended=ended, duration_s=duration, end_reason=reason)
+                update(CallRow).where(CallRow.id == call_id, CallRow.ended.is_(None)).values(answered=answered)
             )
+
+    async def finish_call(
+        self,
+        call_id: str,
+        caller: str,
+        callee: str,
+        created: datetime,
+        answered: datetime | None,
+        ended: datetime,
+        reason: str,
+    ) -> None:
+        duration = (ended - answered).total_seconds() if answered else None
+        final = {'answered': answered, 'ended': ended, 'duration_s': duration, 'end_reason': reason}
+        async with self.sessions() as db, db.begin():
+            done = await db.execute(update(CallRow).where(CallRow.id == call_id).values(**final))
+            if cast(CursorResult[Any], done).rowcount == 0:  # ended before the row of its start was written
+                db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created, **final))
 
     async def get_call(self, call_id: str) -> CallRow | None:
         async with self.sessions() as db:
             return await db.get(CallRow, call_id)
 
-    async def close_open_calls(self, reason: str) -> int:
-        """Calls left open by a crash get their final reason at the next start (and a duration if answered)."""
+    async def close_open_calls(
+        self, reason: str, still_live: Callable[[list[str]], Awaitable[set[str]]] | None = None
+    ) -> int:
+        """Calls left open by a crash get their final reason at the next start (and a duration if answered);
+        those `still_live` says other processes carry on are left open."""
         now = utcnow()
         async with self.sessions() as db, db.begin():
-            open_calls = (await db.scalars(select(CallRow).where(CallRow.ended.is_(None)))).all()
+            open_calls = list((await db.scalars(select(CallRow).where(CallRow.ended.is_(None)))).all())
+            if still_live is not None:
+                live = await still_live([row.id for row in open_calls])
+                open_calls = [row for row in open_calls if row.id not in live]
             for row in open_calls:
                 row.ended, row.end_reason = now, reason
                 if row.answered is not None:

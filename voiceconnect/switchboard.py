@@ -6,21 +6,29 @@ expiry mean for presence (the hub) and for calls (the call manager). It is also 
 goes out: through the hub, to the tabs of both parties.
 """
 
+import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .calls import Call, CallManager, EndReason
+from .call_manager import CallManager
+from .call_store import CallStore
+from .calls import Call, EndReason
 from .clock import Clock
 from .connection import ConnectionService
 from .device import Device, Guards, History, Tab
-from .events import Presence, PresenceChange, SignedOut
+from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut
 from .hub import Hub
 from .ratelimit import Limits
 
 log = logging.getLogger('voiceconnect')
 Ending = Literal['logout', 'expired']
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Timeouts(BaseModel):
@@ -33,7 +41,13 @@ class Timeouts(BaseModel):
     media_timeout_s: float = Field(20, gt=0, description='an answered call whose audio never comes up ends `failed`')
 
 
+StoreFactory = Callable[[Callable[[str], Awaitable[None]]], CallStore]  # given what to call when a deadline passes
+
+
 class Switchboard:
+    """`store` makes the call store (given the function a passed deadline calls); by default calls live in this
+    process's memory. The switchboard is the hub's listener: what the hub hears from other processes lands here."""
+
     def __init__(
         self,
         clock: Clock,
@@ -41,6 +55,7 @@ class Switchboard:
         history: History,
         timeouts: Timeouts | None = None,
         limits: Limits | None = None,
+        store: StoreFactory | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
         self.clock = clock
@@ -53,7 +68,9 @@ class Switchboard:
             history,
             ring_timeout_s=self.timeouts.ring_timeout_s,
             media_timeout_s=self.timeouts.media_timeout_s,
+            store=store(self._deadline_passed) if store is not None else None,
         )
+        hub.listen(self)
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
         self.devices: dict[str, Device] = {}
         self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
@@ -81,7 +98,7 @@ class Switchboard:
         self.services.pop((service.browser, service.user), None)
         devices = [self.devices[device] for device in service.close() if device in self.devices]
         for device in devices:  # their calls end first, so these tabs too learn how (e.g. on their return)
-            await self.calls.device_gone(device.id, deliberate=reason == 'logout')
+            await self.calls.device_gone(device.user, device.id, deliberate=reason == 'logout')
         for device in devices:
             await self._forget(device)
             device.deliver(SignedOut(reason))
@@ -93,9 +110,11 @@ class Switchboard:
 
     async def log_out_session(self, token: str) -> None:
         """The session was logged out: every connection service signed in with it ends, whichever browser id it
-        was opened under (a browser gets a new id at each Log out, and its older tabs keep the one they had)."""
+        was opened under (a browser gets a new id at each Log out, and its older tabs keep the one they had), in
+        this process and in every other."""
         for service in [s for s in self.services.values() if s.token == token]:
             await self.end(service, 'logout')
+        await self.hub.logged_out(token)
 
     # tabs
 
@@ -103,15 +122,21 @@ class Switchboard:
         """A tab's document attaches. `tab_key` names the browser tab across reloads (NiceGUI's tab id, kept in
         the tab's sessionStorage): if the previous document of the same tab is still attached (its grace has
         not run out), this one takes over its calls."""
-        device = Device(self, device_id, service.user, tab, tab_key)
+        device = Device(self, device_id, service.user, tab, tab_key, service.browser)
         self.devices[device_id] = device
         self._service_of[device_id] = service
-        previous = service.add_tab(device_id, tab_key)
+        service.add_tab(device_id)
+        key = device.reload_key
+        previous = await self.hub.previous_document(service.user, key, device_id) if key else None
         await self.hub.attach(device)
         await self._mark_connected(service, device, True)
-        if previous is not None and previous in self.devices:
-            await self._forget(self.devices[previous])
-            await self.calls.move_device(previous, device_id)
+        if previous is not None:  # served here, by another process, or by one that died
+            if previous in self.devices:
+                self._service_of[previous].remove_tab(previous)
+                await self._forget(self.devices[previous])
+            else:
+                await self.hub.detach(service.user, previous)
+            await self.calls.move_device(service.user, previous, device_id)
         return device
 
     def holds(self, device: Device) -> bool:
@@ -125,7 +150,7 @@ class Switchboard:
         await self._mark_connected(service, device, False)
         service.remove_tab(device.id)
         await self._forget(device)
-        await self.calls.device_gone(device.id)
+        await self.calls.device_gone(device.user, device.id)
 
     async def set_connected(self, device: Device, connected: bool) -> None:
         if (service := self._service_of.get(device.id)) is not None and self.devices.get(device.id) is device:
@@ -137,7 +162,7 @@ class Switchboard:
         return service.token if service is not None else None
 
     async def _mark_connected(self, service: ConnectionService, device: Device, connected: bool) -> None:
-        await self.calls.set_away(device.id, away=not connected)
+        await self.calls.set_away(device.user, device.id, away=not connected)
         service.mark_connected(device.id, connected)
         await self.hub.set_connected(device.id, connected)
         if connected:
@@ -149,7 +174,7 @@ class Switchboard:
     async def _forget(self, device: Device) -> None:
         self.devices.pop(device.id, None)
         self._service_of.pop(device.id, None)
-        await self.hub.detach(device.id)
+        await self.hub.detach(device.user, device.id)
 
     # where the call manager's news goes
 
@@ -159,5 +184,32 @@ class Switchboard:
     def call_changed(self, call: Call) -> None:
         self.hub.call_changed(call)
 
+    async def _deadline_passed(self, call_id: str) -> None:
+        await self.calls.deadline_passed(call_id)
+
+    # what the hub hears from other processes (HubListener)
+
+    async def session_logged_out(self, token_digest: str) -> None:
+        for service in [s for s in self.services.values() if digest(s.token) == token_digest]:
+            await self.end(service, 'logout')
+
+    async def user_lost(self, user: str) -> None:
+        await self.calls.user_gone(user)
+        log.info('👋 User disconnected: %s (their server stopped and they did not come back)', user)
+
+    async def device_lost(self, user: str, device: str) -> None:
+        await self.calls.set_away(user, device, away=True)
+
+    def shared_state_lost(self) -> None:
+        self._tell_every_tab(ServiceInterrupted(True))
+
+    def shared_state_back(self) -> None:
+        self._tell_every_tab(ServiceInterrupted(False))
+
+    def _tell_every_tab(self, event: ServiceInterrupted) -> None:
+        for device in list(self.devices.values()):
+            device.deliver(event)
+
     async def shutdown(self) -> None:
+        """At shutdown, when the calls live only in this process: they end as `server_restart`."""
         await self.calls.end_all(EndReason.SERVER_RESTART)

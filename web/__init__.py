@@ -31,6 +31,9 @@ def install(backend: Backend) -> None:
 
     @app.get('/healthz')
     def healthz() -> JSONResponse:
+        instance = backend.settings.instance_name
         if not backend.ready:
-            return JSONResponse({'status': 'starting'}, status_code=503)
-        return JSONResponse({'status': 'ok'})
+            return JSONResponse({'status': 'starting', 'instance': instance}, status_code=503)
+        if not backend.healthy:  # its Redis is away: a balancer sends new browsers elsewhere meanwhile
+            return JSONResponse({'status': 'redis unreachable', 'instance': instance}, status_code=503)
+        return JSONResponse({'status': 'ok', 'instance': instance})

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from nicegui import Client, app, ui
 
 from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Event, SignedOut
+from voiceconnect.events import CallChanged, CallView, Event, ServiceInterrupted, SignedOut
 
 E = TypeVar('E', bound=Event)
 
@@ -44,6 +44,8 @@ class BrowserTab:
             self._run(f'vc.sync({json.dumps(payload)})')
         elif isinstance(event, SignedOut):
             self._run('vc.signedOut()')
+        elif isinstance(event, ServiceInterrupted):
+            self._run(f'vc.serviceInterrupted({json.dumps(event.interrupted)})')
 
     def relay(self, message: dict[str, Any]) -> None:
         self._run(f'vc.signal({json.dumps(message)})')

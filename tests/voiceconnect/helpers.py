@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from voiceconnect.calls import Call, CallManager
+from voiceconnect.call_manager import CallManager
+from voiceconnect.calls import Call
 from voiceconnect.clock import FakeClock
 from voiceconnect.connection import ConnectionService
 from voiceconnect.device import Device

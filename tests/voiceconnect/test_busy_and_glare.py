@@ -33,10 +33,17 @@ async def test_busy_caller_hears_it_on_their_tab_at_once(carol: Device, carol_ca
 async def test_busy_leaves_the_existing_call_untouched(world: World, alice: Device, bob: Device, carol: Device) -> None:
     talking = await talk(alice, bob)
     call = world.call(talking)
-    before = (call.state, dict(call.legs), call.answered_leg, call.answered_at, set(call.media_up), call.timer)
+    before = (call.state, dict(call.legs), call.answered_leg, call.answered_at, set(call.media_up), call.deadline)
     await carol.call_user('bob')
     assert world.live_calls() == [call]
-    assert (call.state, dict(call.legs), call.answered_leg, call.answered_at, set(call.media_up), call.timer) == before
+    assert (
+        call.state,
+        dict(call.legs),
+        call.answered_leg,
+        call.answered_at,
+        set(call.media_up),
+        call.deadline,
+    ) == before
 
 
 async def test_busy_does_not_ring_the_callees_tabs(bob: Device, carol_calls_busy_bob: tuple[str, str]) -> None:

@@ -170,7 +170,7 @@ async def test_close_open_calls_marks_open_rows_server_restart(store: Store) -> 
 async def test_close_open_calls_leaves_finished_calls_alone(store: Store) -> None:
     start = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
     await store.add_call('cDone', 'alice', 'bob', start)
-    await store.finish_call('cDone', start, start.replace(minute=1), 'completed')
+    await store.finish_call('cDone', 'alice', 'bob', start, start, start.replace(minute=1), 'completed')
     assert await store.close_open_calls(EndReason.SERVER_RESTART) == 0
     row = await store.get_call('cDone')
     assert row is not None

@@ -5,6 +5,8 @@ import itertools
 
 import pytest
 
+from voiceconnect.call_manager import Outcome
+from voiceconnect.call_store import CallTx
 from voiceconnect.calls import END_REASONS, TRANSITIONS, CallState, EndReason, IllegalTransition, check_transition
 from voiceconnect.device import Device
 
@@ -70,8 +72,12 @@ async def test_the_machine_refuses_to_end_an_answered_call_as_missed(world: Worl
     call_id = await answer(alice, bob)
     call = world.calls.get(call_id)
     assert call is not None
+
+    async def end_as_missed(tx: CallTx, out: Outcome) -> None:
+        world.calls._end(tx, out, call, R.MISSED)
+
     with pytest.raises(IllegalTransition):
-        world.calls._end(call, R.MISSED)
+        await world.calls._transact(end_as_missed)
     assert call.state == S.CONNECTING  # nothing was changed, logged or recorded
     assert world.recorder.finished == []
 

@@ -329,6 +329,57 @@ class AppServer:
         self.stop()
 
 
+class RedisServer:
+    """Debian's `redis-server` on a free loopback port, with nothing saved to disk: a real Redis for tests of the
+    several-processes setup (`REDIS_URL`). `flush()` empties it between tests that share it."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f'redis://127.0.0.1:{self.port}/0'
+
+    def start(self, timeout: float = 10) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+        with (self.directory / 'redis.log').open('ab') as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        atexit.register(self.stop)
+        wait_until(self._answers, f'redis-server answering on port {self.port}', timeout, interval=0.05)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), timeout=0.5) as sock:
+                sock.sendall(b'PING\r\n')
+                return sock.recv(16).startswith(b'+PONG')
+        except OSError:
+            return False
+
+    def flush(self) -> None:
+        with socket.create_connection(('127.0.0.1', self.port), timeout=2) as sock:
+            sock.sendall(b'FLUSHALL\r\n')
+            sock.recv(16)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        atexit.unregister(self.stop)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --- people: one browser each ------------------------------------------------------------------------------
 
 
@@ -525,6 +576,20 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
             with contextlib.suppress(Exception):
                 report.sections.append(section())
     return report
+
+
+@pytest.fixture(scope='session')
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real Redis for the test session (Debian's redis-server); tests that share it flush it."""
+    with RedisServer(tmp_path_factory.mktemp('redis')) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty Redis."""
+    redis_server.flush()
+    return redis_server.url
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""Where live calls are kept, and what makes a transition atomic.
+
+The call manager makes every change of a call inside `CallStore.transact(step)`: `step` reads the calls it needs
+through the `CallTx` it is given (a call by id, or the live call of a user), checks, changes them and saves them;
+nothing it did is kept unless the whole step succeeds. With one process that is trivially true
+(`MemoryCallStore`: nothing else runs while a step runs). A store shared by several processes (Redis) watches
+what a step read and runs the step again if another process changed it meanwhile, so `step` must have no effect
+outside the transaction: the call manager collects its log lines, rows and news and applies them after the
+commit.
+
+A store also keeps each live call's deadline (when a ringing call becomes missed, when an answered call whose
+media never came up fails) and calls `on_deadline(call_id)` when it passes.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from .calls import Call
+from .clock import Clock, Timer
+
+T = TypeVar('T')
+
+
+class CallTx(Protocol):
+    async def get(self, call_id: str) -> Call | None:
+        """A live call by id."""
+        ...
+
+    async def of_user(self, user: str) -> Call | None:
+        """The live call `user` is in (as caller or callee)."""
+        ...
+
+    def save(self, call: Call) -> None:
+        """Keep the live call as it is now: its people are in it, its deadline is `call.deadline`."""
+        ...
+
+    def delete(self, call: Call) -> None:
+        """The call ended: gone from the live calls, its people free, its deadline dropped."""
+        ...
+
+
+class CallStore(Protocol):
+    async def transact(self, step: Callable[[CallTx], Awaitable[T]]) -> T: ...
+
+    def cached(self, call_id: str) -> Call | None:
+        """The live call as this process last saw it (no waiting: for pages that read it while they draw)."""
+        ...
+
+    def cached_of(self, user: str) -> Call | None: ...
+
+    def live_calls(self) -> dict[str, Call]:
+        """The live calls this process knows (all of them, in one process)."""
+        ...
+
+
+class MemoryCallStore:
+    """The live calls of one process, in memory; deadlines are timers on the clock."""
+
+    def __init__(self, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+        self.clock = clock
+        self.on_deadline = on_deadline
+        self.calls: dict[str, Call] = {}
+        self._by_user: dict[str, str] = {}  # user → the live call they are in
+        self._timers: dict[str, tuple[float, Timer]] = {}  # call → (its deadline, the timer for it)
+
+    async def transact(self, step: Callable[[CallTx], Awaitable[T]]) -> T:
+        return await step(_MemoryTx(self))  # nothing else runs meanwhile: the step never waits for anything
+
+    def cached(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def cached_of(self, user: str) -> Call | None:
+        call_id = self._by_user.get(user)
+        return self.calls.get(call_id) if call_id else None
+
+    def live_calls(self) -> dict[str, Call]:
+        return self.calls
+
+    def _save(self, call: Call) -> None:
+        self.calls[call.id] = call
+        for user in (call.caller, call.callee):
+            self._by_user[user] = call.id
+        self._schedule(call.id, call.deadline)
+
+    def _delete(self, call: Call) -> None:
+        self.calls.pop(call.id, None)
+        for user in (call.caller, call.callee):
+            if self._by_user.get(user) == call.id:
+                del self._by_user[user]
+        self._schedule(call.id, None)
+
+    def _schedule(self, call_id: str, deadline: float | None) -> None:
+        current = self._timers.get(call_id)
+        if current is not None and current[0] == deadline:
+            return
+        if current is not None:
+            current[1].cancel()
+            del self._timers[call_id]
+        if deadline is not None:
+            delay = max(0.0, deadline - self.clock.now())
+            self._timers[call_id] = (deadline, self.clock.call_later(delay, lambda: self._passed(call_id)))
+
+    async def _passed(self, call_id: str) -> None:
+        self._timers.pop(call_id, None)
+        await self.on_deadline(call_id)
+
+
+class _MemoryTx:
+    def __init__(self, store: MemoryCallStore) -> None:
+        self.store = store
+
+    async def get(self, call_id: str) -> Call | None:
+        return self.store.cached(call_id)
+
+    async def of_user(self, user: str) -> Call | None:
+        return self.store.cached_of(user)
+
+    def save(self, call: Call) -> None:
+        self.store._save(call)
+
+    def delete(self, call: Call) -> None:
+        self.store._delete(call)

@@ -1,0 +1,449 @@
+"""The hub of several processes, over Redis: presence as leases, delivery by a channel per user.
+
+Keys and channels (all prefixed `vc:`):
+
+- `online` (hash user → `online` | `in_call`): who is online; `sessions:<user>` (set): their open sessions, one
+  per account signed in on a browser; `leases` (sorted set `user␟session` → expiry): each session is held by
+  the process that serves it, which renews the lease every second. A process that dies stops renewing: once its
+  leases run out (`RECONNECT_GRACE_S`, the same absence a tab is allowed), any process sweeps them, and a user
+  with no session left is offline, as after the grace period in one process.
+- `devices:<user>` (hash device → instance, tab key): the tabs a call to that user rings, wherever they are;
+  `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s). When a heartbeat is
+  gone, the first process to notice claims the dead process's tabs: their calls see them as reconnecting (their
+  browsers are on their way to another process) and they are removed.
+- Channels: `presence` (changes of presence, to every process), `user:<name>` (calls and signaling for that
+  user's tabs, subscribed by the processes holding one), `logout` (a session ended by Log out, everywhere).
+  Pub/sub may drop messages while a subscriber reconnects, so the state lives in keys, and a process re-reads
+  what it shows (who is online, its users' calls) whenever its subscription comes back.
+
+What this process sends it also delivers to its own tabs at once (a message from itself is skipped on arrival),
+so one process with Redis is as quick as without. Messages that must leave the process go out in order through
+one writer task; a message that does not parse is logged and dropped.
+"""
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from .calls import Call
+from .events import CallChanged, CallView, OnlineUser, Presence, PresenceChange, PresenceChanged
+from .hub import Endpoint, HubListener
+
+log = logging.getLogger('voiceconnect')
+SEP = '\x1f'
+HEARTBEAT_S = 3.0
+TICK_S = 1.0  # leases renewed, heartbeats beaten, the dead swept this often
+
+OPEN_SESSION = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+if redis.call('HEXISTS', KEYS[3], ARGV[4]) == 1 then return false end
+local state = 'online'
+if redis.call('EXISTS', KEYS[4]) == 1 then state = 'in_call' end
+redis.call('HSET', KEYS[3], ARGV[4], state)
+return state
+"""  # KEYS: sessions:<user>, leases, online, in-call:<user>; ARGV: session, lease member, expiry, user
+CLOSE_SESSION = """
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[1]) == 0 then return redis.call('HDEL', KEYS[3], ARGV[3]) end
+return 0
+"""  # KEYS: sessions:<user>, leases, online; ARGV: session, lease member, user → 1 if that took the user offline
+SET_PRESENCE = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current or current == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""  # only for someone online, only a change counts
+
+
+def _text(value: Any) -> str:
+    """What redis-py gives back (bytes), as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def token_digest(token: str) -> str:
+    """What crosses Redis for a Log out: the session's hash, never the session itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class RedisHub:
+    def __init__(self, redis: Redis, instance: str, lease_s: float) -> None:
+        self.redis = redis
+        self.instance = instance
+        self.lease_s = lease_s
+        self.listener: HubListener | None = None
+        self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
+        self._endpoints: dict[str, Endpoint] = {}  # the tabs of this process
+        self._by_user: dict[str, dict[str, Endpoint]] = {}
+        self._connected: set[str] = set()
+        self._sessions: dict[str, str] = {}  # session → user: the sessions this process holds
+        self._online: dict[str, Presence] = {}  # everyone online, as this process last heard
+        self._pubsub: PubSub | None = None
+        self._outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.healthy = False  # Redis answers and the subscription is up
+
+    # start and stop
+
+    async def start(self) -> None:
+        self._open_session = self.redis.register_script(OPEN_SESSION)
+        self._close_session = self.redis.register_script(CLOSE_SESSION)
+        self._set_presence = self.redis.register_script(SET_PRESENCE)
+        await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
+        await self.redis.sadd('vc:instances', self.instance)
+        await self._beat()
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._subscribe()
+        self.healthy = True
+        self._tasks = [
+            asyncio.create_task(self._write_forever(), name='hub outbox'),
+            asyncio.create_task(self._listen_forever(), name='hub subscription'),
+            asyncio.create_task(self._tick_forever(), name='hub leases'),
+        ]
+
+    async def stop(self) -> None:
+        """Stop serving; the state stays in Redis (calls go on, leases run out if nobody takes them over)."""
+        await self._flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError):
+                await self._pubsub.aclose()
+
+    def listen(self, listener: HubListener) -> None:
+        self.listener = listener
+
+    # presence
+
+    async def open_session(self, session: str, user: str) -> bool:
+        self._sessions[session] = user
+        state = await self._open_session(
+            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
+            args=[session, user + SEP + session, time.time() + self.lease_s, user],
+        )
+        self._online.setdefault(user, Presence(_text(state)) if state else Presence.ONLINE)
+        return bool(state)
+
+    async def close_session(self, session: str, user: str) -> bool:
+        self._sessions.pop(session, None)
+        went = await self._close_session(
+            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online'], args=[session, user + SEP + session, user]
+        )
+        if went:
+            self._online.pop(user, None)
+        return bool(went)
+
+    def is_online(self, user: str) -> bool:
+        return user in self._online
+
+    def online_users(self, excluding: str | None = None) -> tuple[OnlineUser, ...]:
+        return tuple(
+            OnlineUser(name, presence == Presence.IN_CALL)
+            for name, presence in sorted(self._online.items())
+            if name != excluding
+        )
+
+    def publish_presence(self, *changes: PresenceChange) -> None:
+        self._apply_presence(changes)
+        self._deliver_presence(changes)  # this process's tabs at once; the others through Redis
+        message = json.dumps({'from': self.instance, 'changes': [[c.name, str(c.presence)] for c in changes]})
+        self._send(lambda: self.redis.publish('vc:presence', message))
+
+    # tabs
+
+    async def attach(self, endpoint: Endpoint) -> None:
+        first_here = endpoint.user not in self._by_user
+        self._endpoints[endpoint.id] = endpoint
+        self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
+        self._connected.add(endpoint.id)
+        entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': time.time()})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset('vc:devices:' + endpoint.user, endpoint.id, entry)
+            pipe.sadd('vc:devices-of:' + self.instance, endpoint.user + SEP + endpoint.id)
+            await pipe.execute()
+        if first_here and self._pubsub is not None:
+            await self._pubsub.subscribe('vc:user:' + endpoint.user)
+
+    async def detach(self, user: str, device: str) -> None:
+        self._connected.discard(device)
+        if self._endpoints.pop(device, None) is not None:
+            tabs = self._by_user[user]
+            del tabs[device]
+            if not tabs:
+                del self._by_user[user]
+                if self._pubsub is not None:
+                    await self._pubsub.unsubscribe('vc:user:' + user)
+        await self._forget_device(user, device)
+
+    async def set_connected(self, device: str, connected: bool) -> None:
+        if device in self._endpoints:
+            (self._connected.add if connected else self._connected.discard)(device)
+
+    async def devices_of(self, user: str) -> list[str]:
+        entries = await self.redis.hgetall('vc:devices:' + user)
+        found = sorted((json.loads(entry)['at'], _text(device)) for device, entry in entries.items())
+        return [device for _, device in found]
+
+    async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
+        entries = await self.redis.hgetall('vc:devices:' + user)
+        for device, entry in entries.items():
+            if json.loads(entry).get('reload_key') == reload_key and _text(device) != excluding:
+                return _text(device)
+        return None
+
+    @property
+    def connected_tabs(self) -> int:
+        return len(self._connected)
+
+    # delivery
+
+    def call_changed(self, call: Call) -> None:
+        self._deliver_call(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent news
+        message = json.dumps({'from': self.instance, 'kind': 'call', 'call': call.to_json()})
+        for user in (call.callee, call.caller):
+            self._send(functools.partial(self.redis.publish, 'vc:user:' + user, message))
+        presence = Presence.IN_CALL if call.live else Presence.ONLINE
+        self._send(lambda: self._follow(call, presence))
+
+    def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
+        if (endpoint := self._endpoints.get(device)) is not None:
+            endpoint.relay(message)
+            return
+        payload = json.dumps({'from': self.instance, 'kind': 'relay', 'device': device, 'message': message})
+        self._send(lambda: self.redis.publish('vc:user:' + user, payload))
+
+    async def logged_out(self, token: str) -> None:
+        """Tell every other process that this session was logged out."""
+        message = json.dumps({'from': self.instance, 'token': token_digest(token)})
+        self._send(lambda: self.redis.publish('vc:logout', message))
+        await self._flush()
+
+    # what comes from other processes
+
+    def _hear(self, channel: str, data: bytes | str) -> None:
+        try:
+            message = json.loads(data)
+            if message.get('from') == self.instance:
+                return  # delivered here already, when it was sent
+            if channel == 'vc:presence':
+                changes = tuple(PresenceChange(name, Presence(presence)) for name, presence in message['changes'])
+                self._apply_presence(changes)
+                self._deliver_presence(changes)
+            elif channel == 'vc:logout':
+                if self.listener is not None:
+                    self._spawn(self.listener.session_logged_out(message['token']))
+            elif message['kind'] == 'call':
+                call = Call.from_json(message['call'])
+                if self.on_call_heard is not None:
+                    self.on_call_heard(call)
+                self._deliver_call(call, (channel.removeprefix('vc:user:'),))
+            elif message['kind'] == 'relay' and (endpoint := self._endpoints.get(message['device'])) is not None:
+                endpoint.relay(message['message'])
+        except Exception as error:  # one bad message must not stop the subscription
+            log.warning('⚠️ Dropped a hub message on %s that did not parse: %s', channel, type(error).__name__)
+
+    def _deliver_call(self, call: Call, users: tuple[str, ...]) -> None:
+        for user in users:
+            for endpoint in list(self._by_user.get(user, {}).values()):
+                endpoint.deliver(CallChanged(CallView.of(call, user, endpoint.id)))
+
+    def _deliver_presence(self, changes: tuple[PresenceChange, ...]) -> None:
+        everyone = PresenceChanged(changes)
+        about = {change.name for change in changes}
+        for user, tabs in list(self._by_user.items()):
+            event = everyone
+            if user in about:
+                event = PresenceChanged(tuple(change for change in changes if change.name != user))
+                if not event.changes:
+                    continue
+            for endpoint in list(tabs.values()):
+                endpoint.deliver(event)
+
+    def _apply_presence(self, changes: tuple[PresenceChange, ...]) -> None:
+        for change in changes:
+            if change.presence == Presence.OFFLINE:
+                self._online.pop(change.name, None)
+            else:
+                self._online[change.name] = change.presence
+
+    async def _follow(self, call: Call, presence: Presence) -> None:
+        """Who is in a call, in Redis too; the people whose presence that changed are announced."""
+        changed = []
+        for user in (call.caller, call.callee):
+            if await self._set_presence(keys=['vc:online'], args=[user, str(presence)]):
+                changed.append(PresenceChange(user, presence))
+        if changed:
+            self._deliver_presence(tuple(changed))
+            self._apply_presence(tuple(changed))
+            message = json.dumps({'from': self.instance, 'changes': [[c.name, str(c.presence)] for c in changed]})
+            await self.redis.publish('vc:presence', message)
+
+    # the subscription, the outbox, and the leases
+
+    async def _subscribe(self) -> None:
+        assert self._pubsub is not None
+        await self._pubsub.subscribe('vc:presence', 'vc:logout', *('vc:user:' + user for user in self._by_user))
+        await self._reread()
+
+    async def _reread(self) -> None:
+        """Pub/sub drops what is sent while a subscriber is away: after (re)subscribing, read the state itself."""
+        online = await self.redis.hgetall('vc:online')
+        now = {_text(user): Presence(_text(state)) for user, state in online.items()}
+        changes = [PresenceChange(user, state) for user, state in now.items() if self._online.get(user) != state]
+        changes += [PresenceChange(user, Presence.OFFLINE) for user in self._online if user not in now]
+        self._online = now
+        if changes:
+            self._deliver_presence(tuple(changes))
+        for user in list(self._by_user):
+            call_id = await self.redis.get('vc:in-call:' + user)
+            raw = await self.redis.get('vc:call:' + _text(call_id)) if call_id else None
+            if raw and self.on_call_heard is not None:
+                call = Call.from_json(raw)
+                self.on_call_heard(call)
+                self._deliver_call(call, (user,))
+
+    async def _listen_forever(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None and message['type'] == 'message':
+                    self._hear(_text(message['channel']), message['data'])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                await self._lost(error)
+
+    async def _lost(self, error: Exception) -> None:
+        """Redis went away: say so, and come back (subscription and state re-read) as soon as it answers."""
+        if self.healthy:
+            log.warning('⚠️ Lost Redis (%s); the app waits for it', type(error).__name__)
+            self.healthy = False
+            if self.listener is not None:
+                self.listener.shared_state_lost()
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self.redis.ping()
+                assert self._pubsub is not None
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.aclose()
+                self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                await self._subscribe()
+                await self._renew()
+            except (RedisError, OSError):
+                continue
+            log.info('✅ Redis is back')
+            self.healthy = True
+            if self.listener is not None:
+                self.listener.shared_state_back()
+            return
+
+    def _send(self, write: Callable[[], Awaitable[Any]]) -> None:
+        self._outbox.put_nowait(write)
+
+    async def _flush(self) -> None:
+        await self._outbox.join()
+
+    async def _write_forever(self) -> None:
+        while True:
+            write = await self._outbox.get()
+            try:
+                await write()
+            except (RedisError, OSError) as error:
+                log.warning('⚠️ A hub message was not sent: %s', type(error).__name__)
+            except Exception:
+                log.exception('a hub message failed')
+            finally:
+                self._outbox.task_done()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.append(task)
+
+        def done(finished: 'asyncio.Task[None]') -> None:
+            if finished in self._tasks:
+                self._tasks.remove(finished)
+
+        task.add_done_callback(done)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            if not self.healthy:
+                continue
+            try:
+                await self._beat()
+                await self._renew()
+                await self._sweep_leases()
+                await self._sweep_instances()
+            except (RedisError, OSError) as error:
+                log.warning('⚠️ Hub upkeep failed: %s', type(error).__name__)
+            except Exception:
+                log.exception('hub upkeep failed')
+
+    async def _beat(self) -> None:
+        await self.redis.set('vc:instance:' + self.instance, '1', px=int(HEARTBEAT_S * 1000))
+
+    async def _renew(self) -> None:
+        expiry = time.time() + self.lease_s
+        for session, user in list(self._sessions.items()):
+            state = await self._open_session(
+                keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
+                args=[session, user + SEP + session, expiry, user],
+            )
+            if state:  # swept while this process was stalled: it is back
+                self.publish_presence(PresenceChange(user, Presence(_text(state))))
+
+    async def _sweep_leases(self) -> None:
+        for member in await self.redis.zrangebyscore('vc:leases', '-inf', time.time(), start=0, num=100):
+            user, session = _text(member).split(SEP, 1)
+            keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online']
+            went = await self._close_session(keys=keys, args=[session, _text(member), user])
+            if went:
+                self._online.pop(user, None)
+                self.publish_presence(PresenceChange(user, Presence.OFFLINE))
+                if self.listener is not None:
+                    await self.listener.user_lost(user)
+
+    async def _sweep_instances(self) -> None:
+        for name in await self.redis.smembers('vc:instances'):
+            name = _text(name)
+            if name == self.instance or await self.redis.exists('vc:instance:' + name):
+                continue
+            if await self.redis.srem('vc:instances', name):  # this process claims the dead one
+                log.info('🪦 %s stopped answering; its tabs are reconnecting elsewhere', name)
+                await self._claim_leftovers(name)
+
+    async def _claim_leftovers(self, instance: str) -> None:
+        """The tabs a dead (or earlier) process held: their calls see them as reconnecting, and they go."""
+        members = await self.redis.smembers('vc:devices-of:' + instance)
+        await self.redis.delete('vc:devices-of:' + instance)
+        for member in members:
+            user, device = _text(member).split(SEP, 1)
+            await self.redis.hdel('vc:devices:' + user, device)
+            if self.listener is not None:
+                await self.listener.device_lost(user, device)
+
+    async def _forget_device(self, user: str, device: str) -> None:
+        """Gone from the user's tabs, and from whichever process held it (here, or one gone since)."""
+        entry = await self.redis.hget('vc:devices:' + user, device)
+        holder = json.loads(entry)['instance'] if entry else self.instance
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hdel('vc:devices:' + user, device)
+            pipe.srem('vc:devices-of:' + holder, user + SEP + device)
+            await pipe.execute()

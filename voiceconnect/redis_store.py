@@ -1,0 +1,217 @@
+"""Live calls in Redis, shared by every process: atomic transitions and deadlines that outlive their process.
+
+- `vc:call:<id>` holds a live call as JSON, `vc:in-call:<user>` the id of the call a user is in, and the sorted set
+  `vc:deadlines` each live call's deadline (score: epoch seconds).
+- A transition is optimistic (`WATCH` / `MULTI` / `EXEC`): the step reads the keys it needs, each read watched;
+  its writes go out in one `MULTI`, and if any watched key changed meanwhile (another process moved the same call,
+  or put one of its people in another call) Redis refuses the whole write and the step runs again on fresh data.
+  So a call is answered once when two tabs on two processes press Accept together, and glare and busy are decided
+  on what is true at the moment of the write.
+- Every process sweeps `vc:deadlines` (and keeps a local timer for the deadlines it set, to be on time): whoever
+  commits the ending first ends the call, the others find it gone. A ring or media timeout still fires when the
+  process that started the call is dead.
+- Each process keeps a cache of the calls it has seen, for pages that read them while they draw; its own commits
+  and the hub's news of other processes' commits keep it current.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError, WatchError
+
+from .calls import Call
+from .clock import Clock, Timer
+
+log = logging.getLogger('voiceconnect')
+T = TypeVar('T')
+DEADLINES = 'vc:deadlines'
+SWEEP_EVERY_S = 0.25
+MAX_ATTEMPTS = 50  # a step runs again while other processes keep changing what it read; this many is a bug
+
+
+def call_key(call_id: str) -> str:
+    return f'vc:call:{call_id}'
+
+
+def user_key(user: str) -> str:
+    return f'vc:in-call:{user}'
+
+
+class TooMuchContention(RuntimeError):
+    """A transition could not commit after MAX_ATTEMPTS tries."""
+
+
+class RedisCallStore:
+    def __init__(self, redis: Redis, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+        self.redis = redis
+        self.clock = clock
+        self.on_deadline = on_deadline
+        self._cache: dict[str, Call] = {}
+        self._by_user: dict[str, str] = {}
+        self._timers: dict[str, tuple[float, Timer]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # the CallStore API
+
+    async def transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
+        for _ in range(MAX_ATTEMPTS):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                tx = RedisTx(pipe)
+                try:
+                    result = await step(tx)
+                    if tx.writes:
+                        pipe.multi()
+                        for write in tx.writes:
+                            write(pipe)
+                        await pipe.execute()
+                    else:
+                        await pipe.unwatch()
+                except WatchError:
+                    continue
+            self._learn(tx)
+            return result
+        raise TooMuchContention('a call transition could not commit')
+
+    def cached(self, call_id: str) -> Call | None:
+        return self._cache.get(call_id)
+
+    def cached_of(self, user: str) -> Call | None:
+        call_id = self._by_user.get(user)
+        return self._cache.get(call_id) if call_id else None
+
+    def live_calls(self) -> dict[str, Call]:
+        return self._cache
+
+    # news of calls committed by other processes (the hub hears them)
+
+    def heard(self, call: Call) -> None:
+        if call.live:
+            self._remember(call)
+        else:
+            self._forget(call)
+
+    # deadlines
+
+    def start(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name='call deadlines')
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for _, timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=100)
+                for call_id in due:
+                    await self.on_deadline(str(call_id.decode() if isinstance(call_id, bytes) else call_id))
+            except RedisError as error:  # Redis away for a moment: the deadlines wait in Redis
+                log.warning('⚠️ Call deadlines not swept: %s', error)
+            except Exception:
+                log.exception('sweeping call deadlines failed')
+
+    # the cache
+
+    def _learn(self, tx: 'RedisTx') -> None:
+        for call in tx.saved.values():
+            self._remember(call)
+            self._time(call.id, call.deadline)
+        for call in tx.deleted.values():
+            self._forget(call)
+
+    def _remember(self, call: Call) -> None:
+        self._cache[call.id] = call
+        for user in (call.caller, call.callee):
+            self._by_user[user] = call.id
+
+    def _forget(self, call: Call) -> None:
+        self._cache.pop(call.id, None)
+        for user in (call.caller, call.callee):
+            if self._by_user.get(user) == call.id:
+                del self._by_user[user]
+        self._time(call.id, None)
+
+    def _time(self, call_id: str, deadline: float | None) -> None:
+        """A local timer for a deadline this process set: on time, where the sweep may be a moment late."""
+        current = self._timers.pop(call_id, None)
+        if current is not None and current[0] != deadline:
+            current[1].cancel()
+        elif current is not None:
+            self._timers[call_id] = current
+            return
+        if deadline is not None:
+            delay = max(0.0, deadline - self.clock.now())
+            self._timers[call_id] = (deadline, self.clock.call_later(delay, lambda: self._passed(call_id)))
+
+    async def _passed(self, call_id: str) -> None:
+        self._timers.pop(call_id, None)
+        await self.on_deadline(call_id)
+
+
+class RedisTx:
+    """One attempt of a step: reads are watched, writes wait for the commit."""
+
+    def __init__(self, pipe: Pipeline) -> None:
+        self.pipe = pipe
+        self.writes: list[Callable[[Pipeline], Any]] = []
+        self.saved: dict[str, Call] = {}
+        self.deleted: dict[str, Call] = {}
+        self._read: dict[str, Call | None] = {}  # call id → the call as read (one object per call per attempt)
+        self._in_call: dict[str, str | None] = {}  # user → the call id read for them
+
+    async def get(self, call_id: str) -> Call | None:
+        if call_id not in self._read:
+            key = call_key(call_id)
+            await self.pipe.watch(key)
+            raw = await self.pipe.get(key)
+            self._read[call_id] = Call.from_json(raw) if raw else None
+        return self._read[call_id]
+
+    async def of_user(self, user: str) -> Call | None:
+        if user not in self._in_call:
+            key = user_key(user)
+            await self.pipe.watch(key)
+            raw = await self.pipe.get(key)
+            self._in_call[user] = raw.decode() if isinstance(raw, bytes) else raw
+        call_id = self._in_call[user]
+        return await self.get(call_id) if call_id else None
+
+    def save(self, call: Call) -> None:
+        self.saved[call.id] = call
+        self.deleted.pop(call.id, None)
+        text, users, deadline = call.to_json(), (call.caller, call.callee), call.deadline
+
+        def write(pipe: Pipeline) -> None:
+            pipe.set(call_key(call.id), text)
+            for user in users:
+                pipe.set(user_key(user), call.id)
+            if deadline is None:
+                pipe.zrem(DEADLINES, call.id)
+            else:
+                pipe.zadd(DEADLINES, {call.id: deadline})
+
+        self.writes.append(write)
+
+    def delete(self, call: Call) -> None:
+        self.deleted[call.id] = call
+        self.saved.pop(call.id, None)
+        stored = call.id in self._read and self._read[call.id] is not None  # else never saved (busy)
+        users = [u for u in (call.caller, call.callee) if self._in_call.get(u, call.id if stored else None) == call.id]
+
+        def write(pipe: Pipeline) -> None:
+            pipe.delete(call_key(call.id))
+            for user in users:
+                pipe.delete(user_key(user))
+            pipe.zrem(DEADLINES, call.id)
+
+        self.writes.append(write)
