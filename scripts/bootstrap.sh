@@ -25,7 +25,8 @@ lock=requirements/app.txt
 if [ "${1:-}" = "--test" ]; then
   lock=requirements/test.txt
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
-  apt_install chromium iproute2 util-linux
+  # namespace; Redis and HAProxy for the several-processes tests (each test run starts its own, on free ports)
+  apt_install chromium iproute2 util-linux redis-server haproxy
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip

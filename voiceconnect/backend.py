@@ -4,25 +4,36 @@ they live in this process's memory."""
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
 from .accounts import Accounts
-from .call_store import CallStore
 from .calls import EndReason
-from .clock import LoopClock
-from .device import Device
+from .clock import Clock, LoopClock
+from .device import Device, History
 from .history import CallHistory
-from .hub import Hub
 from .memory_hub import InMemoryHub
+from .ratelimit import Limits
 from .redis_hub import RedisHub
 from .redis_store import RedisCallStore, call_key
 from .settings import Settings
 from .store import Store
-from .switchboard import Switchboard
+from .switchboard import Switchboard, Timeouts
 
 log = logging.getLogger('voiceconnect')
+
+
+def shared_switchboard(
+    redis: Redis, instance: str, clock: Clock, history: History, timeouts: Timeouts, limits: Limits
+) -> Switchboard:
+    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`."""
+    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s)
+    board = Switchboard(
+        clock, hub, history, timeouts, limits, store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline)
+    )
+    assert isinstance(board.calls.store, RedisCallStore)
+    hub.on_call_heard = board.calls.store.heard  # news of other processes' commits keeps the cache current
+    return board
 
 
 class Backend:
@@ -34,17 +45,13 @@ class Backend:
         self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        self.hub: Hub = InMemoryHub()
-        make_store: Callable[[Callable[[str], Awaitable[None]]], CallStore] | None = None
         if self.redis is not None:
-            redis = self.redis
-            self.hub = RedisHub(redis, settings.instance_name, lease_s=settings.reconnect_grace_s)
-            make_store = lambda on_deadline: RedisCallStore(redis, self.clock, on_deadline)  # noqa: E731
-        self.switchboard = Switchboard(
-            self.clock, self.hub, self.history, settings.timeouts, settings.limits, store=make_store
-        )
-        if isinstance(self.hub, RedisHub) and isinstance(self.switchboard.calls.store, RedisCallStore):
-            self.hub.on_call_heard = self.switchboard.calls.store.heard
+            self.switchboard = shared_switchboard(
+                self.redis, settings.instance_name, self.clock, self.history, settings.timeouts, settings.limits
+            )
+        else:
+            self.switchboard = Switchboard(self.clock, InMemoryHub(), self.history, settings.timeouts, settings.limits)
+        self.hub = self.switchboard.hub
         self.ready = False
         self._started: asyncio.Future[None] | None = None
 

@@ -45,6 +45,10 @@ class HubListener(Protocol):
         """A tab's process died: its browser is on its way to another process (its call sees it reconnecting)."""
         ...
 
+    async def device_gone(self, user: str, device: str) -> None:
+        """A tab of a dead process whose browser did not come back within the grace: gone for good."""
+        ...
+
     def shared_state_lost(self) -> None:
         """The store shared by the processes (Redis) stopped answering."""
         ...

@@ -7,10 +7,13 @@ Keys and channels (all prefixed `vc:`):
   the process that serves it, which renews the lease every second. A process that dies stops renewing: once its
   leases run out (`RECONNECT_GRACE_S`, the same absence a tab is allowed), any process sweeps them, and a user
   with no session left is offline, as after the grace period in one process.
-- `devices:<user>` (hash device → instance, tab key): the tabs a call to that user rings, wherever they are;
+- `devices:<user>` (hash device → instance, reload key): the tabs a call to that user rings, wherever they are;
   `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s). When a heartbeat is
   gone, the first process to notice claims the dead process's tabs: their calls see them as reconnecting (their
-  browsers are on their way to another process) and they are removed.
+  browsers are on their way to another process) and they move to `lost:<user>` (hash, same entries) and the
+  sorted set `lost` (`user␟device` → until when). A browser that comes back within the grace reloads its page
+  on a live process, which finds the lost tab by its reload key and takes over its call, as after a reload;
+  a lost tab not taken over by then is gone for good (its call ends `connection_lost`).
 - Channels: `presence` (changes of presence, to every process), `user:<name>` (calls and signaling for that
   user's tabs, subscribed by the processes holding one), `logout` (a session ended by Log out, everywhere).
   Pub/sub may drop messages while a subscriber reconnects, so the state lives in keys, and a process re-reads
@@ -81,7 +84,7 @@ class RedisHub:
     def __init__(self, redis: Redis, instance: str, lease_s: float) -> None:
         self.redis = redis
         self.instance = instance
-        self.lease_s = lease_s
+        self.lease_s = max(lease_s, 3 * TICK_S)  # renewed every tick: a lease must outlast a late one
         self.listener: HubListener | None = None
         self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
         self._endpoints: dict[str, Endpoint] = {}  # the tabs of this process
@@ -200,6 +203,7 @@ class RedisHub:
 
     async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
         entries = await self.redis.hgetall('vc:devices:' + user)
+        entries.update(await self.redis.hgetall('vc:lost:' + user))  # tabs of a process that died
         for device, entry in entries.items():
             if json.loads(entry).get('reload_key') == reload_key and _text(device) != excluding:
                 return _text(device)
@@ -391,6 +395,7 @@ class RedisHub:
                 await self._renew()
                 await self._sweep_leases()
                 await self._sweep_instances()
+                await self._sweep_lost()
             except (RedisError, OSError) as error:
                 log.warning('⚠️ Hub upkeep failed: %s', type(error).__name__)
             except Exception:
@@ -430,14 +435,32 @@ class RedisHub:
                 await self._claim_leftovers(name)
 
     async def _claim_leftovers(self, instance: str) -> None:
-        """The tabs a dead (or earlier) process held: their calls see them as reconnecting, and they go."""
+        """The tabs a dead (or earlier) process held: their calls see them as reconnecting, and they wait in
+        `lost` for their browsers to come back (on any process) until the grace runs out."""
         members = await self.redis.smembers('vc:devices-of:' + instance)
         await self.redis.delete('vc:devices-of:' + instance)
+        until = time.time() + self.lease_s
         for member in members:
             user, device = _text(member).split(SEP, 1)
-            await self.redis.hdel('vc:devices:' + user, device)
+            entry = await self.redis.hget('vc:devices:' + user, device)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hdel('vc:devices:' + user, device)
+                if entry is not None:
+                    pipe.hset('vc:lost:' + user, device, entry)
+                    pipe.zadd('vc:lost', {_text(member): until})
+                await pipe.execute()
             if self.listener is not None:
                 await self.listener.device_lost(user, device)
+
+    async def _sweep_lost(self) -> None:
+        """Lost tabs whose browsers did not come back within the grace are gone for good."""
+        for found in await self.redis.zrangebyscore('vc:lost', '-inf', time.time(), start=0, num=100):
+            member = _text(found)
+            if not await self.redis.zrem('vc:lost', member):
+                continue  # another process claimed it first
+            user, device = member.split(SEP, 1)
+            if await self.redis.hdel('vc:lost:' + user, device) and self.listener is not None:
+                await self.listener.device_gone(user, device)
 
     async def _forget_device(self, user: str, device: str) -> None:
         """Gone from the user's tabs, and from whichever process held it (here, or one gone since)."""
@@ -446,4 +469,6 @@ class RedisHub:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hdel('vc:devices:' + user, device)
             pipe.srem('vc:devices-of:' + holder, user + SEP + device)
+            pipe.hdel('vc:lost:' + user, device)  # taken over after its process died
+            pipe.zrem('vc:lost', user + SEP + device)
             await pipe.execute()

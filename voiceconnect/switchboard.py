@@ -200,6 +200,9 @@ class Switchboard:
     async def device_lost(self, user: str, device: str) -> None:
         await self.calls.set_away(user, device, away=True)
 
+    async def device_gone(self, user: str, device: str) -> None:
+        await self.calls.device_gone(user, device)
+
     def shared_state_lost(self) -> None:
         self._tell_every_tab(ServiceInterrupted(True))
 

@@ -45,6 +45,9 @@ class QuietListener:
     async def device_lost(self, user: str, device: str) -> None:
         pass
 
+    async def device_gone(self, user: str, device: str) -> None:
+        pass
+
     def shared_state_lost(self) -> None:
         pass
 

@@ -331,11 +331,13 @@ class AppServer:
 
 class RedisServer:
     """Debian's `redis-server` on a free loopback port, with nothing saved to disk: a real Redis for tests of the
-    several-processes setup (`REDIS_URL`). `flush()` empties it between tests that share it."""
+    several-processes setup (`REDIS_URL`). `flush()` empties it between tests that share it. A `persistent` one
+    keeps its data in an append-only file, so a stop and a start are an outage, not a loss."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, persistent: bool = False) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -344,7 +346,8 @@ class RedisServer:
 
     def start(self, timeout: float = 10) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+        command = ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '']
+        command += ['--appendonly', 'yes', '--appendfsync', 'always'] if self.persistent else ['--appendonly', 'no']
         with (self.directory / 'redis.log').open('ab') as log:
             self.process = subprocess.Popen(
                 command, cwd=self.directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
