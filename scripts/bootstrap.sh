@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make .venv with VoiceConnect and the pinned versions of what it needs (and of what its tests need, with `--test`).
-# Safe to run again.
+# Make .venv with VoiceConnect and the pinned versions of what it needs (and of what its tests need, with `--test`;
+# with `--cluster`, Debian's redis-server and haproxy for scripts/cluster.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,9 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 lock=requirements/app.txt
+if [ "${1:-}" = "--cluster" ]; then
+  apt_install redis-server haproxy
+fi
 if [ "${1:-}" = "--test" ]; then
   lock=requirements/test.txt
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network

@@ -1,6 +1,8 @@
 """Settings from `VOICECONNECT_*` environment variables or a `.env` file (see the README's table)."""
 
+import contextlib
 import json
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -97,6 +99,11 @@ class Settings(BaseSettings, Timeouts, Limits):
         path = self.data_dir / 'storage_secret'
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # written aside and moved in: processes started together all read the same complete secret
+            draft = path.with_name(f'.storage_secret.{secrets.token_hex(4)}')
+            draft.write_text(secrets.token_urlsafe(48))
+            draft.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)  # the first process's secret wins; the others read it
+            draft.unlink()
         return path.read_text().strip()

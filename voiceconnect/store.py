@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, event, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,8 +89,16 @@ class Store:
             event.listen(self.engine.sync_engine, 'connect', _sqlite_for_several_processes)
 
     async def create_schema(self) -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        """Create the tables that are missing. Processes started together on a fresh database race to create them:
+        the loser's check-then-create finds a table made meanwhile, and simply checks again."""
+        for attempt in range(3):
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.run_sync(Base.metadata.create_all)
+                return
+            except OperationalError as error:
+                if 'already exists' not in str(error) or attempt == 2:
+                    raise
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -383,6 +383,102 @@ class RedisServer:
         self.stop()
 
 
+class Cluster:
+    """`scripts/cluster.sh N` as an operator runs it: Redis, N app processes (app1…appN) and HAProxy in front,
+    on free loopback ports, with its pids and logs in `run_dir`."""
+
+    def __init__(
+        self, project_dir: Path, run_dir: Path, n: int = 2, overrides: Mapping[str, Any] | None = None
+    ) -> None:
+        self.project_dir = Path(project_dir)
+        self.run_dir = Path(run_dir)
+        self.n = n
+        self.port = free_port()
+        self.overrides = {_env_name(k): str(v) for k, v in (overrides or {}).items()}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self.port}'
+
+    @property
+    def data_dir(self) -> Path:
+        """Shared by the processes: the database and NiceGUI's files."""
+        return self.run_dir / 'data'
+
+    def start(self, timeout: float = 90) -> Self:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith((ENV_PREFIX, 'PYTEST_', 'NICEGUI_'))}
+        env.update(
+            PORT=str(self.port),
+            CLUSTER_DIR=str(self.run_dir),
+            VOICECONNECT_DATA_DIR=str(self.data_dir),
+            VOICECONNECT_ICE_SERVERS='[]',
+        )
+        env.pop('REDIS_URL', None)
+        env.update(self.overrides)
+        with (self.run_dir / 'cluster.out').open('ab') as out:
+            self.process = subprocess.Popen(
+                ['bash', 'scripts/cluster.sh', str(self.n)],
+                cwd=self.project_dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        atexit.register(self.stop)
+        wait_until(lambda: 'Ctrl-C stops them all' in self._read('cluster.out'), self._tail, timeout, interval=0.2)
+        return self
+
+    def pid(self, instance: str) -> int:
+        return int(self._read(f'{instance}.pid'))
+
+    def kill(self, instance: str) -> None:
+        """kill -9 one app process: no shutdown, its sockets just go."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid(instance), signal.SIGKILL)
+
+    def log_text(self, instance: str | None = None) -> str:
+        names = [instance] if instance else [f'app{i}' for i in range(1, self.n + 1)]
+        return ''.join(self._read(f'{name}.log') for name in names)
+
+    def wait_for_log(self, substring: str, timeout: float = 10) -> str:
+        def line() -> str | None:
+            return next((line for line in self.log_text().splitlines() if substring in line), None)
+
+        return wait_until(line, lambda: f'{substring!r} not in the logs\n{self._tail()}', timeout)
+
+    def stop(self, timeout: float = 20) -> None:
+        """Ctrl-C, as an operator stops it."""
+        process, self.process = self.process, None
+        atexit.unregister(self.stop)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+    def _read(self, name: str) -> str:
+        try:
+            return (self.run_dir / name).read_bytes().decode('utf-8', errors='replace')
+        except FileNotFoundError:
+            return ''
+
+    def _tail(self) -> str:
+        return f'the cluster did not start\n{self._read("cluster.out")[-3000:]}'
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --- people: one browser each ------------------------------------------------------------------------------
 
 

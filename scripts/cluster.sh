@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Several VoiceConnect processes behind HAProxy, sharing one Redis:   scripts/cluster.sh N   (N ≥ 1, default 2)
+#
+# Starts Redis (Debian's redis-server on a free loopback port, unless REDIS_URL is set), N app processes
+# (instances app1…appN on free loopback ports, all with VOICECONNECT_REDIS_URL and one shared data dir) and HAProxy
+# on PORT (default 8080; HOST, default 127.0.0.1) with cookie stickiness (a browser's page and socket stay on the
+# process that served the page) and /healthz checks (a browser whose process died goes to another one). Ctrl-C
+# stops them all. Each app's log goes to the terminal, each line prefixed with its instance.
+#
+# Environment: PORT, HOST, REDIS_URL, VOICECONNECT_* (passed to every app process; VOICECONNECT_DATA_DIR defaults to
+# ./data), CLUSTER_DIR (where the pids, logs and the generated haproxy.cfg go; default a new temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+n=${1:-2}
+if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
+  echo "scripts/cluster.sh: N must be a whole number of processes, 1 or more, not '$n'" >&2
+  exit 2
+fi
+port=${PORT:-8080}
+host=${HOST:-127.0.0.1}
+if ! command -v haproxy >/dev/null || { [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; } \
+  || [ ! -x .venv/bin/python ]; then
+  bash scripts/bootstrap.sh --cluster
+fi
+run_dir=${CLUSTER_DIR:-$(mktemp -d -t voiceconnect-cluster.XXXXXX)}
+mkdir -p "$run_dir"
+export VOICECONNECT_DATA_DIR=${VOICECONNECT_DATA_DIR:-data}
+
+pids=()       # HAProxy, the apps, the log tail: stopped first (the apps stop gracefully, while Redis still answers)
+redis_pid=''  # then Redis
+stop_all() {
+  trap - EXIT INT TERM
+  echo "Stopping VoiceConnect…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$redis_pid" ]; then
+    kill -TERM "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+}
+trap stop_all EXIT INT TERM
+
+free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() {  # what, then a command that succeeds once it is up
+  local what=$1
+  shift
+  for _ in $(seq 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "scripts/cluster.sh: $what did not come up; see $run_dir" >&2
+  exit 1
+}
+healthy() { .venv/bin/python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1"; }
+
+if [ -z "${REDIS_URL:-}" ]; then
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$run_dir" \
+    >"$run_dir/redis.log" 2>&1 &
+  redis_pid=$!
+  echo $! >"$run_dir/redis.pid"
+  REDIS_URL=redis://127.0.0.1:$redis_port/0
+  wait_for "redis-server on port $redis_port" redis-cli -p "$redis_port" ping
+fi
+# one storage secret for all (session cookies made by one process are read by the others), kept in the data dir
+VOICECONNECT_STORAGE_SECRET=${VOICECONNECT_STORAGE_SECRET:-$(.venv/bin/python -c \
+  'from voiceconnect.settings import Settings; print(Settings().effective_storage_secret)')}
+export VOICECONNECT_STORAGE_SECRET
+
+servers=''
+for i in $(seq "$n"); do
+  app_port=$(free_port)
+  VOICECONNECT_REDIS_URL=$REDIS_URL VOICECONNECT_INSTANCE=app$i VOICECONNECT_HOST=127.0.0.1 \
+    VOICECONNECT_PORT=$app_port PYTHONUNBUFFERED=1 .venv/bin/python main.py >"$run_dir/app$i.log" 2>&1 &
+  pids+=($!)
+  echo $! >"$run_dir/app$i.pid"
+  echo "$app_port" >"$run_dir/app$i.port"
+  servers+="    server app$i 127.0.0.1:$app_port check cookie app$i"$'\n'
+done
+for i in $(seq "$n"); do
+  wait_for "app$i (log: $run_dir/app$i.log)" healthy "http://127.0.0.1:$(cat "$run_dir/app$i.port")/healthz"
+done
+
+cat >"$run_dir/haproxy.cfg" <<CFG
+global
+    maxconn 8000            # two file descriptors each (browser and app); 1,000 tabs need 2,000
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h       # NiceGUI's socket stays open for the life of the page
+    option redispatch       # a browser whose process died is sent to another one...
+    retries 2               # ...after a failed try at it
+
+frontend voiceconnect
+    bind $host:$port
+    default_backend apps
+
+backend apps
+    balance roundrobin
+    # stickiness by cookie: each browser's page and socket reach the process that holds the page's state
+    cookie SRV insert indirect nocache httponly
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 1s fall 2 rise 1
+$servers
+CFG
+haproxy -f "$run_dir/haproxy.cfg" -db >"$run_dir/haproxy.log" 2>&1 &
+pids+=($!)
+echo $! >"$run_dir/haproxy.pid"
+wait_for "HAProxy on $host:$port (log: $run_dir/haproxy.log)" healthy "http://$host:$port/healthz"
+
+echo "VoiceConnect: $n processes on http://$host:$port (HAProxy), Redis $REDIS_URL; pids, logs, haproxy.cfg in $run_dir"
+echo "Ctrl-C stops them all."
+tail -q -n +1 -F "$run_dir"/app*.log &
+pids+=($!)
+haproxy_pid=$(cat "$run_dir/haproxy.pid")
+wait "$haproxy_pid"  # until HAProxy stops; an app process dying is what the others are there for

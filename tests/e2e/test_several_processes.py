@@ -1,0 +1,151 @@
+"""Several processes over Redis, in real browsers: `scripts/cluster.sh 2` (Redis, two app processes, HAProxy),
+people served by different processes calling each other, a process killed mid-call, and one process with Redis
+restarted mid-call. The calls go on: their state was in Redis, and a page that lost its process reloads on
+another (or the restarted) one and resumes its call as after a reload."""
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+
+from voiceconnect.testing.harness import (
+    NAMES,
+    PROJECT_DIR,
+    TONES_HZ,
+    AppServer,
+    Cluster,
+    Person,
+    launch_person,
+    sign_up,
+    wait_for_tone,
+    wait_until,
+)
+
+from .conftest import accept, call, expect_call_ended
+from .test_persistence import call_rows, wait_for_rows
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with Cluster(PROJECT_DIR, tmp_path_factory.mktemp('cluster'), n=2) as running:
+        yield running
+
+
+@pytest.fixture
+def served(
+    playwright_sync: Playwright, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str, Cluster], Person]]:
+    """Factory: a signed-up person whose browser the balancer keeps on `instance` (its sticky cookie set first)."""
+    made: list[Person] = []
+
+    def make(instance: str, cluster: Cluster) -> Person:
+        name = f'{NAMES[len(made) % len(NAMES)]}_{secrets.token_hex(2)}'
+        person = launch_person(playwright_sync, name, TONES_HZ[len(made)], tmp_path, 'pw-' + secrets.token_hex(6))
+        made.append(person)
+        person.context.add_cookies([{'name': 'SRV', 'value': instance, 'url': cluster.url}])
+        sign_up(person.page, cluster.url, person.name, person.password)
+        person.page.goto(cluster.url + '/')
+        expect(person.page.get_by_text(f'Signed in as {person.name}')).to_be_visible()
+        return person
+
+    yield make
+    for person in made:
+        person.close()
+
+
+def rows_of(cluster: Cluster, person: Person) -> list[tuple]:
+    """The call rows `person` is in: (answered, ended, reason), oldest first."""
+    return [row[2:] for row in call_rows(cluster) if person.name in row[:2]]
+
+
+def instance_of(page: Page) -> str:
+    """Which process serves this browser (its requests carry the balancer's sticky cookie)."""
+    return str(page.evaluate("fetch('/healthz').then((r) => r.json()).then((health) => health.instance)"))
+
+
+def test_people_on_two_processes_see_each_other_call_talk_and_glare(cluster: Cluster, served) -> None:
+    alice, bob = served('app1', cluster), served('app2', cluster)
+    assert (instance_of(alice.page), instance_of(bob.page)) == ('app1', 'app2')
+    expect(alice.page.get_by_role('button', name=f'Call {bob.name}')).to_be_visible()
+    expect(bob.page.get_by_role('button', name=f'Call {alice.name}')).to_be_visible()
+
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(alice.page, bob.tone_hz)
+    wait_for_tone(bob.page, alice.tone_hz)
+    bob.page.get_by_role('button', name='Hang up').click()
+    for person in (alice, bob):
+        expect_call_ended(person.page)
+        person.page.get_by_role('button', name='Back to dashboard').click()
+
+    alice_button = alice.page.get_by_role('button', name=f'Call {bob.name}')
+    bob_button = bob.page.get_by_role('button', name=f'Call {alice.name}')
+    alice_button.dispatch_event('click')  # both click at once, on two processes
+    bob_button.dispatch_event('click')
+    expect(alice.page.get_by_text(f'In call with {bob.name}')).to_be_visible()
+    expect(bob.page.get_by_text(f'In call with {alice.name}')).to_be_visible()
+    wait_for_tone(alice.page, bob.tone_hz)
+    wait_for_tone(bob.page, alice.tone_hz)
+    initiated = [line for line in cluster.log_text().splitlines() if '📞 Call initiated' in line and alice.name in line]
+    assert len(initiated) == 2, initiated  # the first call, and one call for the glare
+    alice.page.get_by_role('button', name='Hang up').click()
+    expect_call_ended(bob.page)
+    wait_until(lambda: rows_of(cluster, alice) == [(1, 1, 'completed')] * 2, lambda: str(rows_of(cluster, alice)))
+
+
+def test_the_process_serving_bob_is_killed_mid_call_and_the_call_goes_on(cluster: Cluster, served) -> None:
+    alice, bob = served('app1', cluster), served('app2', cluster)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(alice.page, bob.tone_hz)
+    wait_for_tone(bob.page, alice.tone_hz)
+
+    killed_at = time.monotonic()
+    with bob.page.expect_navigation(timeout=15_000):  # the audio flows browser to browser until the page reloads
+        cluster.kill('app2')
+    cluster.wait_for_log(f'Call resumed after a reload: {bob.name}', timeout=15)
+    expect(bob.page.get_by_text(f'In call with {alice.name}')).to_be_visible()
+    wait_for_tone(bob.page, alice.tone_hz, timeout=15)
+    wait_for_tone(alice.page, bob.tone_hz, timeout=15)
+    print(f'voice back both ways {time.monotonic() - killed_at:.1f} s after kill -9')
+    assert instance_of(bob.page) == 'app1'
+    logs = cluster.log_text()
+    assert 'User disconnected' not in logs
+    assert not [line for line in logs.splitlines() if 'Call ended' in line and bob.name in line]
+
+    alice.page.get_by_role('button', name='Hang up').click()
+    expect_call_ended(bob.page)
+    wait_for_rows(
+        cluster,
+        [row for row in call_rows(cluster) if bob.name not in row[:2]] + [(alice.name, bob.name, 1, 1, 'completed')],
+    )
+
+
+@pytest.fixture
+def vc_settings(redis_url: str) -> dict[str, str]:
+    return {'REDIS_URL': redis_url}
+
+
+def test_one_process_with_redis_restarts_mid_call_and_the_call_goes_on(vc_server: AppServer, people) -> None:
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    wait_for_tone(alice.page, bob.tone_hz)
+    wait_for_tone(bob.page, alice.tone_hz)
+    mark = vc_server.log_mark()
+    vc_server.restart()
+    restarted_at = time.monotonic()
+    for person, peer in ((alice, bob), (bob, alice)):
+        expect(person.page.get_by_text('Connected', exact=True)).to_be_visible(timeout=15_000)
+        expect(person.page.get_by_text(f'In call with {peer.name}')).to_be_visible()
+    wait_for_tone(alice.page, bob.tone_hz, timeout=15)
+    wait_for_tone(bob.page, alice.tone_hz, timeout=15)
+    print(f'voice back both ways {time.monotonic() - restarted_at:.1f} s after the restarted process answered')
+    after = vc_server.log_text()[mark:]
+    assert 'server_restart' not in after and 'User disconnected' not in after
+    alice.page.get_by_role('button', name='Hang up').click()
+    expect_call_ended(bob.page)
+    wait_for_rows(vc_server, [(alice.name, bob.name, 1, 1, 'completed')])
