@@ -9,7 +9,10 @@
 The three take turns call by call, each pair of browsers idle while another measures: this machine's speed
 drifts by 20% over a few minutes, and measured one after the other the ratio swung between 1.2 and 1.6.
 
-Run it with `scripts/bench.sh ring_voice [calls]` (it runs inside a private loopback-only network namespace).
+With `--cluster`, two more pairs take their turns on `scripts/cluster.sh 2` (Redis, two processes, HAProxy): one
+pair served by the same process, one pair by different processes (the ring crosses Redis).
+
+Run it with `scripts/bench.sh ring_voice [calls] [--cluster]` (inside a private loopback-only network namespace).
 """
 
 import statistics
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
-from voiceconnect.testing.harness import AppServer, launch_person, sign_up
+from voiceconnect.testing.harness import AppServer, Cluster, launch_person, sign_up
 
 ROOT = Path(__file__).resolve().parents[1]
 # Before each ring the pages get a second to finish the last call's teardown (peer connections closed, the
@@ -133,23 +136,37 @@ class FloorRig:
 
 
 class VoiceConnectRig:
-    """VoiceConnect with alice and bob signed in; `call()` measures one ring and the voice-up after Accept."""
+    """VoiceConnect with a caller and a callee signed in; `call()` measures one ring and the voice-up after Accept.
+    Given a running cluster (`scripts/cluster.sh`), the two browsers are kept on the instances in `on`."""
 
-    def __init__(self, playwright: Playwright, tmp: Path) -> None:
-        # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
-        overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000}
-        self.server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', overrides).start()
-        self.alice = launch_person(playwright, 'alice', 440, tmp)
-        self.bob = launch_person(playwright, 'bob', 660, tmp)
-        for person in (self.alice, self.bob):
-            sign_up(person.page, self.server.url, person.name, 'bench password')
+    def __init__(
+        self,
+        playwright: Playwright,
+        tmp: Path,
+        cluster: Cluster | None = None,
+        on: tuple[str, str] = ('', ''),
+        names: tuple[str, str] = ('alice', 'bob'),
+    ) -> None:
+        self.server: AppServer | None = None
+        if cluster is None:
+            # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
+            overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000}
+            self.server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', overrides).start()
+        url = cluster.url if cluster is not None else self.server.url  # type: ignore[union-attr]
+        self.alice = launch_person(playwright, names[0], 440, tmp)
+        self.bob = launch_person(playwright, names[1], 660, tmp)
+        for person, instance in zip((self.alice, self.bob), on, strict=True):
+            if instance:  # the balancer's sticky cookie, as if it had sent this browser there
+                person.context.add_cookies([{'name': 'SRV', 'value': instance, 'url': url}])
+            sign_up(person.page, url, person.name, 'bench password')
 
     def call(self) -> tuple[tuple[float, float], float]:
         alice, bob = self.alice, self.bob
-        expect(alice.page.get_by_role('button', name='Call bob')).to_be_visible()
+        button = f'Call {bob.name}'
+        expect(alice.page.get_by_role('button', name=button)).to_be_visible()
         time.sleep(SETTLE_S)
-        ring = measure_ring(alice.page, bob.page, 'Call bob')
-        expect(alice.page.get_by_text('Calling bob…')).to_be_visible()
+        ring = measure_ring(alice.page, bob.page, button)
+        expect(alice.page.get_by_text(f'Calling {bob.name}…')).to_be_visible()
         time.sleep(1.0)  # a person takes a moment to answer
         hears_bob = watch(alice.page, WATCH_TONE, bob.tone_hz)
         hears_alice = watch(bob.page, WATCH_TONE, alice.tone_hz)
@@ -165,41 +182,69 @@ class VoiceConnectRig:
     def close(self) -> None:
         self.alice.close()
         self.bob.close()
-        self.server.stop()
+        if self.server is not None:
+            self.server.stop()
+
+
+def cluster_rigs(playwright: Playwright, tmp: Path) -> tuple[Cluster, VoiceConnectRig, VoiceConnectRig]:
+    """Two processes over Redis behind HAProxy: one pair of people on one process, another pair across both."""
+    cluster = Cluster(ROOT, tmp / 'cluster', n=2, overrides={'CALLS_PER_MINUTE': 1000}).start()
+    same = VoiceConnectRig(playwright, tmp, cluster, ('app1', 'app1'), ('carol', 'dave'))
+    across = VoiceConnectRig(playwright, tmp, cluster, ('app1', 'app2'), ('erin', 'frank'))
+    return cluster, same, across
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    args = [arg for arg in sys.argv[1:] if not arg.startswith('--')]
+    with_cluster = '--cluster' in sys.argv
+    runs = int(args[0]) if args else 20
     floor: list[tuple[float, float]] = []
     sized_floor: list[tuple[float, float]] = []
     ring: list[tuple[float, float]] = []
     voice: list[float] = []
+    same_ring: list[tuple[float, float]] = []
+    across_ring: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
         tmp = Path(tmp_dir)
         rigs = [FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS), VoiceConnectRig(playwright, tmp)]
         floor_rig, sized_rig, voiceconnect = rigs
+        cluster = None
         try:
+            if with_cluster:
+                cluster, same, across = cluster_rigs(playwright, tmp)
+                rigs += [same, across]
             for _ in range(runs):  # one of each in turn: a machine that slows down mid-run skews no side
                 floor.append(floor_rig.ring())
                 sized_floor.append(sized_rig.ring())
                 call_ring, call_voice = voiceconnect.call()
                 ring.append(call_ring)
                 voice.append(call_voice)
+                if with_cluster:
+                    same_ring.append(same.call()[0])
+                    across_ring.append(across.call()[0])
         finally:
             for rig in rigs:
                 rig.close()
+            if cluster is not None:
+                cluster.stop()
     print(f'ring and voice-up latency over {runs} calls, real Chromium, loopback only')
     for how, index in (('in the pages (click event → dialog in the DOM)', 0), ('as a Playwright test sees it', 1)):
         print(f'{how}:')
         print(report('  floor: bare NiceGUI dialog', [f[index] for f in floor]))
         print(report('  floor, dashboard-sized page', [f[index] for f in sized_floor]))
         print(report('  ring: Call → callee dialog', [r[index] for r in ring]))
+        if with_cluster:
+            print(report('  ring, 2 processes, same one', [r[index] for r in same_ring]))
+            print(report('  ring, 2 processes, across', [r[index] for r in across_ring]))
     print(report('voice-up: Accept → both tones', voice))
     for how, index in (('in the pages', 0), ('as a test sees it', 1)):
         ring_p50 = statistics.median(r[index] for r in ring)
         ratio = ring_p50 / statistics.median(f[index] for f in floor)
         sized = ring_p50 / statistics.median(f[index] for f in sized_floor)
         print(f'ring p50 / floor p50 ({how}) = {ratio:.2f}  (target ≤ 1.3); / dashboard-sized floor = {sized:.2f}')
+    if with_cluster:
+        extra = statistics.median(r[0] for r in across_ring) - statistics.median(r[0] for r in same_ring)
+        print(f'cross-process ring p50 − same-process p50 (in the pages) = {extra:+.1f} ms  (target ≤ +5 ms)')
     print('targets: ring p95 ≤ 150 ms, voice-up p50 ≤ 400 ms')
 
 

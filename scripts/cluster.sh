@@ -4,8 +4,9 @@
 # Starts Redis (Debian's redis-server on a free loopback port, unless REDIS_URL is set), N app processes
 # (instances app1…appN on free loopback ports, all with VOICECONNECT_REDIS_URL and one shared data dir) and HAProxy
 # on PORT (default 8080; HOST, default 127.0.0.1) with cookie stickiness (a browser's page and socket stay on the
-# process that served the page) and /healthz checks (a browser whose process died goes to another one). Ctrl-C
-# stops them all. Each app's log goes to the terminal, each line prefixed with its instance.
+# process that served the page) and /healthz checks (a browser whose process died goes to another one). An app
+# process that dies is started again a second later. Ctrl-C stops them all. Each app's log goes to the terminal,
+# each line prefixed with its instance.
 #
 # Environment: PORT, HOST, REDIS_URL, VOICECONNECT_* (passed to every app process; VOICECONNECT_DATA_DIR defaults to
 # ./data), CLUSTER_DIR (where the pids, logs and the generated haproxy.cfg go; default a new temporary directory).
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 n=${1:-2}
@@ -69,14 +70,26 @@ VOICECONNECT_STORAGE_SECRET=${VOICECONNECT_STORAGE_SECRET:-$(.venv/bin/python -c
   'from voiceconnect.settings import Settings; print(Settings().effective_storage_secret)')}
 export VOICECONNECT_STORAGE_SECRET
 
+supervise() {  # instance number, port: run that app process, and start it again whenever it dies (as systemd would)
+  local i=$1 app_port=$2 child=''
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    VOICECONNECT_REDIS_URL=$REDIS_URL VOICECONNECT_INSTANCE=app$i VOICECONNECT_HOST=127.0.0.1 \
+      VOICECONNECT_PORT=$app_port PYTHONUNBUFFERED=1 .venv/bin/python main.py >>"$run_dir/app$i.log" 2>&1 &
+    child=$!
+    echo "$child" >"$run_dir/app$i.pid"
+    wait "$child" || true
+    echo "[app$i] the process ended; starting it again in 1 s" >>"$run_dir/app$i.log"
+    sleep 1
+  done
+}
+
 servers=''
 for i in $(seq "$n"); do
   app_port=$(free_port)
-  VOICECONNECT_REDIS_URL=$REDIS_URL VOICECONNECT_INSTANCE=app$i VOICECONNECT_HOST=127.0.0.1 \
-    VOICECONNECT_PORT=$app_port PYTHONUNBUFFERED=1 .venv/bin/python main.py >"$run_dir/app$i.log" 2>&1 &
-  pids+=($!)
-  echo $! >"$run_dir/app$i.pid"
   echo "$app_port" >"$run_dir/app$i.port"
+  supervise "$i" "$app_port" &
+  pids+=($!)
   servers+="    server app$i 127.0.0.1:$app_port check cookie app$i"$'\n'
 done
 for i in $(seq "$n"); do

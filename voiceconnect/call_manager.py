@@ -172,7 +172,13 @@ class CallManager:
     # reports about the media (from the browser module of one device; see signaling.py)
 
     async def party_call(self, call_id: str, user: str, device: str) -> Call:
-        """The call, if `device` may signal on it now (raises CallError otherwise)."""
+        """The call, if `device` may signal on it now (raises CallError otherwise). Checked against this process's
+        view of the call first (kept current by every commit and by news of other processes' commits): a relayed
+        offer or candidate then costs no round trip to a shared store; a device not seen there as a party is
+        checked against the store itself."""
+        cached = self.store.cached(call_id)
+        if cached is not None and cached.has_user(user) and device in cached.party_devices():
+            return cached
 
         async def step(tx: CallTx, out: Outcome) -> Call:
             return await self._party_call(tx, call_id, user, device)

@@ -5,8 +5,9 @@ this is the boundary where the limits on how often a person may call or signal a
 state machine sees anything. Pages never reach behind it.
 """
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from .signaling import handle_signal
 from .signals import parse_signal
 
 E = TypeVar('E', bound=Event)
+T = TypeVar('T')
 log = logging.getLogger('voiceconnect')
 Handler = Callable[[Any], None]
 # rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
@@ -101,6 +103,7 @@ class Device:
         self.tab_key = tab_key  # names the browser tab across reloads (NiceGUI's tab id)
         self.browser = browser
         self._handlers: dict[type, list[Handler]] = {}
+        self._order = asyncio.Lock()
 
     @property
     def reload_key(self) -> str | None:
@@ -156,19 +159,19 @@ class Device:
     async def call_user(self, name: str) -> CallView:
         self._check_attached()
         self._count_call_attempt()
-        return self._view(await self._board.calls.place_call(self.user, self.id, name))
+        return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, name)))
 
     async def accept(self, call_id: str) -> CallView:
-        return self._view(await self._calls().accept(call_id, self.user, self.id))
+        return self._view(await self._in_order(self._calls().accept(call_id, self.user, self.id)))
 
     async def decline(self, call_id: str) -> CallView:
-        return self._view(await self._calls().decline(call_id, self.user, self.id))
+        return self._view(await self._in_order(self._calls().decline(call_id, self.user, self.id)))
 
     async def hang_up(self, call_id: str) -> CallView:
-        return self._view(await self._calls().hang_up(call_id, self.user, self.id))
+        return self._view(await self._in_order(self._calls().hang_up(call_id, self.user, self.id)))
 
     async def set_muted(self, call_id: str, muted: bool) -> CallView:
-        return self._view(await self._calls().set_muted(call_id, self.user, self.id, muted))
+        return self._view(await self._in_order(self._calls().set_muted(call_id, self.user, self.id, muted)))
 
     async def signal(self, data: object) -> None:
         """A message from this tab's browser module. Beyond `SIGNALS_PER_SECOND` (after a burst of `SIGNAL_BURST`)
@@ -178,7 +181,8 @@ class Device:
             self._drop_signal(limited)
             return
         try:
-            await handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, parse_signal(data))
+            signal = parse_signal(data)
+            await self._in_order(handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, signal))
         except ValidationError as error:
             raise self._rejected(error.errors()[0]['msg']) from error
         except CallError as error:
@@ -195,6 +199,13 @@ class Device:
         await self._board.detach(self)
 
     # helpers
+
+    async def _in_order(self, action: Awaitable[T]) -> T:
+        """This tab's actions and signals take effect in the order they came. With a store shared by several
+        processes a step waits for Redis, and a later message (the browser's report that media is up) could
+        otherwise overtake an earlier one (its Accept) and be refused."""
+        async with self._order:
+            return await action
 
     def _view(self, call: Call) -> CallView:
         return CallView.of(call, self.user, self.id)

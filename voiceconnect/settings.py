@@ -43,6 +43,7 @@ class Settings(BaseSettings, Timeouts, Limits):
     ssl_keyfile: Path | None = None
     redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
     instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
+    database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
 
     @field_validator('ice_servers', mode='before')
     @classmethod
@@ -89,7 +90,7 @@ class Settings(BaseSettings, Timeouts, Limits):
 
     @property
     def database_url(self) -> str:
-        return f'sqlite+aiosqlite:///{self.data_dir / "voiceconnect.db"}'
+        return self.database or f'sqlite+aiosqlite:///{self.data_dir / "voiceconnect.db"}'
 
     @cached_property
     def effective_storage_secret(self) -> str:

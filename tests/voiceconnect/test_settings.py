@@ -228,6 +228,11 @@ def test_the_database_lives_in_the_data_dir(tmp_path: Path) -> None:
     assert settings.database_url == f'sqlite+aiosqlite:///{tmp_path / "d" / "voiceconnect.db"}'
 
 
+def test_another_database_is_a_url_change(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / 'd', database='postgresql+asyncpg://vc@db.example.org/voiceconnect')
+    assert settings.database_url == 'postgresql+asyncpg://vc@db.example.org/voiceconnect'
+
+
 def test_a_storage_secret_is_generated_on_first_run_in_the_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / 'fresh' / 'data'
     secret = Settings(data_dir=data_dir).effective_storage_secret
@@ -258,3 +263,16 @@ def test_a_configured_storage_secret_wins_and_nothing_is_written(
     monkeypatch.setenv('VOICECONNECT_DATA_DIR', str(tmp_path / 'data'))
     assert Settings().effective_storage_secret == 'from-the-operator'
     assert not (tmp_path / 'data' / 'storage_secret').exists()
+
+
+# several processes
+
+
+def test_redis_url_must_name_a_redis() -> None:
+    with pytest.raises(ValidationError, match='REDIS_URL must start with redis://'):
+        Settings(redis_url='http://127.0.0.1:6379')
+
+
+def test_each_process_is_named_after_its_address_unless_given_a_name() -> None:
+    assert Settings(host='127.0.0.1', port=8081).instance_name == '127.0.0.1:8081'
+    assert Settings(port=8081, instance='app1').instance_name == 'app1'

@@ -298,3 +298,16 @@ async def test_redis_lost_and_back_the_tabs_are_told_and_a_deadline_passed_meanw
         assert state_seen(alice, call.id) == CallState.ENDED
         assert tab_of(bob).online_names == ['alice']  # state re-read, nothing lost
         await one.stop()
+
+
+async def test_a_tabs_messages_take_effect_in_the_order_they_came(start: Start) -> None:
+    one, two = await start('one'), await start('two')
+    alice, bob = await one.tab('alice'), await two.tab('bob')
+    for _ in range(3):
+        call = await alice.call_user('bob')
+        await sees(bob, call.id, CallState.RINGING)
+        # the browser reports its media up right after its Accept: both wait for Redis, neither may overtake
+        await asyncio.gather(bob.accept(call.id), media_up(bob, call.id))
+        await media_up(alice, call.id)
+        await sees(alice, call.id, CallState.ACTIVE)
+        await alice.hang_up(call.id)

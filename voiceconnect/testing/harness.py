@@ -434,8 +434,14 @@ class Cluster:
     def pid(self, instance: str) -> int:
         return int(self._read(f'{instance}.pid'))
 
+    def wait_serving(self, instance: str, timeout: float = 60) -> None:
+        """Until `instance` answers /healthz (e.g. started again after a kill) and HAProxy has checked it since."""
+        url = f'http://127.0.0.1:{self._read(f"{instance}.port").strip()}/healthz'
+        wait_until(lambda: _http_status(url) == 200, f'{instance} answering /healthz', timeout, interval=0.2)
+        time.sleep(2.5)  # HAProxy checks every second and needs one good answer (haproxy.cfg: inter 1s rise 1)
+
     def kill(self, instance: str) -> None:
-        """kill -9 one app process: no shutdown, its sockets just go."""
+        """kill -9 one app process: no shutdown, its sockets just go. scripts/cluster.sh starts it again."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid(instance), signal.SIGKILL)
 
