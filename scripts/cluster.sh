@@ -106,8 +106,8 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 1h       # NiceGUI's socket stays open for the life of the page
-    option redispatch       # a browser whose process died is sent to another one...
-    retries 2               # ...after a failed try at it
+    option redispatch 1     # a browser whose process died is sent to another one at the first retry (HAProxy
+    retries 1               # waits a second before retrying the same server; another one it tries at once)
 
 frontend voiceconnect
     bind $host:$port
