@@ -4,7 +4,7 @@ import json
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,8 @@ class Settings(BaseSettings, Timeouts, Limits):
     ssl_keyfile: Path | None = None
     redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
     instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
+    signup: Literal['open', 'closed'] = 'open'  # closed: only `python -m voiceconnect.admin add-user` makes accounts
+    sound_test: bool = True  # a built-in contact `Sound test` that answers and plays back what you say
 
     @field_validator('ice_servers', mode='before')
     @classmethod
