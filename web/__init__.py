@@ -23,7 +23,7 @@ def install(backend: Backend) -> None:
     nicegui_fixes.install()
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
-    program_socket.install()  # programs' sign-in and socket namespace (the Python voice client)
+    program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)

@@ -5,6 +5,8 @@ socket holding that token as a tab of its user (voiceconnect/programs.py says wh
 Every request on the namespace is answered through socket.io's acknowledgement: `{'call': …}`, `{}`, or
 `{'error': message}`; what the server has to say comes as events (`call`, `signal`, `presence`, `signed_out`,
 `service`), in order, through one queue per socket.
+
+`install` also lists the Sound test contact (voiceconnect/sound_test.py), a program inside the app.
 """
 
 import asyncio
@@ -20,6 +22,7 @@ from nicegui import app
 
 from voiceconnect.accounts import AccountError
 from voiceconnect.programs import ProgramConnection, ProgramRefused, Programs
+from voiceconnect.sound_test import SOUND_TEST, SoundTest
 
 from .core import backend
 from .nicegui_fixes.socketio_server import socketio_server
@@ -116,9 +119,12 @@ async def open_session(request: Request) -> JSONResponse:
     return JSONResponse({'name': signed_in.name, 'token': signed_in.token})
 
 
-def install() -> None:
-    """Idempotent: tests build the app more than once in a process."""
+def install(sound_test: bool) -> None:
+    """Idempotent: tests build the app more than once in a process. `sound_test`: list the Sound test contact."""
     _programs.clear()
+    logging.getLogger('aioice').setLevel(logging.WARNING)  # it logs every ICE check at INFO, in the app's log
+    if sound_test:
+        backend().switchboard.contacts[SOUND_TEST] = SoundTest(programs())
     server = socketio_server()
     if NAMESPACE not in server.namespace_handlers:
         server.register_namespace(ProgramNamespace())

@@ -100,3 +100,28 @@ async def test_a_signaling_blip_mid_call_does_not_end_the_call(vc_server: AppSer
         assert 'Call ended' not in vc_server.log_text()[mark:]
         await call.hang_up()
         await playing
+
+
+async def test_two_programs_use_the_sound_test_at_once_and_each_hears_itself(
+    vc_server: AppServer, tmp_path: Path
+) -> None:
+    """Never busy: each caller gets a session of their own, which records them and plays it back."""
+
+    async def sound_test(hz: int) -> str:
+        name, password = add_user(vc_server)
+        tone = write_tone_wav(tmp_path / f'{hz}.wav', hz, 6)
+        async with VoiceClient(vc_server.url, name, password) as client:
+            call = await client.call('Sound test')
+            assert call.peer == 'Sound test'
+            playing = asyncio.create_task(call.play(tone))
+            await asyncio.sleep(5.5)  # it records 5 s, then plays them back
+            heard = await call.record(tmp_path / f'back-{hz}.wav', seconds=3)
+            assert await call.ended == 'completed'  # it hangs up after playing back
+            await playing
+        assert abs(dominant_frequency(heard) - hz) <= TOLERANCE_HZ
+        return name
+
+    first, second = await asyncio.gather(sound_test(550), sound_test(880))
+    for name in (first, second):
+        vc_server.wait_for_log(f'✅ Call answered: {name} → Sound test/{name}')
+    assert 'Check CandidatePair' not in vc_server.log_text()  # aiortc's ICE chatter stays out of the app's log

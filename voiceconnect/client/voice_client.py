@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +33,7 @@ SOCKETIO_PATH = '_nicegui_ws/socket.io'
 RECONNECT_DELAY_S = 0.25  # like the browser module: a server back after a blip is found within a second
 RECONNECT_DELAY_MAX_S = 1.0
 Presence = Literal['online', 'in_call', 'offline']
+Requester = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]  # (request, data) → the server's answer
 
 
 class VoiceClientError(Exception):
@@ -111,14 +112,20 @@ class Call:
     async def play(self, wav: str | Path) -> None:
         """Play a 16-bit PCM WAV (mono or stereo, any common rate) to the peer; returns when it has been sent (or
         the call ended)."""
-        pcm = await asyncio.to_thread(read_wav, wav)
-        if await self._wait_voice():
-            await self._until_ended(self.outgoing.play(pcm))
+        await self.play_pcm(await asyncio.to_thread(read_wav, wav))
 
     async def record(self, wav: str | Path, seconds: float = 5.0) -> Path:
         """Record the next `seconds` of what the peer says to a 48 kHz mono WAV (less if the call ends first)."""
-        pcm = await self.incoming.record(seconds, until=self.ended) if await self._wait_voice() else b''
-        return await asyncio.to_thread(write_wav, wav, pcm)
+        return await asyncio.to_thread(write_wav, wav, await self.record_pcm(seconds))
+
+    async def play_pcm(self, pcm: bytes) -> None:
+        """Like `play`, for 48 kHz mono 16-bit PCM."""
+        if await self._wait_voice():
+            await self._until_ended(self.outgoing.play(pcm))
+
+    async def record_pcm(self, seconds: float) -> bytes:
+        """Like `record`, as 48 kHz mono 16-bit PCM."""
+        return await self.incoming.record(seconds, until=self.ended) if await self._wait_voice() else b''
 
     def echo(self) -> None:
         """From now on, play back what the peer says as it arrives."""
@@ -364,6 +371,42 @@ class VoiceClient:
         self._presence: list[Callable[[PresenceChange], None]] = []
         self._token: str | None = None
         self._sio: socketio.AsyncClient | None = None
+        self._requester: Requester | None = None  # in-process, instead of a socket (see `attached`)
+        self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    def attached(cls, user: str, request: Requester) -> 'VoiceClient':
+        """A client inside the app's process (the Sound test contact): requests go to `request`, and the app hands
+        what it has to say to `receive`, instead of a socket."""
+        client = cls('', user, '')
+        client._requester = request
+        return client
+
+    def receive(self, event: str, data: dict[str, Any]) -> None:
+        """An event from the server, for a client made with `attached`: handled in order, one after another."""
+        if self._inbox is None:
+            self._inbox = asyncio.Queue()
+            self._reader = asyncio.create_task(self._read_inbox(self._inbox))
+        self._inbox.put_nowait((event, data))
+
+    async def _read_inbox(self, inbox: 'asyncio.Queue[tuple[str, dict[str, Any]]]') -> None:
+        handlers = self._handlers()
+        while True:
+            event, data = await inbox.get()
+            if (handler := handlers.get(event)) is not None:
+                try:
+                    await handler(data)
+                except Exception:
+                    log.exception('handling %s failed', event)
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
+        return {
+            'call': self._on_call,
+            'signal': self._on_signal,
+            'presence': self._on_presence,
+            'signed_out': self._on_signed_out,
+        }
 
     async def __aenter__(self) -> 'VoiceClient':
         await self.open()
@@ -381,12 +424,7 @@ class VoiceClient:
             ssl_verify=self.verify_tls,
             handle_sigint=False,
         )
-        for event, handler in (
-            ('call', self._on_call),
-            ('signal', self._on_signal),
-            ('presence', self._on_presence),
-            ('signed_out', self._on_signed_out),
-        ):
+        for event, handler in self._handlers().items():
             sio.on(event, handler, namespace=NAMESPACE)
         hello = {'token': self._token, 'client_key': secrets.token_urlsafe(16)}
         try:
@@ -414,6 +452,9 @@ class VoiceClient:
                     await self._sio.call('log_out', {}, namespace=NAMESPACE, timeout=5)
             await self._sio.disconnect()
             self._sio = None
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
 
     # calls
 
@@ -471,6 +512,8 @@ class VoiceClient:
             raise VoiceClientError(f'Cannot reach {self.url}: {error or type(error).__name__}') from None
 
     async def _request(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        if self._requester is not None:
+            return await self._requester(event, data)
         if self._sio is None:
             raise VoiceClientError('Not connected: use `async with VoiceClient(…)` or `await client.open()`.')
         if self.signed_out is not None:
