@@ -10,15 +10,13 @@ from voiceconnect.client import Call, CallRefused, VoiceClient, VoiceClientError
 from voiceconnect.testing.audio import dominant_frequency
 from voiceconnect.testing.harness import AppServer, write_tone_wav
 
-from .clients import add_user
-
 TOLERANCE_HZ = 15
 
 
 async def test_two_clients_call_each_other_and_each_records_the_others_tone(
     vc_server: AppServer, tmp_path: Path
 ) -> None:
-    (alice, alice_pw), (bob, bob_pw) = add_user(vc_server), add_user(vc_server)
+    (alice, alice_pw), (bob, bob_pw) = vc_server.add_user(), vc_server.add_user()
     alice_tone, bob_tone = write_tone_wav(tmp_path / 'a.wav', 440, 4), write_tone_wav(tmp_path / 'b.wav', 660, 4)
     async with VoiceClient(vc_server.url, alice, alice_pw) as a, VoiceClient(vc_server.url, bob, bob_pw) as b:
 
@@ -45,7 +43,7 @@ async def test_two_clients_call_each_other_and_each_records_the_others_tone(
 
 
 async def test_refusals_come_back_as_outcomes(vc_server: AppServer) -> None:
-    (alice, alice_pw), (bob, bob_pw) = add_user(vc_server), add_user(vc_server)
+    (alice, alice_pw), (bob, bob_pw) = vc_server.add_user(), vc_server.add_user()
     async with VoiceClient(vc_server.url, alice, alice_pw) as a:
         with pytest.raises(CallRefused) as offline:
             await a.call(bob)
@@ -63,7 +61,7 @@ async def test_refusals_come_back_as_outcomes(vc_server: AppServer) -> None:
 
 
 async def test_a_wrong_password_or_no_server_is_one_clear_error(vc_server: AppServer) -> None:
-    alice, _ = add_user(vc_server)
+    alice, _ = vc_server.add_user()
     with pytest.raises(VoiceClientError, match='Wrong username or password'):
         async with VoiceClient(vc_server.url, alice, 'not the password'):
             pass
@@ -75,7 +73,7 @@ async def test_a_wrong_password_or_no_server_is_one_clear_error(vc_server: AppSe
 async def test_a_signaling_blip_mid_call_does_not_end_the_call(vc_server: AppServer, tmp_path: Path) -> None:
     """Bob's socket drops under him mid-call (the websocket closes, as on a network change): the client
     reconnects by itself, takes its own tab back, and the call and its voice carry on."""
-    (alice, alice_pw), (bob, bob_pw) = add_user(vc_server), add_user(vc_server)
+    (alice, alice_pw), (bob, bob_pw) = vc_server.add_user(), vc_server.add_user()
     bob_tone = write_tone_wav(tmp_path / 'b.wav', 660, 20)
     async with VoiceClient(vc_server.url, alice, alice_pw) as a, VoiceClient(vc_server.url, bob, bob_pw) as b:
 
@@ -108,7 +106,7 @@ async def test_two_programs_use_the_sound_test_at_once_and_each_hears_itself(
     """Never busy: each caller gets a session of their own, which records them and plays it back."""
 
     async def sound_test(hz: int) -> str:
-        name, password = add_user(vc_server)
+        name, password = vc_server.add_user()
         tone = write_tone_wav(tmp_path / f'{hz}.wav', hz, 6)
         async with VoiceClient(vc_server.url, name, password) as client:
             call = await client.call('Sound test')

@@ -10,8 +10,6 @@ from playwright.sync_api import expect
 from voiceconnect.testing.audio import dominant_frequency
 from voiceconnect.testing.harness import AppServer, wait_for_tone, wait_until, write_tone_wav
 
-from .clients import add_user
-
 COMMAND = Path(sys.executable).parent / 'voiceconnect'  # the console script
 CLI_TONE_HZ = 660
 
@@ -29,7 +27,7 @@ def voiceconnect(server: AppServer, user: str, password: str, *args: str) -> sub
 
 def test_a_browser_calls_the_command_and_each_hears_the_other(vc_server: AppServer, people, tmp_path: Path) -> None:
     (alice,) = people(1)
-    bot, password = add_user(vc_server)
+    bot, password = vc_server.add_user()
     tone = write_tone_wav(tmp_path / 'tone.wav', CLI_TONE_HZ, seconds=8)
     recording = tmp_path / 'out.wav'
     cli = voiceconnect(vc_server, bot, password, 'answer', '--play', str(tone), '--record', str(recording))
@@ -48,7 +46,7 @@ def test_a_browser_calls_the_command_and_each_hears_the_other(vc_server: AppServ
 
 def test_the_command_calling_a_browser_that_declines_exits_non_zero(vc_server: AppServer, people) -> None:
     (alice,) = people(1)
-    bot, password = add_user(vc_server)
+    bot, password = vc_server.add_user()
     cli = voiceconnect(vc_server, bot, password, 'call', alice.name)
     try:
         dialog = alice.page.get_by_role('dialog')
