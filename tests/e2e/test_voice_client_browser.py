@@ -60,3 +60,34 @@ def test_the_command_calling_a_browser_that_declines_exits_non_zero(vc_server: A
     assert out.splitlines()[-1] == 'declined'
     assert err == ''
     wait_until(lambda: f'🙅 Call declined: {bot} → {alice.name}' in vc_server.log_text(), 'the decline is logged')
+
+
+def test_the_echo_command_plays_back_what_a_caller_says(vc_server: AppServer, tmp_path: Path) -> None:
+    """`voiceconnect echo` answers, and the caller (here the command too) hears its own tone come back."""
+    bot, bot_password = vc_server.add_user()
+    caller, caller_password = vc_server.add_user()
+    echo = voiceconnect(vc_server, bot, bot_password, 'echo')
+    try:
+        wait_until(lambda: f'📞 User joined: {bot}' in vc_server.log_text(), 'the echo bot is online')
+        tone = write_tone_wav(tmp_path / 'tone.wav', 990, seconds=6)
+        recording = tmp_path / 'echoed.wav'
+        call = voiceconnect(
+            vc_server,
+            caller,
+            caller_password,
+            'call',
+            bot,
+            '--play',
+            str(tone),
+            '--record',
+            str(recording),
+            '--seconds',
+            '4',
+        )
+        _, err = call.communicate(timeout=30)
+        assert call.returncode == 0, err
+        assert abs(dominant_frequency(recording) - 990) <= 15
+        assert echo.poll() is None  # it goes on answering
+    finally:
+        echo.kill()
+        echo.wait(5)
