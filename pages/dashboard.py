@@ -46,3 +46,10 @@ async def page() -> None:
             apply_if_still_here(event)
 
     subscribe(device, PresenceChanged, presence_changed)
+    for contact in device.contacts:  # always there, never busy: the Sound test
+        with ui.row().classes('items-center q-mt-md'):
+            ui.label(contact).classes('text-subtitle1')
+            ui.label('answers, records what you say and plays it back').classes('text-grey-7')
+            ui.button(f'Call {contact}', icon='call', on_click=lambda c=contact: place_call(device, c)).props(
+                'unelevated no-caps'
+            )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .clock import Clock, LoopClock
 from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
-from .store import Store
+from .store import Store, UserRow
 
 log = logging.getLogger('voiceconnect')
 
@@ -152,6 +152,27 @@ class Accounts:
 
     async def sign_out(self, token: str) -> None:
         await self.store.delete_session(token)
+
+    # administration (python -m voiceconnect.admin): no rate limits, the operator is trusted
+
+    async def set_password(self, name: str, password: str) -> None:
+        """Raises AccountError if there is no such user; the user's sessions end."""
+        user = await self._existing(name)
+        password_hash = await asyncio.to_thread(self.hasher.hash, check_password(password))
+        await self.store.set_password_hash(user.id, password_hash)
+
+    async def remove(self, name: str) -> None:
+        """Raises AccountError if there is no such user."""
+        await self.store.remove_user((await self._existing(name)).id)
+
+    async def names(self) -> list[str]:
+        return [user.name for user in await self.store.list_users()]
+
+    async def _existing(self, name: str) -> UserRow:
+        user = await self.store.find_user(name.strip())
+        if user is None:
+            raise AccountError(f'There is no user {_shown(name.strip())}.')
+        return user
 
     # rate limits
 

@@ -75,6 +75,21 @@ def check_transition(current: CallState, target: CallState, reason: EndReason | 
         raise IllegalTransition(f'{current} → {target} has no end reason')
 
 
+# A built-in contact (the Sound test) answers each caller in a session of its own, named `<contact>/<caller>` so the
+# calls of different callers never make it busy; no account name has a '/', so no person can be one. People see
+# the contact's name.
+SESSION_MARK = '/'
+
+
+def contact_session(contact: str, caller: str) -> str:
+    return f'{contact}{SESSION_MARK}{caller}'
+
+
+def shown_name(user: str) -> str:
+    """The name people see: a built-in contact's session is shown as the contact."""
+    return user.split(SESSION_MARK, 1)[0]
+
+
 def new_id(prefix: str) -> str:
     return f'{prefix}{secrets.token_urlsafe(12)}'
 

@@ -7,13 +7,13 @@ state machine sees anything. Pages never reach behind it.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
 from .call_manager import CallManager, Recorder
-from .calls import Call, CallError
+from .calls import SESSION_MARK, Call, CallError
 from .clock import Clock
 from .events import CallView, Event, OnlineUser
 from .hub import Hub
@@ -51,6 +51,14 @@ class Tab(Protocol):
     def relay(self, message: dict[str, Any]) -> None: ...
 
 
+class Contact(Protocol):
+    """A built-in contact (the Sound test): always online, and answering each caller in a session of its own."""
+
+    async def session_for(self, caller: str) -> str:
+        """The user to ring for `caller`: the caller's own session of the contact, started if need be."""
+        ...
+
+
 class History(Recorder, Protocol):
     async def past_call(self, call_id: str, user: str) -> CallView | None: ...
 
@@ -82,6 +90,9 @@ class Board(Protocol):
 
     @property
     def guards(self) -> Guards: ...
+
+    @property
+    def contacts(self) -> Mapping[str, Contact]: ...
 
     def holds(self, device: 'Device') -> bool: ...
 
@@ -122,6 +133,11 @@ class Device:
         return self._board.hub.online_users(excluding=self.user)
 
     @property
+    def contacts(self) -> tuple[str, ...]:
+        """The built-in contacts (the Sound test): always there to call, never busy."""
+        return tuple(self._board.contacts)
+
+    @property
     def call(self) -> CallView | None:
         """The user's live call as this tab sees it, if any."""
         call = self._board.calls.live_call_of(self.user)
@@ -159,7 +175,12 @@ class Device:
     async def call_user(self, name: str) -> CallView:
         self._check_attached()
         self._count_call_attempt()
-        return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, name)))
+        callee = name
+        if (contact := self._board.contacts.get(name)) is not None:
+            callee = await contact.session_for(self.user)
+        elif SESSION_MARK in name:  # someone else's session of a contact is nobody to call
+            raise CallError(f'{name[:40]} is not online.')
+        return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, callee)))
 
     async def accept(self, call_id: str) -> CallView:
         return self._view(await self._in_order(self._calls().accept(call_id, self.user, self.id)))

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from .calls import Call, CallState, EndReason
+from .calls import Call, CallState, EndReason, shown_name
 
 Role = Literal['caller', 'callee']
 
@@ -74,7 +74,7 @@ class CallView:
         return CallView(
             id=call.id,
             role=role,
-            peer=call.peer_of(user),
+            peer=shown_name(call.peer_of(user)),
             state=call.state,
             here=here,
             leg=leg,

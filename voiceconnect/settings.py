@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,8 @@ class Settings(BaseSettings, Timeouts, Limits):
     redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
     instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
     database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
+    signup: Literal['open', 'closed'] = 'open'  # closed: only `python -m voiceconnect.admin add-user` makes accounts
+    sound_test: bool = True  # a built-in contact `Sound test` that answers and plays back what you say
 
     @field_validator('ice_servers', mode='before')
     @classmethod

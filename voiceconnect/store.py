@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, event, select, update
+from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, delete, event, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -129,6 +129,22 @@ class Store:
             row = await db.get(SessionRow, hash_token(token))
             if row is not None:
                 await db.delete(row)
+
+    async def list_users(self) -> list[UserRow]:
+        async with self.sessions() as db:
+            return list((await db.scalars(select(UserRow).order_by(UserRow.name_key))).all())
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """A new password; every session of the user ends with it (a changed password locks out whoever had one)."""
+        async with self.sessions() as db, db.begin():
+            await db.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+            await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+
+    async def remove_user(self, user_id: int) -> None:
+        """The account and its sessions go; its calls stay in the history of the people it called."""
+        async with self.sessions() as db, db.begin():
+            await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+            await db.execute(delete(UserRow).where(UserRow.id == user_id))
 
     # calls
 

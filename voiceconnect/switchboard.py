@@ -18,7 +18,7 @@ from .call_store import CallStore
 from .calls import Call, EndReason
 from .clock import Clock
 from .connection import ConnectionService
-from .device import Device, Guards, History, Tab
+from .device import Contact, Device, Guards, History, Tab
 from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut
 from .hub import Hub
 from .ratelimit import Limits
@@ -74,6 +74,7 @@ class Switchboard:
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
         self.devices: dict[str, Device] = {}
         self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
+        self.contacts: dict[str, Contact] = {}  # built-in contacts by name (the Sound test), listed for everyone
 
     # sessions
 

@@ -11,7 +11,7 @@ from nicegui import app
 
 from voiceconnect.backend import Backend
 
-from . import nicegui_fixes
+from . import nicegui_fixes, program_socket
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
@@ -23,6 +23,7 @@ def install(backend: Backend) -> None:
     nicegui_fixes.install()
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
+    program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)

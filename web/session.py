@@ -11,7 +11,7 @@ valid, so when the tab's socket comes back it quietly signs in again, in place.
 
 from nicegui import app, ui
 
-from voiceconnect.accounts import SignedIn
+from voiceconnect.accounts import AccountError, SignedIn
 from voiceconnect.device import Device
 from voiceconnect.events import SignedOut
 
@@ -22,6 +22,7 @@ from .tabs import BrowserTab, TabState
 ACCOUNTS = 'accounts'  # user storage: {name: session token} for every account signed in on this browser
 LAST_USED = 'last_used'  # user storage: the account a new tab starts as
 TAB_ACCOUNT = 'account'  # app.storage.tab: the account this tab is signed in as
+SIGNUP_CLOSED = 'New accounts are made by the administrator here. Ask them for one.'
 
 
 def browser_accounts(tab: TabState) -> dict[str, str]:
@@ -44,6 +45,8 @@ async def restore(tab: TabState) -> str | None:
 
 async def sign_in(tab: TabState, name: str, password: str, create: bool = False) -> Device:
     """Sign in (or create the account and sign in); raises AccountError with a message for the person."""
+    if create and backend().settings.signup == 'closed':
+        raise AccountError(SIGNUP_CLOSED)
     accounts = backend().accounts
     attempt = accounts.create if create else accounts.sign_in
     signed_in = await attempt(name, password, address=tab.client.ip or None)  # limits per address

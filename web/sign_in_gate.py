@@ -15,7 +15,8 @@ from .core import backend
 from .nicegui_fixes import browser_session
 from .session import ACCOUNTS
 
-RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session')  # not pages: no sign-in, no id renewal
+# not pages: no sign-in, no id renewal (`/api/`: programs, which sign in with a name and password of their own)
+RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session', '/api/')
 OPEN_PATHS = ('/login', *RESOURCES)
 
 

@@ -77,3 +77,21 @@ async def test_a_presence_change_sends_each_dashboard_one_small_update(
     many = await newcomer_arrives(user, create_user, 'new02')
     assert [kind for kind, _ in few] == [kind for kind, _ in many] == ['run_javascript']
     assert few == many
+
+
+async def test_the_sound_test_is_there_for_everyone(user: User) -> None:
+    await sign_up(user, 'alice')
+    await user.should_see('Call Sound test')
+    await user.should_see('Nobody else is online yet')  # the Sound test is no person online
+
+
+@pytest.fixture
+def sound_test_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings for the app under test: ask for this fixture before `user`, which starts the app."""
+    monkeypatch.setenv('VOICECONNECT_SOUND_TEST', 'false')
+
+
+async def test_with_sound_test_off_there_is_no_sound_test(sound_test_off: None, user: User) -> None:
+    await sign_up(user, 'alice')
+    await user.should_see('Online now')
+    await user.should_not_see('Call Sound test')

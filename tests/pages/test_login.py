@@ -1,7 +1,9 @@
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from tests.simulated import sign_up
+from web.core import backend
 
 
 async def test_signed_out_visitor_lands_on_login_and_returns_after_signing_in(user: User) -> None:
@@ -67,4 +69,17 @@ async def test_log_out_returns_to_sign_in(user: User) -> None:
     await sign_up(user, 'alice')
     user.find('Log out').click()
     await user.should_see('Sign in')
+    await user.should_not_see('Signed in as alice')
+
+
+async def test_with_signup_closed_create_account_is_refused_visibly(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backend().settings, 'signup', 'closed')
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type('alice')
+    user.find('Password').type('correct horse')
+    user.find('Create account').click()
+    await user.should_see('New accounts are made by the administrator here.')
     await user.should_not_see('Signed in as alice')

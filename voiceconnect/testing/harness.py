@@ -322,6 +322,23 @@ class AppServer:
 
         return wait_until(line, lambda: f'{substring!r} not in the server log\n{self.log_tail()}', timeout)
 
+    def add_user(self, name: str | None = None, password: str | None = None) -> tuple[str, str]:
+        """An account made with `python -m voiceconnect.admin add-user` in this app's data dir (e.g. for a program
+        using the Python voice client); returns (name, password), made up unless given."""
+        name = name or f'bot_{secrets.token_hex(3)}'
+        password = password or f'pw-{secrets.token_hex(6)}'
+        subprocess.run(
+            [sys.executable, '-m', 'voiceconnect.admin', 'add-user', name],
+            input=password + '\n',
+            text=True,
+            check=True,
+            capture_output=True,
+            cwd=self.project_dir,
+            env={**self.env(), 'PYTHONPATH': str(PROJECT_DIR)},
+            timeout=60,
+        )
+        return name, password
+
     def __enter__(self) -> Self:
         return self.start()
 

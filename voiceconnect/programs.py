@@ -1,0 +1,238 @@
+"""Programs as participants: a program (the Python voice client, a bot) signs in with its user's name and password
+and holds a socket that is, to the core, one more tab of that user.
+
+It gets a session the way the sign-in form does (the same limits and lockouts), then connects with the session
+token; each connection attaches a `Device` to the user's connection service, exactly like a browser document.
+So it makes the user online, rings and is rung, hears `answered elsewhere`, and every action goes through the
+same `Device` methods: call-attempt and signaling limits, the state machine, and the authority checks (identity is
+the device the message arrived on, never anything in the message). A dropped socket is a tab whose socket dropped:
+the user stays online and in the call for `RECONNECT_GRACE_S`, and a program reconnecting with the same
+`client_key` takes its calls over like a reloaded tab. Logging out ends the session everywhere it is used.
+
+The web layer (web/program_socket.py) carries this over a socket.io namespace; this module knows no transport.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .accounts import AccountError, Accounts, SignedIn
+from .calls import CallError, new_id
+from .device import Device, SignalRejected, SignalsDropped
+from .events import CallChanged, CallView, Event, PresenceChanged, ServiceInterrupted, SignedOut
+from .signals import CallId
+from .switchboard import Switchboard, digest
+
+log = logging.getLogger('voiceconnect')
+
+PROGRAM_BROWSER = 'program:'  # what a program's connection service is keyed by, with a digest of its session
+NOT_SIGNED_IN = 'Not signed in: the session is unknown, logged out or expired. Sign in again.'
+
+Send = Callable[[str, dict[str, Any]], None]  # (event name, data) to the program
+
+
+class ProgramRefused(Exception):
+    """A program's connection or request is refused; the message is for the program's user."""
+
+
+def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A call as one program connection sees it: what a browser module gets, and the words a program shows."""
+    return {
+        'id': view.id,
+        'role': view.role,
+        'peer': view.peer,
+        'state': str(view.state),
+        'here': view.here,
+        'leg': view.leg,
+        'me_muted': view.me_muted,
+        'peer_muted': view.peer_muted,
+        'end_reason': str(view.end_reason) if view.end_reason else None,
+        'ended_by_me': view.ended_by_me,
+        'answered_elsewhere': view.answered_elsewhere,
+        'failure': view.failure,
+        'peer_reconnecting': view.peer_reconnecting,
+        'ice_servers': ice_servers,
+    }
+
+
+class ProgramTab:
+    """The core's `Tab` over a program's socket."""
+
+    def __init__(self, send: Send, ice_servers: list[dict[str, Any]], on_signed_out: Callable[[], None]) -> None:
+        self.send = send
+        self.ice_servers = ice_servers
+        self.on_signed_out = on_signed_out
+
+    def deliver(self, event: Event) -> None:
+        if isinstance(event, CallChanged):
+            self.send('call', call_payload(event.call, self.ice_servers))
+        elif isinstance(event, PresenceChanged):
+            changes = [{'name': change.name, 'presence': str(change.presence)} for change in event.changes]
+            self.send('presence', {'changes': changes})
+        elif isinstance(event, SignedOut):
+            self.send('signed_out', {'reason': event.reason})
+            self.on_signed_out()
+        elif isinstance(event, ServiceInterrupted):
+            self.send('service', {'interrupted': event.interrupted})
+
+    def relay(self, message: dict[str, Any]) -> None:
+        self.send('signal', message)
+
+
+# what a program may ask, validated like the signals
+
+ClientKey = Annotated[str, Field(min_length=8, max_length=64, pattern=r'^[A-Za-z0-9_-]+$')]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+
+class Hello(_Request):
+    """What a program's socket connects with."""
+
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    client_key: ClientKey  # the same for every connection of one client: a reconnection takes its calls over
+
+
+class PlaceCall(_Request):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class OnCall(_Request):
+    call_id: CallId
+
+
+class SetMuted(OnCall):
+    muted: bool
+
+
+class Signal(_Request):
+    signal: dict[str, Any]
+
+
+CallAction = Literal['accept', 'decline', 'hang_up']
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = '.'.join(str(part) for part in first['loc'])
+    return f'{where}: {first["msg"]}' if where else str(first['msg'])
+
+
+@dataclass
+class ProgramConnection:
+    """One program socket attached as a tab; `handle` answers each request with `{'call': …}`, `{}` or
+    `{'error': message}`."""
+
+    programs: 'Programs'
+    device: Device
+    token: str
+    tab: ProgramTab
+    key: str  # its reload key: a reconnection of the same client with the same session finds it
+
+    async def handle(self, event: str, data: object) -> dict[str, Any]:
+        try:
+            return await self._handle(event, data)
+        except ValidationError as error:
+            problem = _problem(error)
+            log.warning('⚠️ Rejected program request from %s: %s %s', self.device.user, event, problem)
+            return {'error': problem}
+        except SignalRejected as error:
+            return {'error': str(error)} if error.shown else {'error': 'rejected'}
+        except (CallError, ProgramRefused) as error:
+            return {'error': str(error)}
+
+    async def _handle(self, event: str, data: object) -> dict[str, Any]:
+        device = self.device
+        if event == 'call_user':
+            return self._call(await device.call_user(PlaceCall.model_validate(data).name))
+        if event in ('accept', 'decline', 'hang_up'):
+            action: Callable[[str], Awaitable[CallView]] = getattr(device, event)
+            return self._call(await action(OnCall.model_validate(data).call_id))
+        if event == 'mute':
+            request = SetMuted.model_validate(data)
+            return self._call(await device.set_muted(request.call_id, request.muted))
+        if event == 'signal':
+            try:
+                await device.signal(Signal.model_validate(data).signal)
+            except SignalsDropped as error:
+                return {'error': str(error)}
+            return {}
+        if event == 'online':
+            return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.online_users()]}
+        if event == 'log_out':
+            await self.programs.log_out(self)
+            return {}
+        raise ProgramRefused(f'Unknown request {event[:40]!r}.')
+
+    def _call(self, view: CallView) -> dict[str, Any]:
+        return {'call': call_payload(view, self.programs.ice_servers)}
+
+    async def disconnected(self) -> None:
+        """The socket dropped: like a tab's, the user stays online and in the call for the grace period."""
+        await self.device.set_connected(False)
+        if self.programs.switchboard.holds(self.device):
+            self.programs.park(self)
+
+
+class Programs:
+    """Signs programs in and attaches their sockets to their users' connection services."""
+
+    def __init__(self, accounts: Accounts, switchboard: Switchboard, ice_servers: list[dict[str, Any]]) -> None:
+        self.accounts = accounts
+        self.switchboard = switchboard
+        self.ice_servers = ice_servers
+        self._parked: dict[str, ProgramConnection] = {}  # reload key → a connection whose socket dropped
+
+    async def sign_in(self, name: object, password: object, address: str | None) -> SignedIn:
+        """The sign-in form's check, limits and lockouts; raises AccountError."""
+        if not isinstance(name, str) or not isinstance(password, str):
+            raise AccountError('Send a JSON object with a "name" and a "password" (strings).')
+        return await self.accounts.sign_in(name, password, address=address)
+
+    async def connect(self, hello: object, send: Send, close: Callable[[], None]) -> ProgramConnection:
+        """Attach a program's socket as a tab of its user; raises ProgramRefused (bad hello, unknown session)."""
+        try:
+            checked = Hello.model_validate(hello)
+        except ValidationError as error:
+            raise ProgramRefused(f'Bad connection request: {_problem(error)}') from None
+        user = await self.accounts.resume(checked.token)
+        if user is None:
+            raise ProgramRefused(NOT_SIGNED_IN)
+        board = self.switchboard
+        browser = PROGRAM_BROWSER + digest(checked.token)[:32]  # a key copied to another session takes nothing over
+        key = f'{browser}/{checked.client_key}'
+        if (parked := self._parked.pop(key, None)) is not None and board.holds(parked.device):
+            return await self._resume(parked, send, close)
+        service = await board.service_for(browser, user, checked.token)
+        tab = ProgramTab(send, self.ice_servers, on_signed_out=lambda: self._signed_out(key, close))
+        device = await board.attach(service, new_id('p'), tab, tab_key=checked.client_key)
+        return ProgramConnection(self, device, checked.token, tab, key)
+
+    async def _resume(
+        self, connection: 'ProgramConnection', send: Send, close: Callable[[], None]
+    ) -> 'ProgramConnection':
+        """The same program back on a new socket within the grace period (a signaling blip): the same tab, so its
+        media carries on untouched, as a browser's socket reconnecting to its page. It is told its call afresh."""
+        connection.tab.send = send
+        connection.tab.on_signed_out = lambda: self._signed_out(connection.key, close)
+        await connection.device.set_connected(True)
+        if (view := connection.device.call) is not None:
+            connection.tab.deliver(CallChanged(view))
+        return connection
+
+    def park(self, connection: 'ProgramConnection') -> None:
+        self._parked[connection.key] = connection
+
+    def _signed_out(self, key: str, close: Callable[[], None]) -> None:
+        self._parked.pop(key, None)
+        close()
+
+    async def log_out(self, connection: ProgramConnection) -> None:
+        """The program's session ends, on every connection that uses it."""
+        await self.accounts.sign_out(connection.token)
+        await self.switchboard.log_out_session(connection.token)
