@@ -24,8 +24,9 @@ fi
 lock=requirements/app.txt
 if [ "${1:-}" = "--test" ]; then
   lock=requirements/test.txt
-  # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
-  apt_install chromium iproute2 util-linux
+  # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network,
+  # coturn for the relay-only call test
+  apt_install chromium iproute2 util-linux coturn
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip
