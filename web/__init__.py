@@ -12,7 +12,7 @@ from nicegui import app
 
 from voiceconnect.backend import Backend
 
-from . import nicegui_fixes
+from . import metrics, nicegui_fixes
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
@@ -29,8 +29,11 @@ def install(backend: Backend) -> None:
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)
     app.on_startup(backend.start)
+    metrics.install(backend)
 
     async def stop() -> None:  # SIGTERM or Ctrl-C: uvicorn stops serving, then this runs
+        if not backend.ready:
+            return
         await backend.stop()
         log.info('🛑 VoiceConnect stopped (%s)', 'calls go on in Redis' if backend.shared else 'calls ended')
 

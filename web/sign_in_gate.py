@@ -15,7 +15,14 @@ from .core import backend
 from .nicegui_fixes import browser_session
 from .session import ACCOUNTS
 
-RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session')  # not pages: no sign-in, no id renewal
+RESOURCES = (
+    '/_nicegui',
+    '/assets',
+    '/healthz',
+    '/metrics',
+    '/favicon',
+    '/session',
+)  # not pages: no sign-in, no id renewal
 OPEN_PATHS = ('/login', *RESOURCES)
 
 
