@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .ratelimit import Limits
 from .switchboard import Timeouts
+from .turn import IcePolicy
 
 
 def redis_problem(url: str) -> str | None:
@@ -125,6 +126,12 @@ class Settings(BaseSettings, Timeouts, Limits):
     @property
     def instance_name(self) -> str:
         return self.instance or f'{self.host}:{self.port}'
+
+    @property
+    def ice_policy(self) -> IcePolicy:
+        return IcePolicy(
+            self.ice_servers, self.ice_transport_policy, tuple(self.turn_urls), self.turn_secret, self.turn_ttl_s
+        )
 
     @property
     def https(self) -> bool:
