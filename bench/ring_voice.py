@@ -135,10 +135,11 @@ class FloorRig:
 class VoiceConnectRig:
     """VoiceConnect with alice and bob signed in; `call()` measures one ring and the voice-up after Accept."""
 
-    def __init__(self, playwright: Playwright, tmp: Path) -> None:
+    def __init__(self, playwright: Playwright, tmp: Path, settings: dict[str, object] | None = None) -> None:
         # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
-        overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000}
-        self.server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', overrides).start()
+        overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000, **(settings or {})}
+        name = f'vc-{len(list(tmp.glob("vc-*.log")))}'  # several rigs may share the directory
+        self.server = AppServer(ROOT, tmp / f'{name}-data', tmp / f'{name}.log', overrides).start()
         self.alice = launch_person(playwright, 'alice', 440, tmp)
         self.bob = launch_person(playwright, 'bob', 660, tmp)
         for person in (self.alice, self.bob):
