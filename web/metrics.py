@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from voiceconnect import observe
 from voiceconnect.backend import Backend
-from voiceconnect.calls import CallState
+from voiceconnect.calls import CallState, EndReason
 
 RING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
@@ -82,8 +82,8 @@ class Metrics:
         self.sign_in_failures = Counter(
             'voiceconnect_sign_in_failures', 'sign-ins refused for a wrong name or password', registry=self.registry
         )
-        for outcome in ('completed', 'declined', 'cancelled', 'missed', 'busy', 'failed', 'connection_lost'):
-            self.calls.labels(outcome)  # present at 0 from the start: rate() needs the first sample
+        for outcome in EndReason:
+            self.calls.labels(str(outcome))  # present at 0 from the start: rate() needs the first sample
         for result in ('accepted', 'rejected', 'dropped'):
             self.signals.labels(result)
         for limit in ('calls', 'signals', 'sign_in', 'sign_up'):
