@@ -12,7 +12,7 @@ from nicegui import app
 
 from voiceconnect.backend import Backend
 
-from . import metrics, nicegui_fixes
+from . import graceful_stop, metrics, nicegui_fixes
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
@@ -29,6 +29,7 @@ def install(backend: Backend) -> None:
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)
     app.on_startup(backend.start)
+    app.on_startup(lambda: graceful_stop.install(backend))
     metrics.install(backend)
 
     async def stop() -> None:  # SIGTERM or Ctrl-C: uvicorn stops serving, then this runs
