@@ -19,6 +19,7 @@ if settings.redis_url:
     os.environ.setdefault('NICEGUI_REDIS_URL', settings.redis_url)
     os.environ.setdefault('NICEGUI_REDIS_KEY_PREFIX', 'vc:nicegui:')
 
+import uvicorn.config
 from nicegui import ui
 
 import web
@@ -57,4 +58,6 @@ if __name__ in {'__main__', '__mp_main__'}:
         reload=False,
         favicon='📞',
         show_welcome_message=settings.log_format == 'text',  # NiceGUI prints it: not a JSON line
+        # JSON: uvicorn's own lines (warnings, errors) go through the same JSON handler instead of its text one
+        log_config=None if settings.log_format == 'json' else uvicorn.config.LOGGING_CONFIG,
     )
