@@ -4,33 +4,36 @@ import logging
 import os
 import sys
 
-from voiceconnect.settings import Settings, redis_problem
+from voiceconnect.startup import CannotStart, checked_settings, exit_line
 
-settings = Settings()
+try:  # every bad setting, a busy port, an unwritable data dir, a bad certificate: one line, exit status 2
+    # (NiceGUI's simulated `User` of the page tests runs this file without serving anything)
+    settings = checked_settings(listening='NICEGUI_USER_SIMULATION' not in os.environ)
+except CannotStart as error:
+    print(exit_line(error), file=sys.stderr)
+    sys.exit(2)
 # NiceGUI reads its storage settings at import time: its files in DATA_DIR with the database, or, with several
 # processes, its user and tab storage in the same Redis (a sign-in made on one process is known to all)
 os.environ.setdefault('NICEGUI_STORAGE_PATH', str((settings.data_dir / 'nicegui').resolve()))
 if settings.redis_url:
-    if (problem := redis_problem(settings.redis_url)) is not None:
-        print(f'VoiceConnect cannot start: VOICECONNECT_REDIS_URL: {problem}', file=sys.stderr)
-        sys.exit(2)
     os.environ.setdefault('NICEGUI_REDIS_URL', settings.redis_url)
     os.environ.setdefault('NICEGUI_REDIS_KEY_PREFIX', 'vc:nicegui:')
 
-from nicegui import ui  # noqa: E402
+import uvicorn.config
+from nicegui import ui
 
-import web  # noqa: E402
-from pages import root  # noqa: E402
-from voiceconnect.backend import Backend  # noqa: E402
-from web.nicegui_fixes import UntestedNiceGUI  # noqa: E402
+import web
+from pages import root
+from voiceconnect import logs
+from voiceconnect.backend import Backend
+from web.nicegui_fixes import UntestedNiceGUI
 
 # with several processes, each line says which one wrote it
-line = f'[{settings.instance_name}] %(message)s' if settings.redis_url else '%(message)s'
-logging.basicConfig(level=logging.INFO, format=line, stream=sys.stdout, force=True)
+logs.configure(settings.log_format, settings.instance_name, name_the_instance=settings.redis_url is not None)
 try:
     web.install(Backend(settings))
 except UntestedNiceGUI as error:
-    print(f'VoiceConnect cannot start: {error}', file=sys.stderr)
+    print(exit_line(error), file=sys.stderr)
     sys.exit(2)
 
 if __name__ in {'__main__', '__mp_main__'}:
@@ -54,4 +57,7 @@ if __name__ in {'__main__', '__mp_main__'}:
         show=False,
         reload=False,
         favicon='📞',
+        show_welcome_message=settings.log_format == 'text',  # NiceGUI prints it: not a JSON line
+        # JSON: uvicorn's own lines (warnings, errors) go through the same JSON handler instead of its text one
+        log_config=None if settings.log_format == 'json' else uvicorn.config.LOGGING_CONFIG,
     )

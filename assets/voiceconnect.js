@@ -119,7 +119,7 @@
 
   // ---- peer connections, one per leg
   //
-  // A call is {role, iceServers, muted, legs: Map(leg id → leg), myLeg, answeredLeg, phase}. Its phase says how far
+  // A call is {role, ice (its RTCConfiguration), muted, legs: Map(leg id → leg), myLeg, answeredLeg, phase}. Its phase says how far
   // this document got: a callee tab "ringing" → "answered"; a caller "dialing" → "ringback" (a callee tab's offer
   // arrived: that tab really rings, the caller hears ringback and opens the microphone) → "answered".
   //
@@ -129,7 +129,7 @@
   //   media: "pending" → "reported"        (the server was told media flows on the answered leg)
 
   function newLeg(call, callId, legId) {
-    const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+    const pc = new RTCPeerConnection(rtcConfiguration(call.ice));
     const sdp = call.role === "callee" ? "offering" : "answering";
     const leg = { pc, pending: [], remote: null, sdp, mic: "off", media: "pending" };
     pc.onicecandidate = ({ candidate }) => {
@@ -156,6 +156,22 @@
     };
     call.legs.set(legId, leg);
     return leg;
+  }
+
+  function rtcConfiguration(ice) {
+    return { iceServers: ice.iceServers, iceTransportPolicy: ice.iceTransportPolicy };
+  }
+
+  // Fresh TURN credentials before the old ones expire (a call longer than TURN_TTL_S): every peer connection
+  // takes them, and the callee (who makes the offers) restarts ICE so that new relays are allocated with them.
+  function renewIce(ice) {
+    for (const [callId, call] of calls) {
+      call.ice = ice;
+      for (const [legId, leg] of call.legs) {
+        leg.pc.setConfiguration(rtcConfiguration(ice));
+        if (call.role === "callee" && leg.sdp === "negotiated") restartIce(callId, legId, leg);
+      }
+    }
   }
 
   async function restartIce(callId, legId, leg) {
@@ -278,7 +294,7 @@
     let call = calls.get(id);
     if (!call) {
       const phase = role === "callee" ? "ringing" : "dialing";
-      call = { role, iceServers: view.ice_servers, legs: new Map(), myLeg: null, answeredLeg: null, phase };
+      call = { role, ice: view.ice, legs: new Map(), myLeg: null, answeredLeg: null, phase };
       calls.set(id, call);
     }
     call.muted = view.me_muted;
@@ -369,6 +385,6 @@
     (event) => event.target.closest && event.target.closest("[data-vc-accept]") && acceptClicked(),
     { capture: true },
   );
-  window.vc = { sync, signal, setMuted, signedOut, signedIn, serviceInterrupted, setBadge, calls, trace };
+  window.vc = { sync, signal, setMuted, signedOut, signedIn, serviceInterrupted, setBadge, calls, trace, renewIce };
   watchSocket();
 })();

@@ -146,12 +146,14 @@ class VoiceConnectRig:
         cluster: Cluster | None = None,
         on: tuple[str, str] = ('', ''),
         names: tuple[str, str] = ('alice', 'bob'),
+        settings: dict[str, object] | None = None,
     ) -> None:
         self.server: AppServer | None = None
         if cluster is None:
             # one caller places every call, back to back: more than the default CALLS_PER_MINUTE allows a person
-            overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000}
-            self.server = AppServer(ROOT, tmp / 'vc-data', tmp / 'vc.log', overrides).start()
+            overrides = {'ICE_SERVERS': '[]', 'CALLS_PER_MINUTE': 1000, **(settings or {})}
+            name = f'vc-{len(list(tmp.glob("vc-*.log")))}'  # several rigs may share the directory
+            self.server = AppServer(ROOT, tmp / f'{name}-data', tmp / f'{name}.log', overrides).start()
         url = cluster.url if cluster is not None else self.server.url  # type: ignore[union-attr]
         self.alice = launch_person(playwright, names[0], 440, tmp)
         self.bob = launch_person(playwright, names[1], 660, tmp)

@@ -28,8 +28,9 @@ fi
 if [ "${1:-}" = "--test" ]; then
   lock=requirements/test.txt
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
-  # namespace; Redis and HAProxy for the several-processes tests (each test run starts its own, on free ports)
-  apt_install chromium iproute2 util-linux redis-server haproxy
+  # namespace; Redis and HAProxy for the several-processes tests (each test run starts its own, on free ports),
+  # coturn for the relay-only call test
+  apt_install chromium iproute2 util-linux redis-server haproxy coturn
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
+from . import observe
 from .clock import Clock, LoopClock
 from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 from .store import Store, UserRow
@@ -137,6 +138,7 @@ class Accounts:
                 guard.lockout.released(guard.key)
             raise
         if user is None or not ok:
+            observe.notify('sign_in_failed')
             self._count_sign_in_failure(guards)
             raise AccountError(WRONG_CREDENTIALS)
         by_name, *by_address = guards
@@ -187,6 +189,7 @@ class Accounts:
     def _begin_sign_in(self, guards: list[_Guard]) -> None:
         for number, guard in enumerate(guards):
             if (limited := guard.lockout.begin(guard.key)) is not None:
+                observe.notify('rate_limited', limit='sign_in')
                 for earlier in guards[:number]:
                     earlier.lockout.released(earlier.key)
                 raise AccountError(TOO_MANY_ATTEMPTS.format(wait=limited.wait))
@@ -205,6 +208,7 @@ class Accounts:
             return
         key = address_key(address)
         if (limited := self.signups_by_address.hit(key)) is not None:
+            observe.notify('rate_limited', limit='sign_up')
             if limited.report:
                 log.warning('⚠️ Rate limited: sign-ups from %s (retry in %s)', key, limited.wait)
             raise AccountError(TOO_MANY_SIGNUPS.format(wait=limited.wait))

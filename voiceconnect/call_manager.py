@@ -17,9 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from . import observe
 from .call_store import CallStore, CallTx, MemoryCallStore
 from .calls import Call, CallError, CallState, EndReason, check_transition, new_id
 from .clock import Clock
+from .logs import call_fields
 from .signals import MEDIA_FAILURES, MediaFailure
 
 log = logging.getLogger('voiceconnect')
@@ -51,8 +53,8 @@ class Outcome:
 
     effects: list[Callable[[], None]] = field(default_factory=list)
 
-    def log(self, level: int, message: str, *args: Any) -> None:
-        self.effects.append(lambda: log.log(level, message, *args))
+    def log(self, level: int, message: str, *args: Any, extra: dict[str, Any] | None = None) -> None:
+        self.effects.append(lambda: log.log(level, message, *args, extra=extra))
 
     def then(self, effect: Callable[[], None]) -> None:
         self.effects.append(effect)
@@ -120,7 +122,7 @@ class CallManager:
                 call.legs[new_id('l')] = device
             call.rings_until = now + self.ring_timeout_s
             tx.save(call)
-            out.log(logging.INFO, '📞 Call initiated: %s → %s', caller, callee)
+            out.log(logging.INFO, '📞 Call initiated: %s → %s', caller, callee, extra=_fields(call))
             out.then(lambda: self.recorder.call_created(call))
             self._tell(out, call)
             return call
@@ -360,7 +362,7 @@ class CallManager:
         call.answered_at = self.clock.now()
         call.media_until = call.answered_at + self.media_timeout_s
         tx.save(call)
-        out.log(logging.INFO, '✅ Call answered: %s → %s', call.caller, call.callee)
+        out.log(logging.INFO, '✅ Call answered: %s → %s', call.caller, call.callee, extra=_fields(call))
         out.then(lambda: self.recorder.call_answered(call))  # a crash later still leaves the answer time
         self._tell(out, call)
         return call
@@ -415,28 +417,45 @@ class CallManager:
         tx.delete(call)
         if call.answered_at is not None:
             duration = round(call.duration(call.ended_at))
-            out.log(logging.INFO, '📴 Call ended: %ds (%s → %s, %s)', duration, call.caller, call.callee, reason)
+            fields = _fields(call, outcome=str(reason), duration_s=duration)
+            out.log(
+                logging.INFO,
+                '📴 Call ended: %ds (%s → %s, %s)',
+                duration,
+                call.caller,
+                call.callee,
+                reason,
+                extra=fields,
+            )
         out.then(lambda: self.recorder.call_finished(call))
+        talk_s = call.duration(call.ended_at) if call.answered_at is not None else None
+        out.then(lambda: observe.notify('call_ended', outcome=str(reason), duration_s=talk_s))
         self._tell(out, call)
 
 
 def _log_outcome(out: Outcome, call: Call, reason: EndReason, why: str | None, detail: str | None) -> None:
     """The line that says how a call ended, before it is marked ended (a ringing call lost is a missed call)."""
     pair = f'{call.caller} → {call.callee}'
+    fields = _fields(call, outcome=str(reason))
     if reason == EndReason.DECLINED:
-        out.log(logging.INFO, '🙅 Call declined: %s', pair)
+        out.log(logging.INFO, '🙅 Call declined: %s', pair, extra=fields)
     elif reason == EndReason.CANCELLED:
-        out.log(logging.INFO, '↩️ Call cancelled: %s', pair)
+        out.log(logging.INFO, '↩️ Call cancelled: %s', pair, extra=fields)
     elif reason == EndReason.BUSY:
-        out.log(logging.INFO, '🚫 Call busy: %s', pair)
+        out.log(logging.INFO, '🚫 Call busy: %s', pair, extra=fields)
     elif reason == EndReason.MISSED:
-        out.log(logging.INFO, '📵 Call missed: %s (%s)', pair, why)
+        out.log(logging.INFO, '📵 Call missed: %s (%s)', pair, why, extra=fields)
     elif reason == EndReason.CONNECTION_LOST and call.state == CallState.RINGING:
-        out.log(logging.INFO, '📵 Call missed: %s (connection lost)', pair)
+        out.log(logging.INFO, '📵 Call missed: %s (connection lost)', pair, extra=fields)
     elif reason == EndReason.CONNECTION_LOST:
         who = ', '.join(sorted(call.away)) or 'a party'
-        out.log(logging.INFO, '💔 Connection lost: %s (%s did not come back)', pair, who)
+        out.log(logging.INFO, '💔 Connection lost: %s (%s did not come back)', pair, who, extra=fields)
     elif reason == EndReason.FAILED and why is not None:
-        out.log(logging.WARNING, '🎙️ %s in call %s: %s', why, call.id, detail)
+        out.log(logging.WARNING, '🎙️ %s in call %s: %s', why, call.id, detail, extra=fields)
     elif reason == EndReason.FAILED:
-        out.log(logging.WARNING, '🎙️ Media never came up in call %s: %s', call.id, pair)
+        out.log(logging.WARNING, '🎙️ Media never came up in call %s: %s', call.id, pair, extra=fields)
+
+
+def _fields(call: Call, **more: Any) -> dict[str, Any]:
+    """The fields of a line about this call, for machine-readable logs (LOG_FORMAT=json)."""
+    return call_fields(call.caller, call.callee, call.id, **more)

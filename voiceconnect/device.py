@@ -7,13 +7,15 @@ state machine sees anything. Pages never reach behind it.
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from . import observe
 from .call_manager import CallManager, Recorder
-from .calls import SESSION_MARK, Call, CallError
+from .calls import SESSION_MARK, Call, CallError, CallState
 from .clock import Clock
 from .events import CallView, Event, OnlineUser
 from .hub import Hub
@@ -180,7 +182,11 @@ class Device:
             callee = await contact.session_for(self.user)
         elif SESSION_MARK in name:  # someone else's session of a contact is nobody to call
             raise CallError(f'{name[:40]} is not online.')
-        return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, callee)))
+        asked = time.perf_counter()
+        call = await self._in_order(self._board.calls.place_call(self.user, self.id, callee))
+        if call.state == CallState.RINGING:  # rung: the callee's tabs have been handed the call
+            observe.notify('call_rang', seconds=time.perf_counter() - asked)
+        return self._view(call)
 
     async def accept(self, call_id: str) -> CallView:
         return self._view(await self._in_order(self._calls().accept(call_id, self.user, self.id)))
@@ -199,15 +205,20 @@ class Device:
         messages are dropped unread: the first drop, and then one a minute, raises SignalsDropped; the others
         are dropped quietly. An invalid or unauthorised one raises SignalRejected."""
         if (limited := self._board.guards.signals.hit(self.id)) is not None:
+            observe.notify('signal', result='dropped')
+            observe.notify('rate_limited', limit='signals')
             self._drop_signal(limited)
             return
         try:
             signal = parse_signal(data)
             await self._in_order(handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, signal))
         except ValidationError as error:
+            observe.notify('signal', result='rejected')
             raise self._rejected(error.errors()[0]['msg']) from error
         except CallError as error:
+            observe.notify('signal', result='rejected')
             raise self._rejected(str(error)) from error
+        observe.notify('signal', result='accepted')
 
     # the tab's connection
 
@@ -242,8 +253,11 @@ class Device:
     def _count_call_attempt(self) -> None:
         """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
         if (limited := self._board.guards.attempts.hit(self.user)) is not None:
+            observe.notify('rate_limited', limit='calls')
             if limited.report:
-                log.warning('⚠️ Rate limited: calls by %s (retry in %s)', self.user, limited.wait)
+                log.warning(
+                    '⚠️ Rate limited: calls by %s (retry in %s)', self.user, limited.wait, extra={'user': self.user}
+                )
             raise CallError(f'You are calling too often. Try again in {limited.wait}.')
 
     def _drop_signal(self, limited: Limited) -> None:
@@ -253,13 +267,14 @@ class Device:
                 self.user,
                 limited.refused,
                 limited.wait,
+                extra={'user': self.user},
             )
             raise SignalsDropped('This tab sent too many call signals; some were dropped. The call may fail.')
 
     def _rejected(self, message: str) -> SignalRejected:
         limited = self._board.guards.rejections_shown.hit(self.id)
         if limited is None:
-            log.warning('⚠️ Rejected signal from %s: %s', self.user, message)
+            log.warning('⚠️ Rejected signal from %s: %s', self.user, message, extra={'user': self.user})
         elif limited.report:
             log.warning(
                 '⚠️ Rate limited: rejected signals from %s (%d not shown; reported once a minute)',

@@ -1,6 +1,7 @@
 """Settings from `VOICECONNECT_*` environment variables or a `.env` file (see the README's table)."""
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .ratelimit import Limits
 from .switchboard import Timeouts
+from .turn import IcePolicy
 
 
 def redis_problem(url: str) -> str | None:
@@ -26,13 +28,19 @@ def redis_problem(url: str) -> str | None:
     return None
 
 
+ENV_PREFIX = 'VOICECONNECT_'
+LOOPBACK = ['127.0.0.0/8', '::1/128']
 DEFAULT_ICE_SERVERS: list[dict[str, Any]] = [{'urls': 'stun:stun.l.google.com:19302'}]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 class Settings(BaseSettings, Timeouts, Limits):
     """Everything configurable. The timeouts and rate limits are declared once, in `Timeouts` and `Limits`."""
 
-    model_config = SettingsConfigDict(env_prefix='VOICECONNECT_', env_file='.env', extra='ignore', frozen=False)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file='.env', extra='ignore', frozen=False)
 
     host: str = '127.0.0.1'
     port: int = Field(8080, ge=1, le=65535)
@@ -46,6 +54,14 @@ class Settings(BaseSettings, Timeouts, Limits):
     database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
     signup: Literal['open', 'closed'] = 'open'  # closed: only `python -m voiceconnect.admin add-user` makes accounts
     sound_test: bool = True  # a built-in contact `Sound test` that answers and plays back what you say
+    # TURN with time-limited credentials (coturn's REST API scheme): see voiceconnect/turn.py
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_secret: str | None = None
+    turn_ttl_s: int = Field(3600, ge=60)
+    ice_transport_policy: Literal['all', 'relay'] = 'all'
+    log_format: Literal['text', 'json'] = 'text'
+    # who may read GET /metrics: addresses or networks, comma-separated; loopback only by default
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK))
 
     @field_validator('ice_servers', mode='before')
     @classmethod
@@ -54,18 +70,56 @@ class Settings(BaseSettings, Timeouts, Limits):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as error:
-                raise ValueError(f'ICE_SERVERS must be a JSON list of RTCIceServer objects: {error}') from None
+                raise ValueError(f'not a JSON list of RTCIceServer objects ({error})') from None
         if not isinstance(value, list) or not all(isinstance(s, dict) and 'urls' in s for s in value):
-            raise ValueError(
-                'ICE_SERVERS must be a JSON list of objects with "urls", e.g. [{"urls": "stun:host:3478"}]'
-            )
+            raise ValueError('must be a JSON list of objects with "urls", e.g. [{"urls": "stun:host:3478"}]')
+        return value
+
+    @field_validator('turn_urls', mode='before')
+    @classmethod
+    def _parse_turn_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError:
+                example = '["turn:turn.example.org:3478"]'
+                raise ValueError(f'not a JSON list of turn: URIs, e.g. {example}: {value!r}') from None
+        if not isinstance(value, list) or not all(
+            isinstance(url, str) and url.startswith(('turn:', 'turns:')) for url in value
+        ):
+            raise ValueError(f'each entry must be a turn: or turns: URI, e.g. "turn:turn.example.org:3478": {value!r}')
+        return value
+
+    @field_validator('metrics_allow', mode='before')
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(',') if part.strip()]
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f'not an address or network (e.g. 10.0.0.0/8): {network!r}') from None
         return value
 
     @model_validator(mode='after')
-    def _check_tls_pair(self) -> 'Settings':
+    def _check_pairs(self) -> 'Settings':
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
-            raise ValueError('set both SSL_CERTFILE and SSL_KEYFILE to serve HTTPS, or neither')
+            missing = 'SSL_KEYFILE' if self.ssl_keyfile is None else 'SSL_CERTFILE'
+            raise ValueError(f'{ENV_PREFIX}{missing}: set both SSL_CERTFILE and SSL_KEYFILE to serve HTTPS, or neither')
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            missing = 'TURN_SECRET' if not self.turn_secret else 'TURN_URLS'
+            raise ValueError(f'{ENV_PREFIX}{missing}: set both TURN_URLS and TURN_SECRET for TURN, or neither')
+        if self.ice_transport_policy == 'relay' and not self.turn_urls and not self._turn_in_ice_servers():
+            raise ValueError(
+                f'{ENV_PREFIX}ICE_TRANSPORT_POLICY: relay needs a TURN server (TURN_URLS, or a turn: entry in '
+                'ICE_SERVERS): without one no call would connect'
+            )
         return self
+
+    def _turn_in_ice_servers(self) -> bool:
+        urls = [url for server in self.ice_servers for url in _as_list(server['urls'])]
+        return any(str(url).startswith(('turn:', 'turns:')) for url in urls)
 
     @field_validator('redis_url')
     @classmethod
@@ -77,6 +131,12 @@ class Settings(BaseSettings, Timeouts, Limits):
     @property
     def instance_name(self) -> str:
         return self.instance or f'{self.host}:{self.port}'
+
+    @property
+    def ice_policy(self) -> IcePolicy:
+        return IcePolicy(
+            self.ice_servers, self.ice_transport_policy, tuple(self.turn_urls), self.turn_secret, self.turn_ttl_s
+        )
 
     @property
     def https(self) -> bool:

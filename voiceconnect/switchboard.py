@@ -86,9 +86,9 @@ class Switchboard:
             return service
         service = ConnectionService(user, browser, token)
         self.services[(browser, user)] = service
-        log.info('👤 User connected: %s', user)
+        log.info('👤 User connected: %s', user, extra={'user': user})
         if await self.hub.open_session(service.id, user):
-            log.info('📞 User joined: %s', user)
+            log.info('📞 User joined: %s', user, extra={'user': user})
             self.hub.publish_presence(PresenceChange(user, Presence.ONLINE))
         return service
 
@@ -106,7 +106,7 @@ class Switchboard:
         if await self.hub.close_session(service.id, service.user):
             await self.calls.user_gone(service.user)
             why = 'logged out' if reason == 'logout' else f'no tab connected for {self.timeouts.reconnect_grace_s:.0f}s'
-            log.info('👋 User disconnected: %s (%s)', service.user, why)
+            log.info('👋 User disconnected: %s (%s)', service.user, why, extra={'user': service.user})
             self.hub.publish_presence(PresenceChange(service.user, Presence.OFFLINE))
 
     async def log_out_session(self, token: str) -> None:
@@ -196,7 +196,9 @@ class Switchboard:
 
     async def user_lost(self, user: str) -> None:
         await self.calls.user_gone(user)
-        log.info('👋 User disconnected: %s (their server stopped and they did not come back)', user)
+        log.info(
+            '👋 User disconnected: %s (their server stopped and they did not come back)', user, extra={'user': user}
+        )
 
     async def device_lost(self, user: str, device: str) -> None:
         await self.calls.set_away(user, device, away=True)

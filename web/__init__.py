@@ -4,6 +4,7 @@ sign-in gate, the security headers, the NiceGUI fixes, and the backend's start a
 pages/ builds the UI on top of this layer (tabs, sessions); voiceconnect/ knows nothing of either.
 """
 
+import logging
 from pathlib import Path
 
 from fastapi.responses import JSONResponse
@@ -11,11 +12,12 @@ from nicegui import app
 
 from voiceconnect.backend import Backend
 
-from . import nicegui_fixes, program_socket
+from . import graceful_stop, metrics, nicegui_fixes, program_socket
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
 
+log = logging.getLogger('voiceconnect')
 ASSETS = Path(__file__).resolve().parents[1] / 'assets'
 
 
@@ -28,7 +30,16 @@ def install(backend: Backend) -> None:
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.https)
     app.on_startup(backend.start)
-    app.on_shutdown(backend.stop)
+    app.on_startup(lambda: graceful_stop.install(backend))
+    metrics.install(backend)
+
+    async def stop() -> None:  # SIGTERM or Ctrl-C: uvicorn stops serving, then this runs
+        if not backend.ready:
+            return
+        await backend.stop()
+        log.info('🛑 VoiceConnect stopped (%s)', 'calls go on in Redis' if backend.shared else 'calls ended')
+
+    app.on_shutdown(stop)
 
     @app.get('/healthz')
     def healthz() -> JSONResponse:

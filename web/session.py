@@ -105,8 +105,8 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
         tab.set_device(None)
     switchboard = backend().switchboard
     service = await switchboard.service_for(tab.browser_id, signed_in.name, signed_in.token)
-    ice_servers = backend().settings.ice_servers
-    device = await switchboard.attach(service, tab.client.id, BrowserTab(tab.client, ice_servers), tab.client.tab_id)
+    browser_tab = BrowserTab(tab.client, backend().settings.ice_policy, signed_in.name)
+    device = await switchboard.attach(service, tab.client.id, browser_tab, tab.client.tab_id)
     device.on(SignedOut, lambda event: _signed_out(tab, event))
     if not tab.client.has_socket_connection:
         await device.set_connected(False)

@@ -16,7 +16,7 @@ from .nicegui_fixes import browser_session
 from .session import ACCOUNTS
 
 # not pages: no sign-in, no id renewal (`/api/`: programs, which sign in with a name and password of their own)
-RESOURCES = ('/_nicegui', '/assets', '/healthz', '/favicon', '/session', '/api/')
+RESOURCES = ('/_nicegui', '/assets', '/healthz', '/metrics', '/favicon', '/session', '/api/')
 OPEN_PATHS = ('/login', *RESOURCES)
 
 

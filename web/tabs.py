@@ -8,6 +8,7 @@ page's lifetime.
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from nicegui import Client, app, ui
 
 from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Event, ServiceInterrupted, SignedOut
+from voiceconnect.turn import IcePolicy
 
 E = TypeVar('E', bound=Event)
 
@@ -23,11 +25,18 @@ _tabs: dict[str, 'TabState'] = {}  # client id → its tab state
 
 
 class BrowserTab:
-    """The core's `Tab`: forwards call views and relayed signaling to the browser module of one document."""
+    """The core's `Tab`: forwards call views and relayed signaling to the browser module of one document.
 
-    def __init__(self, client: Client, ice_servers: list[dict[str, Any]]) -> None:
+    Each call view carries the ICE configuration as of now, with TURN credentials of the tab's user that are
+    fresh for TURN_TTL_S; while this document carries a call, new ones are pushed before the old run out
+    (`vc.renewIce`: the browser module re-configures its peer connections and restarts ICE with them)."""
+
+    def __init__(self, client: Client, ice: IcePolicy, user: str) -> None:
         self.client = client
-        self.ice_servers = ice_servers
+        self.ice = ice
+        self.user = user
+        self._calls_here: set[str] = set()
+        self._renewal: asyncio.TimerHandle | None = None
 
     def deliver(self, event: Event) -> None:
         if isinstance(event, CallChanged):
@@ -39,8 +48,9 @@ class BrowserTab:
                 'here': view.here,
                 'leg': view.leg,
                 'me_muted': view.me_muted,
-                'ice_servers': self.ice_servers,
+                'ice': self.ice.for_user(self.user, time.time()),
             }
+            self._follow(view)
             self._run(f'vc.sync({json.dumps(payload)})')
         elif isinstance(event, SignedOut):
             self._run('vc.signedOut()')
@@ -49,6 +59,27 @@ class BrowserTab:
 
     def relay(self, message: dict[str, Any]) -> None:
         self._run(f'vc.signal({json.dumps(message)})')
+
+    def _follow(self, view: CallView) -> None:
+        """Renew the TURN credentials while this document carries a live call."""
+        if view.here and view.live:
+            self._calls_here.add(view.id)
+        else:
+            self._calls_here.discard(view.id)
+        if not self.ice.renews:
+            return
+        if self._calls_here and self._renewal is None:
+            self._renewal = asyncio.get_running_loop().call_later(self.ice.renew_after_s(), self._renew)
+        elif not self._calls_here and self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
+
+    def _renew(self) -> None:
+        self._renewal = None
+        if not self._calls_here or self.client.is_deleted:
+            return
+        self._run(f'vc.renewIce({json.dumps(self.ice.for_user(self.user, time.time()))})')
+        self._renewal = asyncio.get_running_loop().call_later(self.ice.renew_after_s(), self._renew)
 
     def _run(self, code: str) -> None:
         if not self.client.is_deleted:

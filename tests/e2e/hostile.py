@@ -83,13 +83,15 @@ class RawSocket:
     def _run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 15) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
-    def open(self) -> Self:
+    def open(self, client_id: str | None = None) -> Self:
+        """GET the page, then connect its socket with the handshake in the connect URL, as nicegui.js does;
+        `client_id`: claim that page's client instead of the one just loaded (someone else's, in a forgery)."""
         with httpx.Client(base_url=self.base_url, cookies=self.cookies, trust_env=False) as http:
             page = http.get(self.path)
         assert page.status_code == 200, f'GET {self.path} answered {page.status_code}'
         self.ids = page_ids(page.text)
         query = {
-            'client_id': self.ids.client_id,
+            'client_id': client_id or self.ids.client_id,
             'next_message_id': '0',
             'implicit_handshake': 'true',
             'document_id': str(uuid.uuid4()),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import socketio
 from playwright.sync_api import expect
 
 from voiceconnect.signals import MAX_SDP
@@ -259,6 +260,29 @@ def test_a_raw_client_claiming_the_victims_tab_id_is_still_mallory(vc_server: Ap
     finally:
         raw.close()
     assert_call_goes_on(vc_server, v)
+
+
+def test_a_connect_url_handshake_for_another_users_page_is_refused_and_logged(
+    vc_server: AppServer, victims: Victims
+) -> None:
+    """Worst case: Alice's client id and tab id leaked. NiceGUI 3.18 accepts a handshake for a page from any socket
+    presenting both, also in the connect URL (past a guard on the `handshake` event); the app refuses a socket
+    whose session is not the one that loaded the page."""
+    v = victims
+    mark = vc_server.log_mark()
+    raw = RawSocket.of(v.mallory.page, vc_server.url, tab_id=tab_id(v.alice.page))
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            raw.open(client_id=client_id(v.alice.page))
+        assert not raw.connected
+        assert f'Signed in as {v.alice.name}' not in raw.text()
+    finally:
+        raw.close()
+    line = vc_server.wait_for_log('⚠️ Rejected socket handshake', since=mark)
+    assert client_id(v.alice.page) in line
+    assert_call_goes_on(vc_server, v)
+    v.alice.page.get_by_role('button', name='Mute', exact=True).click()  # Alice's page is still hers
+    expect(v.bob.page.get_by_text(f'{v.alice.name} is muted')).to_be_visible()
 
 
 def test_no_browser_is_sent_another_users_tab_or_session(vc_server: AppServer, victims: Victims) -> None:

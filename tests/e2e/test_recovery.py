@@ -65,3 +65,18 @@ def test_every_tab_rings_the_first_answer_wins_and_logout_is_per_browser(vc_serv
     expect(bob_phone.get_by_text(f'Signed in as {bob.name}')).to_be_visible()  # his other browser stays
     expect(bob_phone.get_by_text('Connected', exact=True)).to_be_visible()
     expect(alice.page.get_by_role('button', name=f'Call {bob.name}')).to_have_count(1)
+
+
+def test_sigterm_ends_the_call_and_tells_both_tabs_before_their_sockets_close(vc_server, people) -> None:
+    """A service manager stops the server: both people see at once that the call ended because of it (not a
+    "Reconnecting…" that never resolves if the server stays down), and the history has it."""
+    alice, bob = people(2)
+    call(alice, bob)
+    accept(alice, bob)
+    vc_server.stop()  # SIGTERM, and wait for the process to end
+    for person in (alice, bob):
+        expect(person.page.get_by_text('the server restarted', exact=False).first).to_be_visible(timeout=5_000)
+    assert '🛑 VoiceConnect stopped (calls ended)' in vc_server.log_text()
+    assert 'Traceback' not in vc_server.log_text()
+    vc_server.start()
+    wait_for_rows(vc_server, [(alice.name, bob.name, 1, 1, 'server_restart')])

@@ -4,17 +4,25 @@ socket guard fixes have theirs in test_resync.py and test_socket_guard.py."""
 
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import nicegui
 import pytest
-from nicegui import app, core
+from nicegui import Client, app, core
 from nicegui.testing import User
 
 from tests.simulated import sign_up
 from voiceconnect.testing.harness import PROJECT_DIR
 from web import nicegui_fixes
-from web.nicegui_fixes import TESTED_NICEGUI, UntestedNiceGUI, check_version, socket_ping
+from web.nicegui_fixes import (
+    TESTED_NICEGUI,
+    UntestedNiceGUI,
+    browser_session,
+    check_version,
+    session_binding,
+    socket_ping,
+)
 
 # the version guard
 
@@ -87,3 +95,50 @@ async def test_nicegui_alone_lets_a_copied_cookie_into_the_storage_after_it_was_
         thief.cookies.update(copied)
         page = await thief.get('/', follow_redirects=False)
     assert page.status_code == 200  # no redirect to /login: the copied cookie opens the owner's new sign-in
+
+
+# session_binding: NiceGUI accepts a handshake for a page from a socket of any session
+
+
+def _handshake_environ(client_id: str, browser_id: str) -> dict[str, Any]:
+    """A socket's environ as python-socketio keeps it: the connect URL, and the session the middleware decoded."""
+    return {
+        'QUERY_STRING': f'client_id={client_id}&implicit_handshake=true',
+        'asgi.scope': {'type': 'websocket', 'session': {'id': browser_id}},
+    }
+
+
+def _page_client(user: User) -> Client:
+    assert user.client is not None
+    return user.client
+
+
+async def test_without_the_binding_nicegui_accepts_another_sessions_handshake(user: User) -> None:
+    await sign_up(user, 'alice')
+    client = _page_client(user)
+    forged = _handshake_environ(client.id, 'another-browser')
+    assert session_binding.upstream(client, 'mallory-socket', client.tab_id, forged) is True
+
+
+async def test_with_the_binding_only_the_pages_own_session_may_handshake(user: User) -> None:
+    await sign_up(user, 'alice')
+    client = _page_client(user)
+    own = client.request.session['id']
+    assert client.accept_handshake('mallory-socket', client.tab_id, _handshake_environ(client.id, 'another')) is False
+    no_session = {'QUERY_STRING': f'client_id={client.id}', 'asgi.scope': {'type': 'websocket'}}
+    assert client.accept_handshake('cookieless-socket', client.tab_id, no_session) is False
+    assert client.accept_handshake('own-socket', client.tab_id, _handshake_environ(client.id, own)) is True
+
+
+async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(user: User) -> None:
+    """Log out gives the browser a new id (browser_session); a tab of it loaded before reconnects with the new
+    cookie and is still the browser's own."""
+    await sign_up(user, 'alice')
+    client = _page_client(user)
+    old = client.request.session['id']
+    browser_session._successor[old] = 'renewed-id'
+    try:
+        environ = _handshake_environ(client.id, 'renewed-id')
+        assert client.accept_handshake('reconnecting-socket', client.tab_id, environ) is True
+    finally:
+        browser_session._successor.pop(old)

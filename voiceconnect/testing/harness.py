@@ -502,6 +502,109 @@ class Cluster:
         self.stop()
 
 
+class CoturnServer:
+    """Debian's coturn (`turnserver`) on a free loopback port with coturn's REST API scheme (`use-auth-secret`):
+    a real TURN relay for tests of TURN_URLS / TURN_SECRET and ICE_TRANSPORT_POLICY=relay. Loopback peers are
+    allowed (everything is on loopback in the test's private network namespace)."""
+
+    def __init__(self, directory: Path, secret: str | None = None, port: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.secret = secret or secrets.token_urlsafe(24)
+        self.port = port or free_port()
+        self.realm = 'voiceconnect.test'
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f'turn:127.0.0.1:{self.port}?transport=udp'
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / 'turnserver.log'
+
+    def command(self) -> list[str]:
+        return [
+            'turnserver',
+            '-n',
+            '--no-cli',
+            '--no-tls',
+            '--no-dtls',
+            '--no-software-attribute',
+            '--listening-ip',
+            '127.0.0.1',
+            '--relay-ip',
+            '127.0.0.1',
+            '--listening-port',
+            str(self.port),
+            '--allow-loopback-peers',
+            '--use-auth-secret',
+            '--static-auth-secret',
+            self.secret,
+            '--realm',
+            self.realm,
+            '--fingerprint',
+            '--log-file',
+            str(self.log_path),
+            '--simple-log',
+            '--no-stdout-log',
+            '--db',
+            str(self.directory / 'turndb'),
+            '--pidfile',
+            str(self.directory / 'turnserver.pid'),
+        ]
+
+    def start(self, timeout: float = 10) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+        wait_until(self._answers, f'turnserver answering on port {self.port}', timeout, interval=0.05)
+        return self
+
+    def _answers(self) -> bool:
+        """A STUN binding request answered (coturn answers binding requests without credentials)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f'turnserver exited with {self.process.returncode}: {self.log_text()[-2000:]}')
+        request = (
+            (0x0001).to_bytes(2, 'big') + (0).to_bytes(2, 'big') + (0x2112A442).to_bytes(4, 'big') + os.urandom(12)
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.3)
+            try:
+                sock.sendto(request, ('127.0.0.1', self.port))
+                return sock.recv(2048)[:2] == (0x0101).to_bytes(2, 'big')
+            except OSError:
+                return False
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors='replace')
+        except FileNotFoundError:
+            return ''
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        atexit.unregister(self.stop)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --- people: one browser each ------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ there upstream (that test fails once NiceGUI changes it, and the fix can go):
 - `resync`: a reconnecting browser got missed updates in the wrong order (tests/web/test_resync.py);
 - `socket_guard`: a socket could act for any page whose client id it knew, malformed frames raised
   (tests/web/test_socket_guard.py);
+- `session_binding`: any socket could handshake for any page whose client and tab ids it knew, also through the
+  connect URL past socket_guard (tests/web/test_nicegui_fixes.py);
 - `browser_session`: a browser's storage id never changes, so a copied cookie outlived Log out
   (tests/web/test_nicegui_fixes.py);
 - `socket_ping`: the socket's ping follows reconnect_timeout, so a dead network went unnoticed for half a minute
@@ -17,7 +19,7 @@ patch code it has never seen.
 
 import nicegui
 
-from . import browser_session, resync, socket_guard, socket_ping
+from . import browser_session, resync, session_binding, socket_guard, socket_ping
 
 TESTED_NICEGUI = '3.18.0'
 
@@ -41,5 +43,6 @@ def install() -> None:
     check_version()
     resync.install()
     socket_guard.install()
+    session_binding.install()
     browser_session.install()
     socket_ping.install()

@@ -26,6 +26,8 @@ RENEW_AND_SIGN_IN = f"fetch('{RENEW_PATH}', {{method: 'POST'}}).finally(() => lo
 MAX_PENDING = 1000  # handovers waiting for their round trip; a browser that never makes it loses nothing else
 
 _pending: dict[str, dict[str, Any]] = {}  # one-time ticket → what to store under the browser's current id
+MAX_RENEWALS = 10_000  # retired id → the id that replaced it, for tabs still open on the old one
+_successor: dict[str, str] = {}
 
 
 def _from_this_app(request: Request) -> bool:
@@ -48,8 +50,21 @@ async def _switch_to_new_id(request: Request) -> dict[str, Any]:
     old[RETIRED] = True
     new_id = str(uuid.uuid4())
     await app.storage._create_user_storage(new_id)  # what NiceGUI's request middleware does for a new browser
+    if isinstance(old_id := request.session.get('id'), str):
+        while len(_successor) >= MAX_RENEWALS:
+            _successor.pop(next(iter(_successor)))
+        _successor[old_id] = new_id
     request.session['id'] = new_id
     return kept
+
+
+def successors(browser_id: str) -> list[str]:
+    """This browser id and the ids that replaced it at each Log out since: a tab loaded before a Log out still
+    belongs to the browser (session_binding lets its socket reconnect with the new cookie)."""
+    chain = [browser_id]
+    while (following := _successor.get(chain[-1])) is not None and following not in chain:
+        chain.append(following)
+    return chain
 
 
 async def renew(request: Request) -> Response:
