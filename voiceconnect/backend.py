@@ -16,6 +16,7 @@ from .device import Device
 from .history import CallHistory
 from .hub import Hub
 from .memory_hub import InMemoryHub
+from .people import People
 from .redis_hub import RedisHub
 from .redis_store import RedisCallStore, call_key
 from .settings import Settings
@@ -38,10 +39,17 @@ class Backend:
         make_store: Callable[[Callable[[str], Awaitable[None]]], CallStore] | None = None
         if self.redis is not None:
             redis = self.redis
-            self.hub = RedisHub(redis, settings.instance_name, lease_s=settings.reconnect_grace_s)
+            # issue 12 added presence_of, set_do_not_disturb and tell to the Hub API: RedisHub gets them at the merge
+            self.hub = RedisHub(redis, settings.instance_name, lease_s=settings.reconnect_grace_s)  # type: ignore[assignment]
             make_store = lambda on_deadline: RedisCallStore(redis, self.clock, on_deadline)  # noqa: E731
         self.switchboard = Switchboard(
-            self.clock, self.hub, self.history, settings.timeouts, settings.limits, store=make_store
+            self.clock,
+            self.hub,
+            self.history,
+            settings.timeouts,
+            settings.limits,
+            store=make_store,
+            people=People(self.store),
         )
         if isinstance(self.hub, RedisHub) and isinstance(self.switchboard.calls.store, RedisCallStore):
             self.hub.on_call_heard = self.switchboard.calls.store.heard

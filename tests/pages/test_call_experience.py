@@ -1,0 +1,110 @@
+"""Recent calls, missed calls, anyone by name, do not disturb: what people see on their pages (simulated users)."""
+
+import asyncio
+
+from nicegui import ui
+from nicegui.testing import User
+
+from pages.people_list import PeopleList
+from pages.recent_calls import RecentCalls
+from tests.simulated import alice_sees_bob, click_call, sign_up
+
+
+async def sign_in(user: User, name: str, password: str = 'correct horse') -> None:
+    await user.open('/login')
+    await user.should_see('Username')
+    user.find('Username').type(name)
+    user.find('Password').type(password)
+    user.find(kind=ui.button, content='Sign in').click()
+    await user.should_see(f'Signed in as {name}')
+
+
+async def test_a_finished_call_appears_in_both_peoples_recent_calls_at_once_and_call_back_calls(
+    user: User, create_user
+) -> None:
+    bob = await alice_sees_bob(user, create_user)
+    await user.should_see('No calls yet.')
+    click_call(user, 'bob')
+    await bob.should_see('Incoming call')
+    await bob.should_see('No calls yet.')
+    bob.find('Decline').click()
+    await bob.should_see('Declined')  # bob stays on the dashboard: the row arrives without a reload
+    await bob.should_see('Incoming · just now')
+    await bob.should_see('Call back alice')
+    await user.should_see('bob declined', retries=20)
+    user.find('Back to dashboard').click()
+    await user.should_see('Outgoing · just now')
+    await user.should_see('Declined')
+
+    user.find(kind=RecentCalls, content='Call back bob').trigger('call', 'bob')
+    await user.should_see('Calling bob…', retries=20)
+    await bob.should_see('Incoming call')
+
+
+async def test_missed_calls_count_until_seen_in_every_tab_and_stay_seen(user: User, create_user) -> None:
+    bob = await alice_sees_bob(user, create_user)
+    bob_laptop = create_user()
+    await sign_in(bob_laptop, 'bob')
+    click_call(user, 'bob')
+    await bob.should_see('Incoming call')
+    await user.should_see('Calling bob…', retries=20)
+    user.find(kind=ui.button, content='Cancel').click()
+    for tab in (bob, bob_laptop):
+        await tab.should_see('1 missed')
+    await bob.should_see('Missed')  # the row in Recent calls
+
+    bob_laptop.find(kind=ui.button, content='1 missed').click()
+    for tab in (bob, bob_laptop):
+        await tab.should_not_see('1 missed')
+    again = create_user()
+    await sign_in(again, 'bob')  # the count is stored, not per page
+    await again.should_see('Recent calls')
+    await again.should_see('Missed')  # the row stays, the count is gone
+    await again.should_not_see('1 missed')
+
+
+async def test_search_finds_someone_offline_and_calling_them_leaves_a_missed_call(user: User, create_user) -> None:
+    carol = create_user()
+    await sign_up(carol, 'carol')
+    carol.find('Log out').click()
+    await carol.should_see('Username')
+    await sign_up(user, 'alice')
+    user.find('Search people').type('CAR')
+    await user.should_see('Offline')
+    await user.should_see(kind=ui.button, content='Call carol')
+    user.find(kind=ui.button, content='Call carol').click()
+    await user.should_see('carol is offline', retries=20)
+
+    user.find('Back to dashboard').click()
+    await user.should_see('Contacts not online')  # people you called are listed while offline
+    await user.should_see(kind=ui.button, content='Call carol')
+    await user.should_see('Offline')  # the Recent calls row
+    back = create_user()
+    await sign_in(back, 'carol')
+    await back.should_see('1 missed')
+    await back.should_see('Missed')
+
+
+async def test_do_not_disturb_refuses_calls_shows_to_others_and_leaves_missed_calls(user: User, create_user) -> None:
+    bob = await alice_sees_bob(user, create_user)
+    bob.find('Do not disturb').click()
+    await user.should_see(kind=PeopleList, content='Do not disturb')  # in the online list, beside bob
+    click_call(user, 'bob')
+    await user.should_see('bob is not taking calls', retries=20)
+    await bob.should_see('1 missed')
+    assert not any(dialog.value for dialog in bob.find(kind=ui.dialog).elements)  # nothing rang
+
+    reopened = create_user()
+    await sign_in(reopened, 'bob')  # remembered for the user
+    assert reopened.find('Do not disturb').elements.pop().value is True
+    reopened.find('Do not disturb').click()
+    switch = bob.find('Do not disturb').elements.pop()
+    for _ in range(50):  # every tab shows the switch as it is
+        if switch.value is False:
+            break
+        await asyncio.sleep(0.02)
+    assert switch.value is False
+    user.find('Back to dashboard').click()
+    await user.should_see('Online now')
+    click_call(user, 'bob')
+    await user.should_see('Calling bob…', retries=20)  # rings again
