@@ -287,7 +287,7 @@
   function sync(view) {
     const { id, role, state, here, leg } = view;
     note(`sync ${role} ${state}`);
-    if (role === "callee" && here && state === "ringing" && leg) ringing(id, view.peer);
+    if (role === "callee" && here && state === "ringing" && leg) ringStarted(id, view.peer);
     else ringEnded(id);
     if (!here || state === "ended") return teardown(id);
     let call = calls.get(id);
@@ -393,6 +393,7 @@
   let audioContext = null;
   let preview = null; // the settings dialog's own microphone stream, outside a call
   let meterTimer = null;
+  let meterAnalyser = null;
 
   function context() {
     if (!audioContext) audioContext = new AudioContext();
@@ -520,22 +521,20 @@
       stream = preview;
       await fillDevices(); // device names are known once a microphone was opened
     }
-    const analyser = analyse(stream);
+    const analyser = (meterAnalyser = analyse(stream));
     const meter = $("vc-mic-level");
     meterTimer = setInterval(() => {
-      const level = Math.min(1, analyser.level() * 3);
+      // in decibels, as meters show it: -60 dBFS (or silence) is empty, 0 dBFS full
+      const level = Math.max(0, Math.min(1, (20 * Math.log10(analyser.level() || 1e-9) + 60) / 60));
       meter.value = level;
       meter.setAttribute("aria-valuenow", level.toFixed(2));
     }, 100);
-    meterTimer.analyser = analyser;
   }
 
   function stopMeter() {
-    if (meterTimer) {
-      clearInterval(meterTimer);
-      meterTimer.analyser.stop();
-      meterTimer = null;
-    }
+    clearInterval(meterTimer);
+    meterAnalyser?.stop();
+    meterTimer = meterAnalyser = null;
     if (preview) preview.getTracks().forEach((t) => t.stop());
     preview = null;
   }
@@ -581,7 +580,7 @@
 
   // ---- in a call: who is speaking (from the audio itself) and how good the media path is (getStats)
 
-  const SPEAKING_LEVEL = 0.02; // RMS, about -34 dBFS: a voice, not the hiss of a quiet room
+  const SPEAKING_LEVEL = 0.01; // RMS, -40 dBFS: a voice (after noise suppression), not the hiss of a quiet room
   const SPEAKING_HOLD_MS = 400; // between words the indicator stays on
   const levels = { local: null, remote: null };
   const lastHeard = { local: 0, remote: 0 };
@@ -646,7 +645,7 @@
 
   const ring = { callId: null, title: null, notification: null };
 
-  function ringing(callId, peer) {
+  function ringStarted(callId, peer) {
     if (ring.callId === callId) return;
     ringEnded(ring.callId);
     ring.callId = callId;
