@@ -10,6 +10,11 @@ from voiceconnect.testing.harness import Person, peek, sign_in, wait_for_tone, w
 
 from .conftest import accept, call
 
+SENT_TRACK_ID = """(() => {
+  const call = [...vc.calls.values()][0];
+  return call.legs.get(call.answeredLeg).pc.getSenders()[0].track.id;
+})()"""
+
 
 def recent(page: Page):  # type: ignore[no-untyped-def]
     """The Recent calls list (after its heading)."""
@@ -117,13 +122,12 @@ def test_audio_settings_level_meter_speaking_connection_and_switching_the_microp
     alice.page.get_by_role('button', name='Audio settings').click()
     wait_until(lambda: mic_level(alice.page) > 0.3, 'the level meter rises again')
 
-    sent_track = '(() => { const c = [...vc.calls.values()][0]; return c.legs.get(c.answeredLeg).pc.getSenders()[0].track.id; })()'
-    before = peek(alice.page, sent_track)
+    before = peek(alice.page, SENT_TRACK_ID)
     select = dialog.get_by_label('Microphone', exact=True)
     other = select.locator('option').nth(2).get_attribute('value')
     select.select_option(other)
     wait_until(lambda: 'microphone switched' in str(peek(alice.page, 'JSON.stringify(vc.trace)')), 'switched')
-    assert peek(alice.page, sent_track) != before  # another device's track on the same sender
+    assert peek(alice.page, SENT_TRACK_ID) != before  # another device's track on the same sender
     wait_for_tone(bob.page, alice.tone_hz)  # the peer still hears the tone, no renegotiation
     assert peek(alice.page, 'localStorage.getItem("vc-microphone")') == other
     dialog.get_by_role('button', name='Close').click()
