@@ -73,7 +73,7 @@ async def page() -> None:
             asyncio.get_running_loop().call_later(CALL_STARTED_DELAY_S, apply_if_still_here, event)
         else:
             apply_if_still_here(event)
-        if search.concerns({change.name for change in event.changes}):
+        if search.concerns(event.changes):
             background_tasks.create(search.show(), name='search people')
 
     def call_changed(event: CallChanged) -> None:
@@ -81,7 +81,7 @@ async def page() -> None:
         if view.state != CallState.ENDED:
             return
         recent.add(view)
-        if view.peer not in search.contacts or search.concerns({view.peer}):  # a new contact, or one shown
+        if view.peer not in search.contacts:  # a new contact (listed once offline)
             background_tasks.create(search.show(), name='search people')
 
     subscribe(device, PresenceChanged, presence_changed)

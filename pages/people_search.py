@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from nicegui import ui
 
 from voiceconnect.device import Device
-from voiceconnect.events import Person, Presence
+from voiceconnect.events import Person, Presence, PresenceChange
 
 from . import format
 
 TYPING_PAUSE_MS = 200  # search once the person pauses, not at every key
+CONTACTS_SHOWN = 8  # with nothing typed; typing finds the others
 
 
 class PeopleSearch:
@@ -40,7 +41,7 @@ class PeopleSearch:
             known = {person.name for person in contacts}
             contacts += [self.device.person(name) for name in sorted(set(self.just_called()) - known)]
             self.contacts = {person.name for person in contacts}
-            people = [person for person in contacts if person.presence == Presence.OFFLINE]
+            people = [person for person in contacts if person.presence == Presence.OFFLINE][:CONTACTS_SHOWN]
         if self.results.is_deleted or query != (self.box.value or '').strip():
             return  # the page is gone, or a newer search draws the results
         self.shown = {person.name for person in people}
@@ -53,10 +54,13 @@ class PeopleSearch:
             for person in people:
                 self._row(person)
 
-    def concerns(self, names: set[str]) -> bool:
-        """Whether news about these people may change what is shown: those found, or with nothing typed, contacts
-        (who are listed while offline). News about anyone else costs nothing."""
-        return not names.isdisjoint(self.shown if (self.box.value or '').strip() else self.contacts)
+    def concerns(self, changes: tuple[PresenceChange, ...]) -> bool:
+        """Whether these presence changes may change what is shown: someone shown, or with nothing typed, a contact
+        going offline (then listed). News about anyone else costs nothing."""
+        if any(change.name in self.shown for change in changes):
+            return True
+        idle = not (self.box.value or '').strip()
+        return idle and any(c.name in self.contacts and c.presence == Presence.OFFLINE for c in changes)
 
     def _row(self, person: Person) -> None:
         with ui.row().classes('w-full items-center no-wrap q-px-sm q-py-xs bg-white rounded-borders'):
