@@ -63,7 +63,7 @@ def row_outcome(view: CallView) -> str:
     if reason == EndReason.DECLINED:
         return 'Declined'
     if view.role == 'callee':
-        return 'Failed'
+        return 'Busy' if reason == EndReason.BUSY else 'Failed'
     return {
         EndReason.MISSED: 'No answer',
         EndReason.CANCELLED: 'Cancelled',

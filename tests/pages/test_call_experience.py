@@ -2,12 +2,18 @@
 
 import asyncio
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from pages import format
 from pages.people_list import PeopleList
 from pages.recent_calls import RecentCalls
 from tests.simulated import alice_sees_bob, click_call, sign_up
+from voiceconnect.calls import CallState, EndReason
+from voiceconnect.events import CallView
+
+R = EndReason
 
 
 async def sign_in(user: User, name: str, password: str = 'correct horse') -> None:
@@ -16,7 +22,7 @@ async def sign_in(user: User, name: str, password: str = 'correct horse') -> Non
     user.find('Username').type(name)
     user.find('Password').type(password)
     user.find(kind=ui.button, content='Sign in').click()
-    await user.should_see(f'Signed in as {name}')
+    await user.should_see(f'Signed in as {name}', retries=20)
 
 
 async def test_a_finished_call_appears_in_both_peoples_recent_calls_at_once_and_call_back_calls(
@@ -108,3 +114,52 @@ async def test_do_not_disturb_refuses_calls_shows_to_others_and_leaves_missed_ca
     await user.should_see('Online now')
     click_call(user, 'bob')
     await user.should_see('Calling bob…', retries=20)  # rings again
+
+
+def past(role: str, reason: EndReason, answered: bool = False) -> CallView:
+    return CallView(
+        id='c1',
+        role=role,  # type: ignore[arg-type]
+        peer='bob',
+        state=CallState.ENDED,
+        here=False,
+        leg=None,
+        answered_at=100.0 if answered else None,
+        ended_at=175.0,
+        end_reason=reason,
+        ended_by_me=False,
+        answered_elsewhere=False,
+        me_muted=False,
+        peer_muted=False,
+        created=90.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ('role', 'reason', 'answered', 'shown'),
+    [
+        ('caller', R.COMPLETED, True, '1:15'),
+        ('callee', R.CONNECTION_LOST, True, '1:15'),
+        ('caller', R.MISSED, False, 'No answer'),
+        ('callee', R.MISSED, False, 'Missed'),
+        ('callee', R.CANCELLED, False, 'Missed'),
+        ('caller', R.CANCELLED, False, 'Cancelled'),
+        ('callee', R.OFFLINE, False, 'Missed'),
+        ('callee', R.DO_NOT_DISTURB, False, 'Missed'),
+        ('caller', R.OFFLINE, False, 'Offline'),
+        ('caller', R.DO_NOT_DISTURB, False, 'Not taking calls'),
+        ('caller', R.DECLINED, False, 'Declined'),
+        ('callee', R.DECLINED, False, 'Declined'),
+        ('caller', R.BUSY, False, 'Busy'),
+        ('callee', R.BUSY, False, 'Busy'),
+        ('caller', R.FAILED, False, 'Failed'),
+    ],
+)
+def test_a_recent_call_shows_its_duration_or_how_it_ended(role: str, reason: EndReason, answered: bool, shown: str):
+    assert format.row_outcome(past(role, reason, answered)) == shown
+
+
+def test_when_is_relative_while_recent_then_a_date() -> None:
+    now = 1_700_000_000.0
+    assert [format.when(now - s, now) for s in (5, 125, 7300)] == ['just now', '2 min ago', '2 h ago']
+    assert format.when(now - 3 * 86400, now)[:4] == '2023'
