@@ -21,7 +21,9 @@ class People:
         return await self.store.find_users(prefix, limit) if prefix else []
 
     async def exists(self, name: str) -> bool:
-        return await self.store.find_user(name) is not None
+        """Whether someone has exactly this name (calls and missed calls are kept under the name as spelled)."""
+        row = await self.store.find_user(name)
+        return row is not None and row.name == name
 
     async def contacts(self, user: str, limit: int = CONTACTS_LIMIT) -> list[str]:
         """Everyone `user` called or was called by."""

@@ -116,6 +116,8 @@ async def test_calling_a_name_nobody_has_is_refused(board: Switchboard) -> None:
     alice = await sign_in(board, 'alice')
     with pytest.raises(CallError, match='nobody called zoe'):
         await alice.call_user('zoe')
+    with pytest.raises(CallError, match='nobody called caroline'):  # names as spelled: `Caroline`'s missed calls
+        await alice.call_user('caroline')
 
 
 async def test_busy_comes_before_do_not_disturb(board: Switchboard) -> None:
