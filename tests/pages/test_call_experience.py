@@ -1,6 +1,7 @@
 """Recent calls, missed calls, anyone by name, do not disturb: what people see on their pages (simulated users)."""
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from nicegui import ui
@@ -23,6 +24,17 @@ async def sign_in(user: User, name: str, password: str = 'correct horse') -> Non
     user.find('Password').type(password)
     user.find(kind=ui.button, content='Sign in').click()
     await user.should_see(f'Signed in as {name}', retries=20)
+
+
+def switch_of(user: User) -> ui.switch:
+    return next(e for e in user.find('Do not disturb').elements if isinstance(e, ui.switch))
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f'not so within {timeout} s: {what}'
+        await asyncio.sleep(0.02)
 
 
 async def test_a_finished_call_appears_in_both_peoples_recent_calls_at_once_and_call_back_calls(
@@ -102,14 +114,9 @@ async def test_do_not_disturb_refuses_calls_shows_to_others_and_leaves_missed_ca
 
     reopened = create_user()
     await sign_in(reopened, 'bob')  # remembered for the user
-    assert reopened.find('Do not disturb').elements.pop().value is True
+    await eventually(lambda: switch_of(reopened).value is True, 'the switch shows do not disturb on')
     reopened.find('Do not disturb').click()
-    switch = bob.find('Do not disturb').elements.pop()
-    for _ in range(50):  # every tab shows the switch as it is
-        if switch.value is False:
-            break
-        await asyncio.sleep(0.02)
-    assert switch.value is False
+    await eventually(lambda: switch_of(bob).value is False, 'every tab shows the switch as it is')
     user.find('Back to dashboard').click()
     await user.should_see('Online now')
     click_call(user, 'bob')
