@@ -133,6 +133,15 @@ def test_audio_settings_level_meter_speaking_connection_and_switching_the_microp
     dialog.get_by_role('button', name='Close').click()
     expect(bob.page.get_by_label(f'{alice.name} is speaking')).to_be_visible()
 
+    # the chosen microphone is unplugged mid-call: the default one takes over, and the person is told
+    chosen_track = peek(alice.page, SENT_TRACK_ID)
+    peek(alice.page, 'localStorage.setItem("vc-microphone", "unplugged-device")')
+    peek(alice.page, 'navigator.mediaDevices.dispatchEvent(new Event("devicechange"))')
+    expect(alice.page.get_by_role('alert')).to_contain_text('Your microphone was disconnected')
+    wait_until(lambda: peek(alice.page, SENT_TRACK_ID) != chosen_track, 'the default microphone is sent')
+    assert peek(alice.page, 'localStorage.getItem("vc-microphone")') is None
+    wait_for_tone(bob.page, alice.tone_hz)
+
 
 def _hide(person: Person) -> None:
     """The tab goes to the background (headless Chromium keeps every page visible, so the page is told so), and
