@@ -93,13 +93,21 @@
     if (!micPromise) {
       micCallId = callId;
       micPromise = navigator.mediaDevices
-        .getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false })
+        .getUserMedia(micConstraints(chosen(MIC_KEY)))
+        .then((stream) => watchMicTrack(stream))
         .catch((error) => {
           micPromise = null;
           throw error;
         });
     }
     return micPromise;
+  }
+
+  // a device chosen in Audio settings that is gone is not an error: the default one is used (and the person told)
+  function micConstraints(deviceId) {
+    const audio = { echoCancellation: true, noiseSuppression: true };
+    if (deviceId) audio.deviceId = { ideal: deviceId };
+    return { audio, video: false };
   }
 
   function releaseMicrophone(callId) {
@@ -189,6 +197,7 @@
     if (audio && leg.remote && audio.srcObject !== leg.remote) {
       audio.srcObject = leg.remote;
       audio.play().catch(() => showSoundBlocked("vc-remote-audio"));
+      levels.remote = analyse(leg.remote);
     }
   }
 
@@ -246,6 +255,8 @@
     if (sender) await sender.replaceTrack(track);
     leg.mic = "on";
     note("mic attached");
+    levels.local = analyse(stream);
+    startWatching();
     attachRemote(leg);
     reportMediaIfUp(callId);
   }
@@ -271,7 +282,9 @@
     for (const legId of [...call.legs.keys()]) closeLeg(call, legId);
     calls.delete(callId);
     releaseMicrophone(callId);
+    ringEnded(callId);
     if (calls.size === 0) {
+      stopWatching();
       stopSound("vc-ringtone");
       stopSound("vc-ringback");
       const audio = $("vc-remote-audio");
@@ -290,6 +303,8 @@
   function sync(view) {
     const { id, role, state, here, leg } = view;
     note(`sync ${role} ${state}`);
+    if (role === "callee" && here && state === "ringing" && leg) ringStarted(id, view.peer);
+    else ringEnded(id);
     if (!here || state === "ended") return teardown(id);
     let call = calls.get(id);
     if (!call) {
@@ -385,6 +400,308 @@
     (event) => event.target.closest && event.target.closest("[data-vc-accept]") && acceptClicked(),
     { capture: true },
   );
+  // ---- audio devices: chosen per browser (localStorage), applied at once, mid-call too (replaceTrack)
+
+  const MIC_KEY = "vc-microphone";
+  const SPEAKER_KEY = "vc-speaker";
+  const chosen = (key) => localStorage.getItem(key) || "";
+  const choose = (key, id) => (id ? localStorage.setItem(key, id) : localStorage.removeItem(key));
+  let audioContext = null;
+  let preview = null; // the settings dialog's own microphone stream, outside a call
+  let meterTimer = null;
+  let meterAnalyser = null;
+
+  function context() {
+    if (!audioContext) audioContext = new AudioContext();
+    if (audioContext.state === "suspended") audioContext.resume().catch(() => {});
+    return audioContext;
+  }
+
+  // an analyser on a stream; level() is its loudness now (RMS, 0..1)
+  function analyse(stream) {
+    const analyser = context().createAnalyser();
+    analyser.fftSize = 1024;
+    const source = context().createMediaStreamSource(stream);
+    source.connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    return {
+      stream,
+      level() {
+        analyser.getFloatTimeDomainData(samples);
+        let sum = 0;
+        for (const x of samples) sum += x * x;
+        return Math.sqrt(sum / samples.length);
+      },
+      stop() {
+        source.disconnect();
+      },
+    };
+  }
+
+  function audioElements() {
+    return ["vc-remote-audio", "vc-ringtone", "vc-ringback"].map($).filter(Boolean);
+  }
+
+  async function applySpeaker(id) {
+    for (const audio of audioElements()) {
+      if (!audio.setSinkId) return;
+      try {
+        await audio.setSinkId(id || "");
+      } catch (error) {
+        choose(SPEAKER_KEY, "");
+        deviceNote("The chosen speaker is not available: sound plays on the default one.");
+        return audio.setSinkId("").catch(() => {});
+      }
+    }
+  }
+
+  function deviceNote(text) {
+    const box = $("vc-device-note");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  // the call's microphone track, or nothing outside a call
+  function callTrack() {
+    for (const call of calls.values()) {
+      const leg = call.legs.get(call.answeredLeg);
+      const track = leg && leg.pc.getTransceivers()[0]?.sender.track;
+      if (track) return { call, leg, track };
+    }
+    return null;
+  }
+
+  // Switch the microphone: a new stream, put on the call's sender without renegotiation
+  async function switchMicrophone(deviceId) {
+    const current = callTrack();
+    if (!current || !micPromise) return;
+    const stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
+    const track = stream.getAudioTracks()[0];
+    track.enabled = !current.call.muted;
+    await current.leg.pc.getTransceivers()[0].sender.replaceTrack(track);
+    const old = await micPromise.catch(() => null);
+    micPromise = Promise.resolve(watchMicTrack(stream));
+    if (old) old.getTracks().forEach((t) => t.stop());
+    levels.local?.stop();
+    levels.local = analyse(stream);
+    note("microphone switched");
+    if ($("vc-audio-settings")?.open) startMeter();
+  }
+
+  // a microphone unplugged mid-call ends its track: carry on with the default one, and say so
+  function watchMicTrack(stream) {
+    const track = stream.getAudioTracks()[0];
+    if (track)
+      track.addEventListener("ended", () => {
+        if (micPromise === null) return;
+        choose(MIC_KEY, "");
+        deviceNote("Your microphone was disconnected: now using the default microphone.");
+        switchMicrophone("").catch((error) => deviceNote(`No microphone works now: ${error.message || error.name}`));
+      });
+    return stream;
+  }
+
+  async function fillSelect(select, kind, key) {
+    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === kind);
+    select.replaceChildren();
+    const fallback = document.createElement("option");
+    fallback.value = "";
+    fallback.textContent = "Default";
+    select.append(fallback);
+    devices
+      .filter((d) => d.deviceId && d.deviceId !== "default")
+      .forEach((d, i) => {
+        const option = document.createElement("option");
+        option.value = d.deviceId;
+        option.textContent = d.label || `${kind === "audioinput" ? "Microphone" : "Speaker"} ${i + 1}`;
+        select.append(option);
+      });
+    select.value = [...select.options].some((o) => o.value === chosen(key)) ? chosen(key) : "";
+    return devices;
+  }
+
+  async function fillDevices() {
+    const mic = $("vc-mic-select"), speaker = $("vc-speaker-select");
+    if (!mic || !speaker) return;
+    await fillSelect(mic, "audioinput", MIC_KEY);
+    const outputs = await fillSelect(speaker, "audiooutput", SPEAKER_KEY);
+    speaker.disabled = !outputs.length || !HTMLMediaElement.prototype.setSinkId;
+  }
+
+  async function startMeter() {
+    stopMeter();
+    let stream = callTrack() ? await micPromise : null;
+    if (!stream) {
+      preview = await navigator.mediaDevices.getUserMedia(micConstraints(chosen(MIC_KEY)));
+      stream = preview;
+      await fillDevices(); // device names are known once a microphone was opened
+    }
+    const analyser = (meterAnalyser = analyse(stream));
+    const meter = $("vc-mic-level");
+    meterTimer = setInterval(() => {
+      // in decibels, as meters show it: -60 dBFS (or silence) is empty, 0 dBFS full
+      const level = Math.max(0, Math.min(1, (20 * Math.log10(analyser.level() || 1e-9) + 60) / 60));
+      meter.value = level;
+      meter.setAttribute("aria-valuenow", level.toFixed(2));
+    }, 100);
+  }
+
+  function stopMeter() {
+    clearInterval(meterTimer);
+    meterAnalyser?.stop();
+    meterTimer = meterAnalyser = null;
+    if (preview) preview.getTracks().forEach((t) => t.stop());
+    preview = null;
+  }
+
+  async function openAudioSettings() {
+    const dialog = $("vc-audio-settings");
+    if (!dialog) return;
+    if (!dialog.open) dialog.showModal();
+    try {
+      await fillDevices();
+      await startMeter();
+    } catch (error) {
+      deviceNote(`The microphone cannot be opened: ${error.message || error.name}`);
+    }
+  }
+
+  function audioSettingsChanged(event) {
+    if (event.target.id === "vc-mic-select") {
+      choose(MIC_KEY, event.target.value);
+      if (callTrack()) switchMicrophone(event.target.value).catch((e) => deviceNote(`Microphone: ${e.message}`));
+      else startMeter().catch((e) => deviceNote(`Microphone: ${e.message}`));
+    } else if (event.target.id === "vc-speaker-select") {
+      choose(SPEAKER_KEY, event.target.value);
+      applySpeaker(event.target.value);
+    }
+  }
+
+  async function devicesChanged() {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const present = (id, kind) => !id || devices.some((d) => d.deviceId === id && d.kind === kind);
+    if (!present(chosen(MIC_KEY), "audioinput")) {
+      choose(MIC_KEY, "");
+      deviceNote("Your microphone was disconnected: now using the default microphone.");
+      if (callTrack()) switchMicrophone("").catch(() => {});
+    }
+    if (!present(chosen(SPEAKER_KEY), "audiooutput")) {
+      choose(SPEAKER_KEY, "");
+      deviceNote("Your speaker was disconnected: sound now plays on the default speaker.");
+      applySpeaker("");
+    }
+    if ($("vc-audio-settings")?.open) fillDevices();
+  }
+
+  // ---- in a call: who is speaking (from the audio itself) and how good the media path is (getStats)
+
+  const SPEAKING_LEVEL = 0.01; // RMS, -40 dBFS: a voice (after noise suppression), not the hiss of a quiet room
+  const SPEAKING_HOLD_MS = 400; // between words the indicator stays on
+  const levels = { local: null, remote: null };
+  const lastHeard = { local: 0, remote: 0 };
+  let speakingTimer = null, qualityTimer = null, lastStats = null;
+
+  function startWatching() {
+    if (!speakingTimer) speakingTimer = setInterval(showSpeaking, 150);
+    if (!qualityTimer) qualityTimer = setInterval(() => showQuality().catch(() => {}), 2000);
+  }
+
+  function stopWatching() {
+    clearInterval(speakingTimer);
+    clearInterval(qualityTimer);
+    speakingTimer = qualityTimer = lastStats = null;
+    for (const side of ["local", "remote"]) {
+      levels[side]?.stop();
+      levels[side] = null;
+    }
+    document.body.dataset.vcSpeaking = "";
+  }
+
+  function showSpeaking() {
+    const now = performance.now();
+    const speaking = [];
+    for (const side of ["local", "remote"]) {
+      if (levels[side] && levels[side].level() > SPEAKING_LEVEL) lastHeard[side] = now;
+      if (levels[side] && now - lastHeard[side] < SPEAKING_HOLD_MS) speaking.push(side);
+    }
+    const value = speaking.join(" ");
+    if (document.body.dataset.vcSpeaking !== value) document.body.dataset.vcSpeaking = value;
+  }
+
+  const POOR = { rtt: 0.3, loss: 0.05, jitter: 0.03 }; // s, fraction, s: beyond any of these a voice call suffers
+
+  async function showQuality() {
+    const current = callTrack();
+    const label = $("vc-quality");
+    if (!current || !label) return;
+    const stats = await current.leg.pc.getStats();
+    let rtt = null, jitter = null, lost = 0, received = 0;
+    stats.forEach((s) => {
+      if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated && s.currentRoundTripTime !== undefined)
+        rtt = s.currentRoundTripTime;
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        jitter = s.jitter ?? null;
+        lost = s.packetsLost || 0;
+        received = s.packetsReceived || 0;
+      }
+    });
+    const before = lastStats || { lost: 0, received: 0 };
+    lastStats = { lost, received };
+    const newLost = lost - before.lost, newReceived = received - before.received;
+    const loss = newLost + newReceived > 0 ? Math.max(0, newLost) / (newLost + newReceived) : 0;
+    const poor = (rtt !== null && rtt > POOR.rtt) || loss > POOR.loss || (jitter !== null && jitter > POOR.jitter);
+    label.textContent = poor ? "Poor connection" : "Good connection";
+    label.dataset.quality = poor ? "poor" : "good";
+    const ms = (x) => (x === null ? "?" : `${Math.round(x * 1000)} ms`);
+    label.title = `round trip ${ms(rtt)}, loss ${(loss * 100).toFixed(1)} %, jitter ${ms(jitter)}`;
+  }
+
+  // ---- a call ringing this tab: the title names the caller; a hidden tab also gets a system notification
+
+  const ring = { callId: null, title: null, notification: null };
+
+  function ringStarted(callId, peer) {
+    if (ring.callId === callId) return;
+    ringEnded(ring.callId);
+    ring.callId = callId;
+    ring.title = document.title;
+    document.title = `📞 ${peer} is calling…`;
+    if (document.hidden && window.Notification && Notification.permission === "granted") {
+      ring.notification = new Notification("Incoming call", { body: `${peer} is calling you`, tag: callId });
+      ring.notification.onclick = () => {
+        window.focus();
+        ring.notification?.close();
+      };
+    }
+  }
+
+  function ringEnded(callId) {
+    if (!callId || ring.callId !== callId) return;
+    document.title = ring.title;
+    ring.notification?.close();
+    ring.callId = ring.title = ring.notification = null;
+  }
+
+  // Permission is asked when the person signs in (a click of theirs, so the browser shows the prompt), never on load
+  function askNotifications(event) {
+    const button = event.target.closest && event.target.closest("button");
+    if (!button || !window.Notification || Notification.permission !== "default") return;
+    if (/^(Sign in|Create account)$/.test(button.textContent.trim())) Notification.requestPermission().catch(() => {});
+  }
+
+  document.addEventListener("click", askNotifications, { capture: true });
+  document.addEventListener(
+    "click",
+    (event) => event.target.closest && event.target.closest("[data-vc-audio-settings]") && openAudioSettings(),
+    { capture: true },
+  );
+  document.addEventListener("change", audioSettingsChanged);
+  document.addEventListener("close", (event) => event.target.id === "vc-audio-settings" && stopMeter(), true);
+  document.addEventListener("click", (event) => event.target.id === "vc-audio-close" && $("vc-audio-settings").close());
+  navigator.mediaDevices?.addEventListener("devicechange", () => devicesChanged().catch(() => {}));
+  if (chosen(SPEAKER_KEY)) document.addEventListener("DOMContentLoaded", () => applySpeaker(chosen(SPEAKER_KEY)));
+
   window.vc = { sync, signal, setMuted, signedOut, signedIn, serviceInterrupted, setBadge, calls, trace, renewIce };
   watchSocket();
 })();

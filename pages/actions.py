@@ -4,6 +4,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from nicegui import ui
+from nicegui.events import GenericEventArguments
 
 from voiceconnect.calls import CallError
 
@@ -17,3 +18,8 @@ async def attempt(action: Awaitable[T]) -> T | None:
     except CallError as error:
         ui.notify(str(error), type='warning')
         return None
+
+
+def first_arg(event: GenericEventArguments) -> object:
+    """The value a browser component emitted (`$emit('call', name)` arrives as [name] or name)."""
+    return event.args[0] if isinstance(event.args, list) and event.args else event.args

@@ -1,5 +1,7 @@
 """`/call/<id>`: calling, in call (timer, mute, hang up), and how the call ended."""
 
+import html
+
 from nicegui import ui
 
 from voiceconnect.calls import CallState
@@ -16,7 +18,7 @@ def ringing(device: Device, view: CallView) -> None:
     if view.role == 'caller':
         ui.label(f'Calling {view.peer}…').classes('text-h5')
         ui.spinner('audio', size='lg', color='primary')
-        ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
+        ui.button('Cancel', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
             'unelevated no-caps color=negative'
         )
     else:
@@ -41,6 +43,7 @@ class InCall:
             ui.icon('mic_off')
             ui.label(f'{view.peer} is muted')
         self.me_muted = ui.label('Your microphone is off').classes('text-grey-7')
+        ui.html(indicators(view.peer), sanitize=False)
         with ui.row().classes('q-mt-md'):
             self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
             self.mute.props('outline no-caps')
@@ -58,6 +61,21 @@ class InCall:
         self.me_muted.set_visibility(view.me_muted)
         self.mute.set_text('Unmute' if view.me_muted else 'Mute')
         self.mute.props(f'icon={"mic" if view.me_muted else "mic_off"}')
+
+
+def indicators(peer: str) -> str:
+    """Who is speaking and how good the line is: static markup the browser module drives several times a second
+    from the audio itself and getStats (no server round trip per frame)."""
+    peer = html.escape(peer)
+    return (
+        '<div class="row items-center q-gutter-md q-mt-sm">'
+        '<span class="vc-speaking vc-speaking-local text-positive" role="status" aria-label="You are speaking">'
+        '🎙️ You are speaking</span>'
+        f'<span class="vc-speaking vc-speaking-remote text-positive" role="status" aria-label="{peer} is speaking">'
+        f'🔊 {peer} is speaking</span>'
+        '<span id="vc-quality" class="text-grey-7" role="status">Checking the connection…</span>'
+        '</div>'
+    )
 
 
 def ended(view: CallView) -> None:

@@ -3,11 +3,11 @@
 Built once per document by the root, so a ringing dialog or a running call survive in-app navigation.
 """
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from voiceconnect.calls import CallState, EndReason
 from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView
+from voiceconnect.events import CallChanged, CallView, DoNotDisturbSet, MissedCallsSeen
 from web.session import log_out
 from web.tabs import TabState
 
@@ -26,6 +26,22 @@ AUDIO_AND_SOUND_NOTE = (
     '<div id="vc-sound-blocked" hidden role="alert"'
     ' class="fixed-bottom-right q-ma-md q-pa-sm bg-orange-2 rounded-borders">'
     'Your browser blocked the sound. Click anywhere to hear it.</div>'
+    '<div id="vc-device-note" hidden role="alert"'
+    ' class="fixed-bottom-left q-ma-md q-pa-sm bg-orange-2 rounded-borders"></div>'
+    # the audio settings are the browser's business (its devices, its level meter): a native dialog the browser
+    # module fills and runs, opened by the header's `Audio settings` button
+    '<dialog id="vc-audio-settings" aria-labelledby="vc-audio-title" class="q-pa-lg rounded-borders">'
+    '<h2 id="vc-audio-title" class="text-h6 q-my-none">Audio settings</h2>'
+    '<div class="column q-gutter-sm q-mt-sm">'
+    '<label for="vc-mic-select">Microphone</label>'
+    '<select id="vc-mic-select" aria-label="Microphone"></select>'
+    '<label for="vc-mic-level">Microphone level</label>'
+    '<meter id="vc-mic-level" aria-label="Microphone level" min="0" max="1" low="0.1" value="0"></meter>'
+    '<label for="vc-speaker-select">Speaker</label>'
+    '<select id="vc-speaker-select" aria-label="Speaker"></select>'
+    '<div class="text-caption text-grey-7">A change applies at once, also during a call.</div>'
+    '<button id="vc-audio-close" type="button">Close</button>'
+    '</div></dialog>'
 )
 
 
@@ -33,12 +49,21 @@ class Chrome:
     def __init__(self, tab: TabState) -> None:
         self.tab = tab
         self.ringing_call: str | None = None
+        self.missed_count = 0
+        self.counted: set[str] = set()  # missed calls already in the count
+        self._dnd_shown: bool | None = None  # as the server last said (a change of the switch from here differs)
         with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
             with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
                 ui.icon('call', size='28px')
                 ui.label('VoiceConnect').classes('text-h6')
             ui.space()
             self.signed_in = ui.label().classes('text-body2')
+            self.missed = ui.button(on_click=self._missed_seen).props(
+                'rounded dense unelevated no-caps color=negative aria-live=polite'
+            )
+            self.missed.set_visibility(False)
+            self.dnd = ui.switch('Do not disturb', on_change=self._dnd_switched).props('dense color=negative')
+            ui.button('Audio settings', icon='settings_voice').props('flat no-caps data-vc-audio-settings')
             ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('q-pa-xs bg-warning')
             ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).props('flat no-caps')
             ui.button('Log out', on_click=self._log_out).props('flat no-caps color=negative')
@@ -77,6 +102,9 @@ class Chrome:
             return
         self.signed_in.text = f'Signed in as {device.user}'
         device.on(CallChanged, self._call_changed)
+        device.on(MissedCallsSeen, lambda _: self._show_missed(0))
+        device.on(DoNotDisturbSet, lambda event: self._show_dnd(event.on))
+        background_tasks.create(self._load_own_state(device), name='missed calls and do not disturb')
         if device.call is not None:
             self._call_changed(CallChanged(device.call))
 
@@ -84,8 +112,43 @@ class Chrome:
         with self.tab.client:  # the event may come from another user's action, so speak in this tab's context
             self._show_call(event.call)
 
+    async def _load_own_state(self, device: Device) -> None:
+        missed, dnd = await device.missed_calls(), await device.do_not_disturb()
+        if self.device is device:
+            with self.tab.client:
+                self._show_missed(missed)
+                self._show_dnd(dnd)
+
+    def _show_missed(self, count: int) -> None:
+        with self.tab.client:
+            self.missed_count = count
+            self.missed.text = f'{count} missed'
+            self.missed.set_visibility(count > 0)
+
+    def _show_dnd(self, on: bool) -> None:
+        with self.tab.client:
+            self._dnd_shown = on
+            self.dnd.value = on
+
+    async def _dnd_switched(self) -> None:
+        on = bool(self.dnd.value)
+        if self.device is None or on == self._dnd_shown:
+            return  # the server's own news, shown
+        self._dnd_shown = on
+        await self.device.set_do_not_disturb(on)
+        ui.notify('Do not disturb: calls to you end at once as missed calls' if on else 'You take calls again')
+
+    async def _missed_seen(self) -> None:
+        if self.device is not None:
+            await self.device.mark_missed_calls_seen()
+        ui.navigate.to('/')  # Recent calls, where they are
+        ui.run_javascript('setTimeout(() => document.getElementById("vc-recent-calls")?.scrollIntoView(), 300)')
+
     def _show_call(self, view: CallView) -> None:
         self.tab.remember(view)
+        if view.missed and view.id not in self.counted:
+            self.counted.add(view.id)
+            self._show_missed(self.missed_count + 1)
         if view.ringing_here:
             self.ringing_call = view.id
             self.caller_label.text = view.peer
@@ -97,7 +160,8 @@ class Chrome:
             self.dialog.close()
             self._tell_callee(view)
         ended_unseen = view.state == CallState.ENDED and not self._on_call_page(view.id)
-        if ended_unseen and view.role == 'caller' and view.end_reason != EndReason.BUSY:  # busy: shown by its page
+        shown_by_its_page = {EndReason.BUSY, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB}
+        if ended_unseen and view.role == 'caller' and view.end_reason not in shown_by_its_page:
             ui.notify(f'{format.outcome(view)} · {view.peer}', position='top')
         self._show_bar()
 

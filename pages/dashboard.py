@@ -2,14 +2,18 @@
 
 import asyncio
 
-from nicegui import ui
+from nicegui import background_tasks, ui
+from nicegui.elements.mixins.text_element import TextElement
 
+from voiceconnect.calls import CallState
 from voiceconnect.device import Device
-from voiceconnect.events import Presence, PresenceChanged
-from web.tabs import current_device, subscribe
+from voiceconnect.events import CallChanged, CallView, Presence, PresenceChanged
+from web.tabs import TabState, current_device, current_tab, subscribe
 
 from .actions import attempt
 from .people_list import PeopleList
+from .people_search import PeopleSearch
+from .recent_calls import PAGE, RecentCalls
 
 CALL_STARTED_DELAY_S = 0.05  # a ring and the first signaling of a call go out before the lists hear of it
 CALLER_PAGE_DELAY_S = 0.02  # the callee's ring leaves the server before the caller's page is built
@@ -28,12 +32,37 @@ async def place_call(device: Device, name: str) -> None:
     asyncio.get_running_loop().call_later(CALLER_PAGE_DELAY_S, show_call_page)
 
 
+class Heading(TextElement):
+    def __init__(self, text: str) -> None:
+        super().__init__(tag='h2', text=text)
+
+
+async def recent_views(device: Device, tab: TabState) -> list[CallView]:
+    """The newest finished calls: from the history, and those this tab saw end whose rows are still being written."""
+    views = {view.id: view for view in await device.recent_calls(PAGE)}
+    for view in tab.views.values():
+        if view.state == CallState.ENDED and view.id not in views:
+            views[view.id] = view
+    newest_first = sorted(views.values(), key=lambda view: view.created or view.ended_at or 0, reverse=True)
+    return newest_first[:PAGE]
+
+
 async def page() -> None:
     device = await current_device()
     if device is None:
         return
+    tab = current_tab()
+
+    async def call(name: str) -> None:
+        await place_call(device, name)
+
+    ended_here = [view for view in tab.views.values() if view.state == CallState.ENDED]
+    search = PeopleSearch(device, on_call=call, just_called=lambda: [view.peer for view in ended_here])
     ui.label('Online now').classes('text-h6 q-mt-md')
-    people = PeopleList(device, on_call=lambda name: place_call(device, name)).classes('w-full')
+    people = PeopleList(device, on_call=call).classes('w-full')
+    Heading('Recent calls').classes('text-h6 q-mt-lg q-mb-sm').props('id=vc-recent-calls')
+    recent = RecentCalls(device, await recent_views(device, tab), on_call=call).classes('w-full')
+    await search.show()
 
     def apply_if_still_here(event: PresenceChanged) -> None:
         if not people.is_deleted:  # the user may have left the dashboard in the meantime
@@ -44,12 +73,23 @@ async def page() -> None:
             asyncio.get_running_loop().call_later(CALL_STARTED_DELAY_S, apply_if_still_here, event)
         else:
             apply_if_still_here(event)
+        if search.concerns(event.changes):
+            background_tasks.create(search.show(), name='search people')
+
+    def call_changed(event: CallChanged) -> None:
+        view = event.call
+        if view.state != CallState.ENDED:
+            return
+        recent.add(view)
+        if view.peer not in search.contacts:  # a new contact (listed once offline)
+            background_tasks.create(search.show(), name='search people')
 
     subscribe(device, PresenceChanged, presence_changed)
-    for contact in device.contacts:  # always there, never busy: the Sound test
+    for contact in device.built_in_contacts:  # always there, never busy: the Sound test
         with ui.row().classes('items-center q-mt-md'):
             ui.label(contact).classes('text-subtitle1')
             ui.label('answers, records what you say and plays it back').classes('text-grey-7')
             ui.button(f'Call {contact}', icon='call', on_click=lambda c=contact: place_call(device, c)).props(
                 'unelevated no-caps'
             )
+    subscribe(device, CallChanged, call_changed)

@@ -1,7 +1,10 @@
 """Words and numbers as people read them."""
 
+import time
+from datetime import datetime
+
 from voiceconnect.calls import EndReason
-from voiceconnect.events import CallView
+from voiceconnect.events import CallView, Presence
 
 
 def duration(seconds: float) -> str:
@@ -18,6 +21,8 @@ def outcome(view: CallView) -> str:
         return {
             EndReason.DECLINED: f'{peer} declined',
             EndReason.BUSY: f'{peer} is busy',
+            EndReason.OFFLINE: f'{peer} is offline',
+            EndReason.DO_NOT_DISTURB: f'{peer} is not taking calls',
             EndReason.MISSED: 'No answer',
             EndReason.CANCELLED: 'Call cancelled',
             EndReason.FAILED: 'Call failed',
@@ -38,3 +43,43 @@ def detail(view: CallView) -> str | None:
         EndReason.FAILED: view.failure or 'the audio connection could not be set up',
         EndReason.SERVER_RESTART: 'The server restarted, so the call ended.',
     }.get(view.end_reason)  # type: ignore[arg-type]
+
+
+PRESENCE = {
+    Presence.ONLINE: 'Online',
+    Presence.IN_CALL: 'In a call',
+    Presence.DO_NOT_DISTURB: 'Do not disturb',
+    Presence.OFFLINE: 'Offline',
+}
+
+
+def row_outcome(view: CallView) -> str:
+    """A past call in Recent calls: its duration, or in a word how it ended."""
+    if view.answered_at is not None and view.ended_at is not None:
+        return duration(view.duration(view.ended_at))
+    if view.missed:
+        return 'Missed'
+    reason = view.end_reason
+    if reason == EndReason.DECLINED:
+        return 'Declined'
+    if view.role == 'callee':
+        return 'Busy' if reason == EndReason.BUSY else 'Failed'
+    return {
+        EndReason.MISSED: 'No answer',
+        EndReason.CANCELLED: 'Cancelled',
+        EndReason.BUSY: 'Busy',
+        EndReason.OFFLINE: 'Offline',
+        EndReason.DO_NOT_DISTURB: 'Not taking calls',
+    }.get(reason, 'Failed')  # type: ignore[arg-type]
+
+
+def when(timestamp: float, now: float | None = None) -> str:
+    """When a call was, relative while recent ("2 min ago"), then a date (recent_calls.js says the same)."""
+    seconds = (time.time() if now is None else now) - timestamp
+    if seconds < 60:
+        return 'just now'
+    if seconds < 3600:
+        return f'{int(seconds // 60)} min ago'
+    if seconds < 86400:
+        return f'{int(seconds // 3600)} h ago'
+    return datetime.fromtimestamp(timestamp).strftime('%Y-%m-%d')

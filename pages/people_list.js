@@ -18,6 +18,7 @@ export default {
             <q-item-section side>
               <div class="row items-center no-wrap q-gutter-sm">
                 <q-badge v-if="item.presence === 'in_call'" color="orange">In a call</q-badge>
+                <q-badge v-else-if="item.presence === 'do_not_disturb'" color="grey-8">Do not disturb</q-badge>
                 <q-btn unelevated no-caps color="positive" icon="call" :label="'Call ' + item.name"
                        @click="$emit('call', item.name)" />
               </div>
@@ -48,7 +49,7 @@ export default {
       this.rows = people.map(([name, presence]) => ({ name, presence })).sort((a, b) => this.order(a.name, b.name));
       this.loaded = true;
     },
-    // changes: [[name, presence], ...], presence "online", "in_call" or "offline" (gone from the list)
+    // changes: [[name, presence], ...], presence "online", "in_call", "do_not_disturb" or "offline" (gone from the list)
     apply(changes) {
       for (const [name, presence] of changes) this.change(name, presence);
       document.dispatchEvent(new CustomEvent("vc-presence", { detail: changes }));

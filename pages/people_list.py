@@ -8,13 +8,11 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments
 
 from voiceconnect.device import Device
-from voiceconnect.events import OnlineUser, Presence, PresenceChange
+from voiceconnect.events import Presence, PresenceChange
+
+from .actions import first_arg
 
 NOBODY = 'Nobody else is online yet. Ask someone to sign in.'
-
-
-def _presence(person: OnlineUser) -> str:
-    return Presence.IN_CALL if person.in_call else Presence.ONLINE
 
 
 class PeopleList(ui.element, component='people_list.js'):
@@ -32,12 +30,11 @@ class PeopleList(ui.element, component='people_list.js'):
         self.run_method('apply', [[change.name, str(change.presence)] for change in changes])
 
     def _send_all(self) -> None:
-        self.run_method('reset', [[person.name, _presence(person)] for person in self.device.online_users()])
+        self.run_method('reset', [[person.name, str(person.presence)] for person in self.device.online_users()])
 
     @staticmethod
     async def _call(event: GenericEventArguments, on_call: Callable[[str], Awaitable[None]]) -> None:
-        name = event.args[0] if isinstance(event.args, list) and event.args else event.args
-        if isinstance(name, str):  # anything else did not come from this list
+        if isinstance(name := first_arg(event), str):  # anything else did not come from this list
             await on_call(name)
 
     def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
@@ -46,4 +43,5 @@ class PeopleList(ui.element, component='people_list.js'):
         if not people:
             return ['0 online', NOBODY]
         shown = [f'{len(people)} online']
-        return shown + [text for p in people for text in (p.name, f'Call {p.name}', 'In a call' if p.in_call else None)]
+        labels = {Presence.IN_CALL: 'In a call', Presence.DO_NOT_DISTURB: 'Do not disturb'}
+        return shown + [text for p in people for text in (p.name, f'Call {p.name}', labels.get(p.presence))]

@@ -16,7 +16,12 @@ from .chrome import Chrome
 
 HEAD = """
 <script src="/assets/voiceconnect.js"></script>
-<style>.hidden-audio { display: none; }</style>
+<style>
+.hidden-audio { display: none; }
+.vc-speaking { display: none; }
+body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
+body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
+</style>
 """
 
 

@@ -26,7 +26,7 @@ async def sign_up(user: User, name: str, password: str = 'correct horse') -> Non
     user.find('Username').type(name)
     user.find('Password').type(password)
     user.find('Create account').click()
-    await user.should_see(f'Signed in as {name}')
+    await user.should_see(f'Signed in as {name}', retries=20)  # sign-up writes to SQLite: slower on a busy machine
 
 
 async def alice_sees_bob(alice: User, create_user: Callable[[], User]) -> User:

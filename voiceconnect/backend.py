@@ -13,6 +13,7 @@ from .clock import Clock, LoopClock
 from .device import Device, History
 from .history import CallHistory
 from .memory_hub import InMemoryHub
+from .people import People
 from .ratelimit import Limits
 from .redis_hub import RedisHub
 from .redis_store import RedisCallStore, call_key
@@ -24,12 +25,24 @@ log = logging.getLogger('voiceconnect')
 
 
 def shared_switchboard(
-    redis: Redis, instance: str, clock: Clock, history: History, timeouts: Timeouts, limits: Limits
+    redis: Redis,
+    instance: str,
+    clock: Clock,
+    history: History,
+    timeouts: Timeouts,
+    limits: Limits,
+    people: People | None = None,
 ) -> Switchboard:
     """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`."""
     hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s)
     board = Switchboard(
-        clock, hub, history, timeouts, limits, store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline)
+        clock,
+        hub,
+        history,
+        timeouts,
+        limits,
+        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline),
+        people=people,
     )
     assert isinstance(board.calls.store, RedisCallStore)
     hub.on_call_heard = board.calls.store.heard  # news of other processes' commits keeps the cache current
@@ -47,10 +60,23 @@ class Backend:
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         if self.redis is not None:
             self.switchboard = shared_switchboard(
-                self.redis, settings.instance_name, self.clock, self.history, settings.timeouts, settings.limits
+                self.redis,
+                settings.instance_name,
+                self.clock,
+                self.history,
+                settings.timeouts,
+                settings.limits,
+                People(self.store),
             )
         else:
-            self.switchboard = Switchboard(self.clock, InMemoryHub(), self.history, settings.timeouts, settings.limits)
+            self.switchboard = Switchboard(
+                self.clock,
+                InMemoryHub(),
+                self.history,
+                settings.timeouts,
+                settings.limits,
+                people=People(self.store),
+            )
         self.hub = self.switchboard.hub
         self.ready = False
         self._started: asyncio.Future[None] | None = None

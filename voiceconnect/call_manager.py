@@ -34,6 +34,10 @@ class Delivery(Protocol):
 
     async def devices_of(self, user: str) -> list[str]: ...
 
+    async def is_user(self, name: str) -> bool: ...
+
+    def not_taking_calls(self, user: str) -> bool: ...
+
     def call_changed(self, call: Call) -> None: ...
 
 
@@ -100,7 +104,8 @@ class CallManager:
     # actions (from the UI of one device)
 
     async def place_call(self, caller: str, caller_device: str, callee: str) -> Call:
-        """Ring every device of `callee`. Returns the call; it is already ended with `busy` if callee is busy."""
+        """Ring every device of `callee`. Returns the call; it is already ended (`busy`, `offline`, `do_not_disturb`)
+        if nothing rang."""
         if caller == callee:
             raise CallError('You cannot call yourself.')
 
@@ -116,8 +121,12 @@ class CallManager:
                 self._end(tx, out, call, EndReason.BUSY, by=callee)
                 return call
             devices = await self.delivery.devices_of(callee)
-            if not devices:
-                raise CallError(f'{callee} is not online.')
+            if not devices or self.delivery.not_taking_calls(callee):  # a missed call for them, rung nowhere
+                if not devices and not await self.delivery.is_user(callee):
+                    raise CallError(f'There is nobody called {callee}.')
+                out.then(lambda: self.recorder.call_created(call))
+                self._end(tx, out, call, EndReason.DO_NOT_DISTURB if devices else EndReason.OFFLINE)
+                return call
             for device in devices:
                 call.legs[new_id('l')] = device
             call.rings_until = now + self.ring_timeout_s
@@ -443,6 +452,10 @@ def _log_outcome(out: Outcome, call: Call, reason: EndReason, why: str | None, d
         out.log(logging.INFO, '↩️ Call cancelled: %s', pair, extra=fields)
     elif reason == EndReason.BUSY:
         out.log(logging.INFO, '🚫 Call busy: %s', pair, extra=fields)
+    elif reason == EndReason.OFFLINE:
+        out.log(logging.INFO, '💤 Call to someone offline: %s', pair, extra=fields)
+    elif reason == EndReason.DO_NOT_DISTURB:
+        out.log(logging.INFO, '🔕 Call not taken (do not disturb): %s', pair, extra=fields)
     elif reason == EndReason.MISSED:
         out.log(logging.INFO, '📵 Call missed: %s (%s)', pair, why, extra=fields)
     elif reason == EndReason.CONNECTION_LOST and call.state == CallState.RINGING:

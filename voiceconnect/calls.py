@@ -37,6 +37,8 @@ class EndReason(StrEnum):
     FAILED = 'failed'
     CONNECTION_LOST = 'connection_lost'
     SERVER_RESTART = 'server_restart'
+    OFFLINE = 'offline'  # the callee had no tab anywhere: nothing rang, they find a missed call at sign-in
+    DO_NOT_DISTURB = 'do_not_disturb'  # the callee is not taking calls: nothing rang, a missed call for them
 
 
 R = EndReason
@@ -47,10 +49,11 @@ TRANSITIONS: Mapping[CallState, frozenset[CallState]] = {
     CallState.ENDED: frozenset(),
 }
 # Ending for reasons that fit the state: a call nobody answered cannot be `completed`, an answered one cannot be
-# `declined`, `cancelled`, `missed` or `busy`. Failed media and lost connections can happen at any time.
+# `declined`, `cancelled`, `missed`, `busy`, `offline` or `do_not_disturb`. Failed media and lost connections can
+# happen at any time.
 _ANY_TIME = {R.FAILED, R.CONNECTION_LOST, R.SERVER_RESTART}
 END_REASONS: Mapping[CallState, frozenset[EndReason]] = {
-    CallState.RINGING: frozenset({R.DECLINED, R.CANCELLED, R.MISSED, R.BUSY, *_ANY_TIME}),
+    CallState.RINGING: frozenset({R.DECLINED, R.CANCELLED, R.MISSED, R.BUSY, R.OFFLINE, R.DO_NOT_DISTURB, *_ANY_TIME}),
     CallState.CONNECTING: frozenset({R.COMPLETED, *_ANY_TIME}),
     CallState.ACTIVE: frozenset({R.COMPLETED, *_ANY_TIME}),
     CallState.ENDED: frozenset(),

@@ -17,8 +17,9 @@ from . import observe
 from .call_manager import CallManager, Recorder
 from .calls import SESSION_MARK, Call, CallError, CallState
 from .clock import Clock
-from .events import CallView, Event, OnlineUser
+from .events import CallView, DoNotDisturbSet, Event, MissedCallsSeen, OnlineUser, Person
 from .hub import Hub
+from .people import People
 from .ratelimit import Limited, Limits, RateLimiter
 from .signaling import handle_signal
 from .signals import parse_signal
@@ -96,6 +97,9 @@ class Board(Protocol):
     @property
     def contacts(self) -> Mapping[str, Contact]: ...
 
+    @property
+    def people(self) -> People | None: ...
+
     def holds(self, device: 'Device') -> bool: ...
 
     async def set_connected(self, device: 'Device', connected: bool) -> None: ...
@@ -135,7 +139,7 @@ class Device:
         return self._board.hub.online_users(excluding=self.user)
 
     @property
-    def contacts(self) -> tuple[str, ...]:
+    def built_in_contacts(self) -> tuple[str, ...]:
         """The built-in contacts (the Sound test): always there to call, never busy."""
         return tuple(self._board.contacts)
 
@@ -148,6 +152,42 @@ class Device:
     async def past_call(self, call_id: str) -> CallView | None:
         """A finished call of this user from the history (e.g. after a server restart)."""
         return await self._board.history.past_call(call_id, self.user)
+
+    async def recent_calls(self, limit: int = 50, before: float | None = None) -> list[CallView]:
+        """This user's finished calls, newest first; `before` (the `created` of the last one shown) for more."""
+        return await self._people().recent_calls(self.user, limit, before)
+
+    async def missed_calls(self) -> int:
+        """How many calls this user missed since they last saw them."""
+        return await self._people().missed_count(self.user)
+
+    async def mark_missed_calls_seen(self) -> None:
+        """The user saw their missed calls: the count is cleared in every tab of theirs (MissedCallsSeen)."""
+        await self._people().mark_missed_seen(self.user, self.now())
+        self._board.hub.tell(self.user, MissedCallsSeen())
+
+    async def find_people(self, prefix: str) -> list[Person]:
+        """Anyone whose name starts with `prefix` (ignoring case), online or not, with their presence."""
+        names = await self._people().find(prefix)
+        return [self.person(name) for name in names if name != self.user]
+
+    async def contacts(self) -> list[Person]:
+        """Everyone this user called or was called by, online or not."""
+        return [self.person(name) for name in await self._people().contacts(self.user)]
+
+    def person(self, name: str) -> Person:
+        """Someone with their presence now."""
+        return Person(name, self._board.hub.presence_of(name))
+
+    async def do_not_disturb(self) -> bool:
+        return await self._people().do_not_disturb(self.user)
+
+    async def set_do_not_disturb(self, on: bool) -> None:
+        """Calls to this user end at once as missed calls while it is on; remembered for the user, shown to everyone
+        (presence `do_not_disturb`) and to every tab of theirs (DoNotDisturbSet)."""
+        await self._people().set_do_not_disturb(self.user, on)
+        await self._board.hub.set_do_not_disturb(self.user, on)
+        self._board.hub.tell(self.user, DoNotDisturbSet(on))
 
     # events
 
@@ -241,6 +281,11 @@ class Device:
 
     def _view(self, call: Call) -> CallView:
         return CallView.of(call, self.user, self.id)
+
+    def _people(self) -> People:
+        if (people := self._board.people) is None:
+            raise CallError('This server keeps no directory of people.')
+        return people
 
     def _check_attached(self) -> None:
         if not self._board.holds(self):

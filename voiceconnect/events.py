@@ -12,13 +12,35 @@ Role = Literal['caller', 'callee']
 class Presence(StrEnum):
     ONLINE = 'online'
     IN_CALL = 'in_call'
+    DO_NOT_DISTURB = 'do_not_disturb'  # online, not taking calls
     OFFLINE = 'offline'
+
+
+# A call that rang (or would have rung) you and ended unanswered: a missed call, until you have seen it.
+MISSED_REASONS = frozenset(
+    {EndReason.MISSED, EndReason.CANCELLED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB, EndReason.CONNECTION_LOST}
+)
 
 
 @dataclass(frozen=True)
 class OnlineUser:
     name: str
     in_call: bool
+    do_not_disturb: bool = False
+
+    @property
+    def presence(self) -> Presence:
+        if self.in_call:
+            return Presence.IN_CALL
+        return Presence.DO_NOT_DISTURB if self.do_not_disturb else Presence.ONLINE
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone found by name (online or not)."""
+
+    name: str
+    presence: Presence
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,13 @@ class CallView:
     peer_reconnecting: bool = False  # the peer's tab lost its connection for now (a blip, a reload)
     me_away: bool = False  # this user's call tab lost its connection (at the end: the call was lost on this side)
     rings_until: float | None = None  # while ringing: when it becomes missed
+    created: float | None = None  # when it was placed
+
+    @property
+    def missed(self) -> bool:
+        """A call to this user that ended without being answered (not declined by them): a missed call."""
+        unanswered = self.state == CallState.ENDED and self.answered_at is None
+        return unanswered and self.role == 'callee' and self.end_reason in MISSED_REASONS
 
     @property
     def live(self) -> bool:
@@ -89,6 +118,7 @@ class CallView:
             peer_reconnecting=call.peer_of(user) in call.away,
             me_away=user in call.away,
             rings_until=call.rings_until if call.state == CallState.RINGING else None,
+            created=call.created,
         )
 
 
@@ -118,4 +148,16 @@ class ServiceInterrupted:
     interrupted: bool
 
 
-Event = PresenceChanged | CallChanged | SignedOut | ServiceInterrupted
+@dataclass(frozen=True)
+class MissedCallsSeen:
+    """The user saw their missed calls (in one of their tabs): every tab clears its count."""
+
+
+@dataclass(frozen=True)
+class DoNotDisturbSet:
+    """The user switched do not disturb on or off (in one of their tabs): every tab shows it."""
+
+    on: bool
+
+
+Event = PresenceChanged | CallChanged | SignedOut | ServiceInterrupted | MissedCallsSeen | DoNotDisturbSet

@@ -45,6 +45,7 @@ def past_call_view(row: CallRow, user: str) -> CallView | None:
         answered_elsewhere=False,
         me_muted=False,
         peer_muted=False,
+        created=row.created.timestamp(),
     )
 
 

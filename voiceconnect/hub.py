@@ -10,7 +10,7 @@ and what to deliver; what it learns from other processes it tells its `HubListen
 from typing import Any, Protocol
 
 from .calls import Call
-from .events import OnlineUser, PresenceChange
+from .events import DoNotDisturbSet, MissedCallsSeen, OnlineUser, Presence, PresenceChange
 
 
 class Endpoint(Protocol):
@@ -83,6 +83,16 @@ class Hub(Protocol):
         """Tell every other user's tabs what changed: one small event each, whatever the number online."""
         ...
 
+    def presence_of(self, user: str) -> Presence:
+        """One user's presence: online, in a call, do not disturb (online, not in a call) or offline."""
+        ...
+
+    async def set_do_not_disturb(self, user: str, on: bool) -> None:
+        """Whether `user` takes calls, while they are online (the switchboard sets it again at each sign-in from
+        what the user chose). Everyone else is told when it changes what they see (`do_not_disturb`, or back to
+        `online` / `in_call`); it is forgotten when the user goes offline."""
+        ...
+
     # tabs
 
     async def attach(self, endpoint: Endpoint) -> None:
@@ -120,6 +130,10 @@ class Hub(Protocol):
 
     def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
         """A signaling message to one tab (of `user`) of its browser module."""
+        ...
+
+    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+        """Every tab of `user` (in every process) gets `event`: what one tab did to the user's own state."""
         ...
 
     async def logged_out(self, token: str) -> None:

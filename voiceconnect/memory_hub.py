@@ -3,7 +3,16 @@
 from typing import Any
 
 from .calls import Call
-from .events import CallChanged, CallView, OnlineUser, Presence, PresenceChange, PresenceChanged
+from .events import (
+    CallChanged,
+    CallView,
+    DoNotDisturbSet,
+    MissedCallsSeen,
+    OnlineUser,
+    Presence,
+    PresenceChange,
+    PresenceChanged,
+)
 from .hub import Endpoint, HubListener
 
 
@@ -16,6 +25,7 @@ class InMemoryHub:
         self._by_user: dict[str, dict[str, Endpoint]] = {}  # user → device → endpoint, in the order they attached
         self._connected: set[str] = set()
         self._in_calls: dict[str, str] = {}  # user → the live call they are in
+        self._not_taking_calls: set[str] = set()  # online users with do not disturb on
 
     async def start(self) -> None:
         pass
@@ -39,6 +49,7 @@ class InMemoryHub:
         if sessions:
             return False
         self._sessions.pop(user, None)
+        self._not_taking_calls.discard(user)
         return True
 
     def is_online(self, user: str) -> bool:
@@ -46,7 +57,20 @@ class InMemoryHub:
 
     def online_users(self, excluding: str | None = None) -> tuple[OnlineUser, ...]:
         names = sorted(name for name in self._sessions if name != excluding)
-        return tuple(OnlineUser(name, name in self._in_calls) for name in names)
+        dnd = self._not_taking_calls
+        return tuple(OnlineUser(name, name in self._in_calls, name in dnd) for name in names)
+
+    def presence_of(self, user: str) -> Presence:
+        if user not in self._sessions:
+            return Presence.OFFLINE
+        return OnlineUser(user, user in self._in_calls, user in self._not_taking_calls).presence
+
+    async def set_do_not_disturb(self, user: str, on: bool) -> None:
+        if not self.is_online(user) or on == (user in self._not_taking_calls):
+            return
+        (self._not_taking_calls.add if on else self._not_taking_calls.discard)(user)
+        if user not in self._in_calls:  # in a call they show as in a call either way
+            self.publish_presence(PresenceChange(user, self.presence_of(user)))
 
     # tabs
 
@@ -91,6 +115,10 @@ class InMemoryHub:
         if (endpoint := self._endpoints.get(device)) is not None:
             endpoint.relay(message)
 
+    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+        for endpoint in self._endpoints_of(user):
+            endpoint.deliver(event)
+
     async def logged_out(self, token: str) -> None:
         pass
 
@@ -121,5 +149,5 @@ class InMemoryHub:
                 self._in_calls[user] = call.id
             elif not call.live and self._in_calls.get(user) == call.id:
                 del self._in_calls[user]
-                changes.append(PresenceChange(user, Presence.ONLINE))
+                changes.append(PresenceChange(user, self.presence_of(user)))
         return [change for change in changes if self.is_online(change.name)]

@@ -2,7 +2,8 @@
 
 Keys and channels (all prefixed `vc:`):
 
-- `online` (hash user → `online` | `in_call`): who is online; `sessions:<user>` (set): their open sessions, one
+- `online` (hash user → `online` | `in_call` | `do_not_disturb`): who is online, as others see them; `dnd` (set):
+  the online users with do not disturb on; `sessions:<user>` (set): their open sessions, one
   per account signed in on a browser; `leases` (sorted set `user␟session` → expiry): each session is held by
   the process that serves it, which renews the lease every second. A process that dies stops renewing: once its
   leases run out (`RECONNECT_GRACE_S`, the same absence a tab is allowed), any process sweeps them, and a user
@@ -39,7 +40,16 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from .calls import Call
-from .events import CallChanged, CallView, OnlineUser, Presence, PresenceChange, PresenceChanged
+from .events import (
+    CallChanged,
+    CallView,
+    DoNotDisturbSet,
+    MissedCallsSeen,
+    OnlineUser,
+    Presence,
+    PresenceChange,
+    PresenceChanged,
+)
 from .hub import Endpoint, HubListener
 
 log = logging.getLogger('voiceconnect')
@@ -59,15 +69,21 @@ return state
 CLOSE_SESSION = """
 redis.call('SREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('SCARD', KEYS[1]) == 0 then return redis.call('HDEL', KEYS[3], ARGV[3]) end
+if redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[4], ARGV[3])
+  return redis.call('HDEL', KEYS[3], ARGV[3])
+end
 return 0
-"""  # KEYS: sessions:<user>, leases, online; ARGV: session, lease member, user → 1 if that took the user offline
+"""  # KEYS: sessions:<user>, leases, online, dnd; ARGV: session, lease member, user → 1 if that took the user offline
 SET_PRESENCE = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current or current == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""  # only for someone online, only a change counts
+local state = ARGV[2]
+if state ~= 'in_call' and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then state = 'do_not_disturb' end
+if not current or current == state then return false end
+redis.call('HSET', KEYS[1], ARGV[1], state)
+return state
+"""  # KEYS: online, dnd; ARGV: user, in_call | online. Only for someone online, only a change counts; out of a
+# call, someone with do not disturb on shows as that. Returns the new presence.
 
 
 def _text(value: Any) -> str:
@@ -144,7 +160,7 @@ class RedisHub:
     async def close_session(self, session: str, user: str) -> bool:
         self._sessions.pop(session, None)
         went = await self._close_session(
-            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online'], args=[session, user + SEP + session, user]
+            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd'], args=[session, user + SEP + session, user]
         )
         if went:
             self._online.pop(user, None)
@@ -155,10 +171,26 @@ class RedisHub:
 
     def online_users(self, excluding: str | None = None) -> tuple[OnlineUser, ...]:
         return tuple(
-            OnlineUser(name, presence == Presence.IN_CALL)
+            OnlineUser(name, presence == Presence.IN_CALL, presence == Presence.DO_NOT_DISTURB)
             for name, presence in sorted(self._online.items())
             if name != excluding
         )
+
+    def presence_of(self, user: str) -> Presence:
+        return self._online.get(user, Presence.OFFLINE)
+
+    async def set_do_not_disturb(self, user: str, on: bool) -> None:
+        """Kept in the set `dnd` while the user is online; shown unless they are in a call."""
+        if not self.is_online(user):
+            return
+        if on:
+            await self.redis.sadd('vc:dnd', user)
+        else:
+            await self.redis.srem('vc:dnd', user)
+        in_call = self.presence_of(user) == Presence.IN_CALL
+        state = await self._set_presence(keys=['vc:online', 'vc:dnd'], args=[user, 'in_call' if in_call else 'online'])
+        if state:
+            self.publish_presence(PresenceChange(user, Presence(_text(state))))
 
     def publish_presence(self, *changes: PresenceChange) -> None:
         self._apply_presence(changes)
@@ -230,6 +262,12 @@ class RedisHub:
         payload = json.dumps({'from': self.instance, 'kind': 'relay', 'device': device, 'message': message})
         self._send(lambda: self.redis.publish('vc:user:' + user, payload))
 
+    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+        self._deliver_to(user, event)
+        told = {'event': 'missed_seen'} if isinstance(event, MissedCallsSeen) else {'event': 'dnd', 'on': event.on}
+        message = json.dumps({'from': self.instance, 'kind': 'tell', **told})
+        self._send(lambda: self.redis.publish('vc:user:' + user, message))
+
     async def logged_out(self, token: str) -> None:
         """Tell every other process that this session was logged out."""
         message = json.dumps({'from': self.instance, 'token': token_digest(token)})
@@ -257,8 +295,15 @@ class RedisHub:
                 self._deliver_call(call, (channel.removeprefix('vc:user:'),))
             elif message['kind'] == 'relay' and (endpoint := self._endpoints.get(message['device'])) is not None:
                 endpoint.relay(message['message'])
+            elif message['kind'] == 'tell':
+                told = MissedCallsSeen() if message['event'] == 'missed_seen' else DoNotDisturbSet(bool(message['on']))
+                self._deliver_to(channel.removeprefix('vc:user:'), told)
         except Exception as error:  # one bad message must not stop the subscription
             log.warning('⚠️ Dropped a hub message on %s that did not parse: %s', channel, type(error).__name__)
+
+    def _deliver_to(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+        for endpoint in list(self._by_user.get(user, {}).values()):
+            endpoint.deliver(event)
 
     def _deliver_call(self, call: Call, users: tuple[str, ...]) -> None:
         for user in users:
@@ -288,8 +333,8 @@ class RedisHub:
         """Who is in a call, in Redis too; the people whose presence that changed are announced."""
         changed = []
         for user in (call.caller, call.callee):
-            if await self._set_presence(keys=['vc:online'], args=[user, str(presence)]):
-                changed.append(PresenceChange(user, presence))
+            if state := await self._set_presence(keys=['vc:online', 'vc:dnd'], args=[user, str(presence)]):
+                changed.append(PresenceChange(user, Presence(_text(state))))
         if changed:
             self._deliver_presence(tuple(changed))
             self._apply_presence(tuple(changed))
@@ -417,7 +462,7 @@ class RedisHub:
     async def _sweep_leases(self) -> None:
         for member in await self.redis.zrangebyscore('vc:leases', '-inf', time.time(), start=0, num=100):
             user, session = _text(member).split(SEP, 1)
-            keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online']
+            keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd']
             went = await self._close_session(keys=keys, args=[session, _text(member), user])
             if went:
                 self._online.pop(user, None)

@@ -5,7 +5,22 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Float, ForeignKey, String, TypeDecorator, delete, event, select, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    String,
+    TypeDecorator,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -66,6 +81,21 @@ class CallRow(Base):
     ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class UserStateRow(Base):
+    """What a user chose and saw, whichever browser they use: do not disturb, and when they last saw their missed
+    calls (a table of its own, so an existing database gets it at start-up without a migration)."""
+
+    __tablename__ = 'user_state'
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    do_not_disturb: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching names that start with `text` (its own % and _ taken literally)."""
+    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
 
 
 def _sqlite_for_several_processes(connection: Any, _: Any) -> None:
@@ -146,7 +176,54 @@ class Store:
             await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
             await db.execute(delete(UserRow).where(UserRow.id == user_id))
 
+    async def find_users(self, prefix: str, limit: int) -> list[str]:
+        """Names starting with `prefix` (ignoring case), in order."""
+        query = select(UserRow.name).where(UserRow.name_key.like(_like_prefix(prefix.lower()), escape='\\'))
+        async with self.sessions() as db:
+            return list((await db.scalars(query.order_by(UserRow.name_key).limit(limit))).all())
+
+    async def user_state(self, name: str) -> UserStateRow:
+        async with self.sessions() as db:
+            return await db.get(UserStateRow, name) or UserStateRow(name=name, do_not_disturb=False)
+
+    async def set_user_state(self, name: str, **values: Any) -> None:
+        async with self.sessions() as db, db.begin():
+            row = await db.get(UserStateRow, name)
+            if row is None:
+                db.add(UserStateRow(name=name, **{'do_not_disturb': False, **values}))
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
     # calls
+
+    async def recent_calls(self, user: str, limit: int, before: datetime | None = None) -> list[CallRow]:
+        """The user's finished calls, newest first; `before` (a call's start) for the next page."""
+        query = select(CallRow).where(or_(CallRow.caller == user, CallRow.callee == user), CallRow.ended.is_not(None))
+        if before is not None:
+            query = query.where(CallRow.created < before)
+        async with self.sessions() as db:
+            return list((await db.scalars(query.order_by(CallRow.created.desc()).limit(limit))).all())
+
+    async def count_missed(self, user: str, reasons: list[str], since: datetime | None) -> int:
+        query = (
+            select(func.count())
+            .select_from(CallRow)
+            .where(CallRow.callee == user, CallRow.answered.is_(None), CallRow.end_reason.in_(reasons))
+        )
+        if since is not None:
+            query = query.where(CallRow.ended > since)
+        async with self.sessions() as db:
+            return int(await db.scalar(query) or 0)
+
+    async def contacts(self, user: str, limit: int) -> list[str]:
+        """Everyone the user called or was called by, in order of name."""
+        peers = union(
+            select(CallRow.callee.label('name')).where(CallRow.caller == user),
+            select(CallRow.caller.label('name')).where(CallRow.callee == user),
+        ).subquery()
+        async with self.sessions() as db:
+            return list((await db.scalars(select(peers.c.name).order_by(func.lower(peers.c.name)).limit(limit))).all())
 
     # With several processes, a call may be written by the one that placed it and finished by another, in either
     # order: each write carries what it knows and never undoes a later one (no dialect-specific upserts, so the

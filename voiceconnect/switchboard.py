@@ -21,6 +21,7 @@ from .connection import ConnectionService
 from .device import Contact, Device, Guards, History, Tab
 from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut
 from .hub import Hub
+from .people import People
 from .ratelimit import Limits
 
 log = logging.getLogger('voiceconnect')
@@ -56,11 +57,13 @@ class Switchboard:
         timeouts: Timeouts | None = None,
         limits: Limits | None = None,
         store: StoreFactory | None = None,
+        people: People | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
         self.clock = clock
         self.hub = hub
         self.history = history
+        self.people = people  # without it (the core's unit tests) anyone may exist and nobody chose do not disturb
         self.guards = Guards(limits or Limits(), clock)
         self.calls = CallManager(
             self,
@@ -89,7 +92,10 @@ class Switchboard:
         log.info('👤 User connected: %s', user, extra={'user': user})
         if await self.hub.open_session(service.id, user):
             log.info('📞 User joined: %s', user, extra={'user': user})
-            self.hub.publish_presence(PresenceChange(user, Presence.ONLINE))
+            if self.people is not None and await self.people.do_not_disturb(user):
+                await self.hub.set_do_not_disturb(user, True)  # they are seen as `do not disturb` from the start
+            else:
+                self.hub.publish_presence(PresenceChange(user, Presence.ONLINE))
         return service
 
     async def end(self, service: ConnectionService, reason: Ending) -> None:
@@ -181,6 +187,12 @@ class Switchboard:
 
     async def devices_of(self, user: str) -> list[str]:
         return await self.hub.devices_of(user)
+
+    async def is_user(self, name: str) -> bool:
+        return self.people is None or await self.people.exists(name)
+
+    def not_taking_calls(self, user: str) -> bool:
+        return self.hub.presence_of(user) == Presence.DO_NOT_DISTURB
 
     def call_changed(self, call: Call) -> None:
         self.hub.call_changed(call)

@@ -44,6 +44,7 @@ class BrowserTab:
             payload = {
                 'id': view.id,
                 'role': view.role,
+                'peer': view.peer,
                 'state': str(view.state),
                 'here': view.here,
                 'leg': view.leg,

@@ -102,7 +102,7 @@ def test_decline_tells_the_caller(vc_server, people) -> None:
 def test_caller_hangs_up_while_ringing_callee_sees_missed_call(vc_server, people) -> None:
     alice, bob = people(2)
     call(alice, bob)
-    alice.page.get_by_role('button', name='Hang up').click()
+    alice.page.get_by_role('button', name='Cancel').click()
     expect(bob.page.get_by_role('dialog')).to_be_hidden()
     expect(bob.page.get_by_text(f'Missed call from {alice.name}')).to_be_visible()
     wait_until(lambda: not is_playing(bob.page, 'vc-ringtone'), 'the ringtone stops')

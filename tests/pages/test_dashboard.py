@@ -24,7 +24,7 @@ async def test_decline_shows_the_caller_who_declined(user: User, create_user) ->
     await bob.should_see('Incoming call')
     bob.find('Decline').click()
     await user.should_see('bob declined', retries=20)  # alice's call page may still be on its way
-    await user.should_see('Back to dashboard')
+    await user.should_see('Back to dashboard', retries=20)  # ('bob declined' may be a notification before it)
 
 
 def sent_to(user: User) -> list[tuple[str, int]]:

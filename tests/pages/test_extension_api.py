@@ -22,5 +22,5 @@ async def test_status_page_follows_presence_and_calls(user: User, create_user) -
     await user.should_see('alice is in a call with bob')
     await user.should_see('Incoming call')  # the app's own chrome rings on an extension page too
     await bob.should_see('Calling alice…')
-    bob.find(kind=ui.button, content='Hang up').click()
+    bob.find(kind=ui.button, content='Cancel').click()
     await user.should_see('alice is free')

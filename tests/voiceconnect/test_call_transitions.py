@@ -222,9 +222,11 @@ async def test_you_cannot_call_yourself(world: World, alice: Device) -> None:
         await alice.call_user('alice')
 
 
-async def test_calling_someone_offline_is_refused(alice: Device) -> None:
-    with pytest.raises(CallError, match='not online'):
-        await alice.call_user('zoe')
+async def test_calling_someone_offline_ends_at_once_as_offline_and_is_recorded(world: World, alice: Device) -> None:
+    view = await alice.call_user('zoe')
+    assert (view.state, view.end_reason, view.peer) == (CallState.ENDED, EndReason.OFFLINE, 'zoe')
+    assert [(c.callee, c.end_reason) for c in world.recorder.finished] == [('zoe', EndReason.OFFLINE)]
+    assert alice.call is None
 
 
 async def test_you_cannot_place_a_second_call_while_in_one(world: World, alice: Device, bob: Device) -> None:

@@ -35,7 +35,7 @@ def contact(world: World) -> FakeContact:
 
 
 async def test_everyone_sees_the_contact_apart_from_the_people_online(contact: FakeContact, alice: Device) -> None:
-    assert alice.contacts == (CONTACT,)
+    assert alice.built_in_contacts == (CONTACT,)
     assert CONTACT not in [user.name for user in alice.online_users()]
 
 

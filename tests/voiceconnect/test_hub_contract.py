@@ -192,3 +192,33 @@ async def test_a_signaling_message_reaches_exactly_one_tab(make_hub: MakeHub) ->
         await hub.attach(endpoint)
     hub.relay('bob', 'b2', {'kind': 'answer'})
     assert (bob1.relayed, bob2.relayed) == ([], [{'kind': 'answer'}])
+
+
+async def test_do_not_disturb_is_a_presence_everyone_else_sees_while_online(make_hub: MakeHub) -> None:
+    hub = await make_hub()
+    alice, bob = FakeEndpoint('a1', 'alice'), FakeEndpoint('b1', 'bob')
+    for session, endpoint in (('s1', alice), ('s2', bob)):
+        await hub.attach(endpoint)
+        await hub.open_session(session, endpoint.user)
+    assert hub.presence_of('carol') == Presence.OFFLINE
+    await hub.set_do_not_disturb('bob', True)
+    await eventually(lambda: alice.presence() == [('bob', Presence.DO_NOT_DISTURB)], 'alice sees bob busy')
+    assert hub.presence_of('bob') == Presence.DO_NOT_DISTURB
+    assert [u.presence for u in hub.online_users(excluding='alice')] == [Presence.DO_NOT_DISTURB]
+    assert bob.presence() == []
+    await hub.set_do_not_disturb('bob', False)
+    await eventually(lambda: alice.presence()[-1] == ('bob', Presence.ONLINE), 'alice sees bob online again')
+    await hub.set_do_not_disturb('carol', True)  # offline: nothing to show
+    assert hub.presence_of('carol') == Presence.OFFLINE
+
+
+async def test_tell_reaches_every_tab_of_that_user_only(make_hub: MakeHub) -> None:
+    from voiceconnect.events import MissedCallsSeen
+
+    hub = await make_hub()
+    tabs = [FakeEndpoint('b1', 'bob'), FakeEndpoint('b2', 'bob'), FakeEndpoint('a1', 'alice')]
+    for tab in tabs:
+        await hub.attach(tab)
+    hub.tell('bob', MissedCallsSeen())
+    await eventually(lambda: all(MissedCallsSeen() in tab.events for tab in tabs[:2]), 'both of bob’s tabs heard')
+    assert tabs[2].events == []

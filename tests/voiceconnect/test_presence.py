@@ -205,12 +205,13 @@ async def test_logout_on_one_browser_keeps_the_user_online_on_another(world: Wor
     assert tab_of(phone).signed_out == []
 
 
-async def test_after_logout_a_user_cannot_be_called(world: World, alice: Device, bob: Device) -> None:
-    from voiceconnect.calls import CallError
+async def test_after_logout_a_call_to_the_user_rings_nowhere(world: World, alice: Device, bob: Device) -> None:
+    from voiceconnect.calls import EndReason
 
     await world.board.end(world.service_of(bob), 'logout')
-    with pytest.raises(CallError, match='not online'):
-        await alice.call_user('bob')
+    tab_of(bob).clear()
+    assert (await alice.call_user('bob')).end_reason == EndReason.OFFLINE
+    assert tab_of(bob).views == []
 
 
 async def test_signing_in_after_logout_brings_the_user_back(world: World, alice: Device, bob: Device) -> None:

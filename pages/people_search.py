@@ -1,0 +1,72 @@
+"""`Search people`: anyone by name, online or not, each with their presence and `Call <name>`. With nothing typed
+it lists the user's contacts who are not online (those online are in the online list already). At most
+SEARCH_LIMIT rows, so plain elements are fine here; the thousand online stay in the online list's data."""
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from nicegui import ui
+
+from voiceconnect.device import Device
+from voiceconnect.events import Person, Presence, PresenceChange
+
+from . import format
+
+TYPING_PAUSE_MS = 200  # search once the person pauses, not at every key
+CONTACTS_SHOWN = 8  # with nothing typed; typing finds the others
+
+
+class PeopleSearch:
+    def __init__(
+        self, device: Device, on_call: Callable[[str], Awaitable[None]], just_called: Callable[[], Iterable[str]]
+    ) -> None:
+        """`just_called`: peers of calls that just ended, whose rows the history may not have written yet."""
+        self.device = device
+        self.on_call = on_call
+        self.just_called = just_called
+        self.shown: set[str] = set()  # names on screen: presence changes of others cost nothing
+        self.contacts: set[str] = set()  # everyone the user called or was called by, online or not
+        self.box = ui.input('Search people', on_change=self.show).props(
+            f'clearable outlined dense debounce={TYPING_PAUSE_MS}'
+        )
+        self.box.props('autocomplete=off').classes('w-full')
+        self.results = ui.column().classes('w-full gap-1')
+
+    async def show(self) -> None:
+        """Draw the results for what is typed now (contacts not online when nothing is)."""
+        query = (self.box.value or '').strip()
+        if query:
+            people = await self.device.find_people(query)
+        else:
+            contacts = await self.device.contacts()
+            known = {person.name for person in contacts}
+            contacts += [self.device.person(name) for name in sorted(set(self.just_called()) - known)]
+            self.contacts = {person.name for person in contacts}
+            people = [person for person in contacts if person.presence == Presence.OFFLINE][:CONTACTS_SHOWN]
+        if self.results.is_deleted or query != (self.box.value or '').strip():
+            return  # the page is gone, or a newer search draws the results
+        self.shown = {person.name for person in people}
+        self.results.clear()
+        with self.results:
+            if query and not people:
+                ui.label(f'Nobody is called {query}…').classes('text-grey-7')
+            elif people:
+                ui.label('Found' if query else 'Contacts not online').classes('text-caption text-grey-7')
+            for person in people:
+                self._row(person)
+
+    def concerns(self, changes: tuple[PresenceChange, ...]) -> bool:
+        """Whether these presence changes may change what is shown: someone shown, or with nothing typed, a contact
+        going offline (then listed). News about anyone else costs nothing."""
+        if any(change.name in self.shown for change in changes):
+            return True
+        idle = not (self.box.value or '').strip()
+        return idle and any(c.name in self.contacts and c.presence == Presence.OFFLINE for c in changes)
+
+    def _row(self, person: Person) -> None:
+        with ui.row().classes('w-full items-center no-wrap q-px-sm q-py-xs bg-white rounded-borders'):
+            ui.label(person.name).classes('text-weight-medium')
+            ui.label(format.PRESENCE[person.presence]).classes('text-caption text-grey-7')
+            ui.space()
+            ui.button(f'Call {person.name}', icon='call', on_click=lambda: self.on_call(person.name)).props(
+                'unelevated no-caps dense color=positive'
+            )

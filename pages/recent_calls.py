@@ -1,0 +1,76 @@
+"""Recent calls: the user's finished calls as data, newest first (recent_calls.js renders the rows), with `Call back`
+each. It starts with the last PAGE calls from the history, hears each call that ends while it is shown, and loads
+older ones on demand."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+
+from voiceconnect.device import Device
+from voiceconnect.events import CallView
+
+from . import format
+from .actions import first_arg
+
+PAGE = 50
+EMPTY = 'No calls yet.'
+
+
+def row_of(view: CallView) -> dict[str, Any]:
+    return {
+        'id': view.id,
+        'peer': view.peer,
+        'direction': 'Incoming' if view.role == 'callee' else 'Outgoing',
+        'at': view.created if view.created is not None else view.ended_at,
+        'outcome': format.row_outcome(view),
+        'missed': view.missed,
+    }
+
+
+class RecentCalls(ui.element, component='recent_calls.js'):
+    def __init__(self, device: Device, views: list[CallView], on_call: Callable[[str], Awaitable[None]]) -> None:
+        """`views`: the newest finished calls (at most PAGE, newest first), as the page found them."""
+        super().__init__()
+        self.device = device
+        self.rows = [row_of(view) for view in views]  # what the browser shows, for the simulated user
+        self._props['initial'] = list(self.rows)
+        self._props['more'] = len(views) >= PAGE
+        self._props['empty'] = EMPTY
+        self.on('call', lambda event: self._call(event, on_call))
+        self.on('more', self._more)
+
+    def add(self, view: CallView) -> None:
+        """A call that just ended."""
+        if any(row['id'] == view.id for row in self.rows):
+            return
+        row = row_of(view)
+        self.rows.insert(0, row)
+        self.run_method('add', row)
+
+    async def _more(self, event: GenericEventArguments) -> None:
+        before = first_arg(event)
+        if not isinstance(before, int | float):
+            return
+        older = [row_of(view) for view in await self.device.recent_calls(PAGE, float(before))]
+        self.rows.extend(older)
+        if len(older) < PAGE:
+            self._props['more'] = False
+            self.update()
+        self.run_method('append', older)
+
+    @staticmethod
+    async def _call(event: GenericEventArguments, on_call: Callable[[str], Awaitable[None]]) -> None:
+        if isinstance(name := first_arg(event), str):
+            await on_call(name)
+
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        """What the rows show, for NiceGUI's simulated user (tests without a browser)."""
+        if not self.rows:
+            return [EMPTY]
+        shown: list[Any] = []
+        for row in self.rows:
+            when = format.when(row['at'])
+            shown += [row['peer'], f'{row["direction"]} · {when}', row['outcome'], f'Call back {row["peer"]}']
+        return shown

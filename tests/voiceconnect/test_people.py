@@ -1,0 +1,159 @@
+"""Anyone by name, do not disturb, calls to people who are offline, recent and missed calls: what a person finds
+and is told, with the history in a real SQLite store."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.clock import FakeClock
+from voiceconnect.device import Device
+from voiceconnect.events import DoNotDisturbSet, MissedCallsSeen, Person, Presence, PresenceChanged
+from voiceconnect.history import CallHistory
+from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.people import People
+from voiceconnect.store import Store
+from voiceconnect.switchboard import Switchboard, Timeouts
+
+from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, log_lines, tab_of, talk
+
+USERS = ['alice', 'bob', 'carol', 'Caroline', 'dave', 'x_y', 'xay']
+
+
+@pytest.fixture
+async def history(store: Store) -> AsyncIterator[CallHistory]:
+    for name in USERS:
+        await store.add_user(name, 'not a real hash')
+    history = CallHistory(store)
+    history.start()
+    yield history
+    await history.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=1_700_000_000.0)
+
+
+@pytest.fixture
+def board(clock: FakeClock, history: CallHistory, store: Store) -> Switchboard:
+    timeouts = Timeouts(ring_timeout_s=RING_TIMEOUT_S, reconnect_grace_s=GRACE_S, media_timeout_s=MEDIA_TIMEOUT_S)
+    return Switchboard(clock, InMemoryHub(), history, timeouts, people=People(store))
+
+
+async def sign_in(board: Switchboard, user: str, browser: str = '') -> Device:
+    browser = browser or f'{user}-browser'
+    service = await board.service_for(browser, user, f'token-{user}-{browser}')
+    return await board.attach(service, f'{user}-{browser}-tab{len(board.devices)}', FakeTab())
+
+
+async def written(history: CallHistory) -> None:
+    """Wait until the history wrote what it was given (it writes after a short quiet moment)."""
+    await history.stop()
+    history.start()
+
+
+def presence_heard(device: Device, name: str) -> list[Presence]:
+    events = tab_of(device).events
+    return [c.presence for e in events if isinstance(e, PresenceChanged) for c in e.changes if c.name == name]
+
+
+async def test_do_not_disturb_ends_calls_at_once_as_missed_calls_shows_everywhere_and_is_remembered(
+    board: Switchboard, history: CallHistory, logs: pytest.LogCaptureFixture
+) -> None:
+    alice, bob = await sign_in(board, 'alice'), await sign_in(board, 'bob')
+    bob_phone = await sign_in(board, 'bob', browser='phone')
+    await bob.set_do_not_disturb(True)
+    assert presence_heard(alice, 'bob') == [Presence.ONLINE, Presence.DO_NOT_DISTURB]
+    assert next(p for p in alice.online_users() if p.name == 'bob').presence == Presence.DO_NOT_DISTURB
+    assert DoNotDisturbSet(True) in tab_of(bob_phone).events
+
+    view = await alice.call_user('bob')
+    assert (view.state, view.end_reason) == (CallState.ENDED, EndReason.DO_NOT_DISTURB)
+    assert all(not v.ringing_here for tab in (bob, bob_phone) for v in tab_of(tab).views)  # rang nowhere
+    assert [v.missed for v in tab_of(bob).views] == [True]
+    assert '🔕 Call not taken (do not disturb): alice → bob' in log_lines(logs)
+
+    for device in (bob, bob_phone):  # offline, then back: still not taking calls
+        await board.end(board._service_of[device.id], 'logout')
+    bob = await sign_in(board, 'bob')
+    assert presence_heard(alice, 'bob')[-2:] == [Presence.OFFLINE, Presence.DO_NOT_DISTURB]
+    assert await bob.do_not_disturb()
+    assert (await alice.call_user('bob')).end_reason == EndReason.DO_NOT_DISTURB
+
+    await bob.set_do_not_disturb(False)
+    assert presence_heard(alice, 'bob')[-1] == Presence.ONLINE
+    assert (await alice.call_user('bob')).state == CallState.RINGING
+    await written(history)
+    assert await bob.missed_calls() == 2
+
+
+async def test_a_call_to_someone_offline_is_a_missed_call_they_find_at_sign_in(
+    board: Switchboard, history: CallHistory, logs: pytest.LogCaptureFixture
+) -> None:
+    alice = await sign_in(board, 'alice')
+    view = await alice.call_user('carol')
+    assert (view.state, view.end_reason, view.peer) == (CallState.ENDED, EndReason.OFFLINE, 'carol')
+    assert '💤 Call to someone offline: alice → carol' in log_lines(logs)
+    await written(history)
+
+    carol, carol_phone = await sign_in(board, 'carol'), await sign_in(board, 'carol', browser='phone')
+    assert await carol.missed_calls() == 1
+    [row] = await carol.recent_calls()
+    assert (row.peer, row.role, row.end_reason, row.missed, row.answered_at) == (
+        'alice',
+        'callee',
+        EndReason.OFFLINE,
+        True,
+        None,
+    )
+    await carol.mark_missed_calls_seen()
+    assert MissedCallsSeen() in tab_of(carol_phone).events
+    assert await carol_phone.missed_calls() == 0
+
+
+async def test_calling_a_name_nobody_has_is_refused(board: Switchboard) -> None:
+    alice = await sign_in(board, 'alice')
+    with pytest.raises(CallError, match='nobody called zoe'):
+        await alice.call_user('zoe')
+    with pytest.raises(CallError, match='nobody called caroline'):  # names as spelled: `Caroline`'s missed calls
+        await alice.call_user('caroline')
+
+
+async def test_busy_comes_before_do_not_disturb(board: Switchboard) -> None:
+    alice, bob, carol = await sign_in(board, 'alice'), await sign_in(board, 'bob'), await sign_in(board, 'carol')
+    await talk(alice, bob)
+    await bob.set_do_not_disturb(True)
+    assert presence_heard(carol, 'bob') == [Presence.IN_CALL]  # in a call, they show as in a call
+    assert (await carol.call_user('bob')).end_reason == EndReason.BUSY
+
+
+async def test_people_are_found_by_name_prefix_ignoring_case_online_or_not(board: Switchboard) -> None:
+    alice, _ = await sign_in(board, 'alice'), await sign_in(board, 'carol')
+    assert await alice.find_people('car') == [Person('carol', Presence.ONLINE), Person('Caroline', Presence.OFFLINE)]
+    assert await alice.find_people('CAROLI') == [Person('Caroline', Presence.OFFLINE)]
+    assert await alice.find_people('a') == []  # never yourself
+    assert await alice.find_people('x_') == [Person('x_y', Presence.OFFLINE)]  # `_` is a letter, not a wildcard
+    assert await alice.find_people('%') == []
+    assert await alice.find_people('  ') == []
+
+
+async def test_recent_calls_newest_first_in_pages_and_contacts_include_offline_people(
+    board: Switchboard, history: CallHistory, clock: FakeClock
+) -> None:
+    alice, bob = await sign_in(board, 'alice'), await sign_in(board, 'bob')
+    placed = []
+    for _ in range(5):
+        placed.append(await talk(alice, bob))
+        await alice.hang_up(placed[-1])
+        await clock.advance(60)
+    placed.append((await alice.call_user('dave')).id)  # offline
+    await written(history)
+    newest = await alice.recent_calls(limit=4)
+    assert [v.id for v in newest] == placed[::-1][:4]
+    older = await alice.recent_calls(limit=4, before=newest[-1].created)
+    assert [v.id for v in older] == placed[::-1][4:]
+    assert [v.role for v in newest[:2]] == ['caller', 'caller']
+    assert [p.name for p in await alice.contacts()] == ['bob', 'dave']
+    assert [p.presence for p in await alice.contacts()] == [Presence.ONLINE, Presence.OFFLINE]
+    assert await bob.missed_calls() == 0
