@@ -56,6 +56,7 @@ log = logging.getLogger('voiceconnect')
 SEP = '\x1f'
 HEARTBEAT_S = 3.0
 TICK_S = 1.0  # leases renewed, heartbeats beaten, the dead swept this often
+STOP_WAIT_S = 3.0
 
 OPEN_SESSION = """
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -112,6 +113,7 @@ class RedisHub:
         self._outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False  # Redis answers and the subscription is up
+        self._stopping = False
 
     # start and stop
 
@@ -132,13 +134,18 @@ class RedisHub:
         ]
 
     async def stop(self) -> None:
-        """Stop serving; the state stays in Redis (calls go on, leases run out if nobody takes them over)."""
-        await self._flush()
+        """Stop serving; the state stays in Redis (calls go on, leases run out if nobody takes them over). What is
+        queued for other processes goes out first, for at most STOP_WAIT_S; the loops end even if a cancellation
+        is swallowed inside redis-py (its pub/sub read has done so), since each checks `_stopping`."""
+        try:
+            await asyncio.wait_for(self._flush(), STOP_WAIT_S)
+        except TimeoutError:
+            log.warning('⚠️ Stopped with %d hub message(s) not sent', self._outbox.qsize())
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
         if self._pubsub is not None:
             with contextlib.suppress(RedisError):
                 await self._pubsub.aclose()
@@ -367,7 +374,7 @@ class RedisHub:
 
     async def _listen_forever(self) -> None:
         assert self._pubsub is not None
-        while True:
+        while not self._stopping:
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message['type'] == 'message':
@@ -384,7 +391,7 @@ class RedisHub:
             self.healthy = False
             if self.listener is not None:
                 self.listener.shared_state_lost()
-        while True:
+        while not self._stopping:
             await asyncio.sleep(0.5)
             try:
                 await self.redis.ping()
@@ -409,7 +416,7 @@ class RedisHub:
         await self._outbox.join()
 
     async def _write_forever(self) -> None:
-        while True:
+        while not self._stopping:
             write = await self._outbox.get()
             try:
                 await write()
@@ -431,7 +438,7 @@ class RedisHub:
         task.add_done_callback(done)
 
     async def _tick_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(TICK_S)
             if not self.healthy:
                 continue

@@ -54,6 +54,7 @@ class RedisCallStore:
         self._by_user: dict[str, str] = {}
         self._timers: dict[str, tuple[float, Timer]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # the CallStore API
 
@@ -101,15 +102,17 @@ class RedisCallStore:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name='call deadlines')
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
+            await asyncio.wait([self._sweeper], timeout=3)  # a cancellation swallowed by redis-py must not hang us
             self._sweeper = None
         for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
 
     async def _sweep_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=100)

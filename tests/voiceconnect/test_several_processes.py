@@ -72,9 +72,10 @@ class Process:
         """As kill -9: nothing is cleaned up, the heartbeat and leases just stop being renewed."""
         self.dead = True
         await self.store.stop()
+        self.hub._stopping = True  # redis-py's pub/sub read may swallow a cancellation: the loops check this too
         for task in self.hub._tasks:
             task.cancel()
-        await asyncio.gather(*self.hub._tasks, return_exceptions=True)
+        await asyncio.wait(self.hub._tasks, timeout=3)
         await self.redis.aclose()
 
 
