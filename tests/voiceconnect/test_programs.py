@@ -175,7 +175,8 @@ async def test_another_tab_answering_tells_the_program_answered_elsewhere(
 
 async def test_calling_someone_offline_says_so(programs: Programs) -> None:
     connection, _ = await connect(programs)
-    assert await connection.handle('call_user', {'name': 'alice'}) == {'error': 'alice is not online.'}
+    placed = await connection.handle('call_user', {'name': 'alice'})  # ends at once; alice gets a missed call
+    assert (placed['call']['state'], placed['call']['end_reason']) == ('ended', 'offline')
 
 
 async def test_a_busy_callee_ends_the_programs_call_busy(programs: Programs, world: World, alice: Device) -> None:
