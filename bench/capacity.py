@@ -39,7 +39,7 @@ import itsdangerous
 import socketio
 from playwright.sync_api import sync_playwright
 
-from bench.presence_load import CHEAP, cpu_seconds, percentile, rss_mb
+from bench.presence_load import CHEAP, cpu_seconds, percentile, rss_mb, settle
 from bench.ring_voice import measure_ring
 from voiceconnect.accounts import Accounts
 from voiceconnect.store import Store
@@ -157,14 +157,9 @@ async def open_all(http: httpx.AsyncClient, dashboards: list[Dashboard]) -> floa
     return len(dashboards) / (time.perf_counter() - start)
 
 
-async def settle(pid: int, seconds: float = 3.0) -> None:
-    await asyncio.sleep(seconds)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(0.5)
-        if cpu_seconds(pid) - before < 0.05:
-            return
+async def quiet(pid: int, seconds: float = 3.0) -> None:
+    """presence_load's settle, with longer waits: a thousand sockets take a while to go quiet."""
+    await settle(pid, seconds, at_most=20)
 
 
 async def fan_out(http: httpx.AsyncClient, online: list[Dashboard], newcomer: Dashboard) -> list[float]:
@@ -224,13 +219,13 @@ async def measure(
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         warm = dashboards[:10]
         await open_all(http, warm)
-        await settle(pid)
+        await quiet(pid)
         base_rss, opened = rss_mb(pid), 10
         for n in sizes:
             batch = dashboards[opened:n]
             rate = await open_all(http, batch)
             opened = n
-            await settle(pid)
+            await quiet(pid)
             per_tab = (rss_mb(pid) - base_rss) / (n - 10) * 1024
             online = dashboards[:n]
             latencies: list[float] = []
@@ -238,7 +233,7 @@ async def measure(
             arrivals = dashboards[first : first + ARRIVALS]  # newcomers, each used once
             cpu: list[float] = []
             for newcomer in arrivals:
-                await settle(pid, 1.0)
+                await quiet(pid, 1.0)
                 before = cpu_seconds(pid)
                 latencies += await fan_out(http, online, newcomer)
                 cpu.append((cpu_seconds(pid) - before) * 1000)

@@ -181,10 +181,11 @@ async def create_accounts(data_dir: Path, names: list[str]) -> None:
     await store.close()
 
 
-async def settle(pid: int, seconds: float = 2.0) -> None:
-    """Wait `seconds`, and on until the server has a quiet half second (under 10% of a core; at most 10 s more)."""
+async def settle(pid: int, seconds: float = 2.0, at_most: float = 10.0) -> None:
+    """Wait `seconds`, and on until the server has a quiet half second (under 10% of a core; at most `at_most` s
+    more)."""
     await asyncio.sleep(seconds)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + at_most
     while time.monotonic() < deadline:
         before = cpu_seconds(pid)
         await asyncio.sleep(0.5)
