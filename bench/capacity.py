@@ -69,6 +69,7 @@ class Dashboard:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.watching: dict[str, Callable[[], None]] = {}  # a name → what to do when a message names it
         self.client_id = ''
+        self.html = ''  # the page as loaded (a forger reads element and listener ids out of it)
         self.next_id = 0  # the next message id expected (NiceGUI numbers its messages; a browser acks them)
         self.acked = 0
         self.sio.on('*', self._heard)
@@ -86,6 +87,7 @@ class Dashboard:
         cookie = {'Cookie': f'session={session_cookie(self.browser_id)}'}
         page = await http.get(self.url + self.path, headers=cookie)
         page.raise_for_status()
+        self.html = page.text
         match = QUERY.search(page.text)
         assert match, 'no socket parameters in the page'
         query = ast.literal_eval(match[1]) | {'document_id': str(uuid.uuid4()), 'tab_id': str(uuid.uuid4())}
