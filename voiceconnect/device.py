@@ -30,6 +30,7 @@ log = logging.getLogger('voiceconnect')
 Handler = Callable[[Any], None]
 # rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
 REJECTIONS_SHOWN_PER_MINUTE = 5
+SIGNED_OUT_HERE = 'You are signed out here.'
 
 
 class SignalsDropped(CallError):
@@ -101,6 +102,10 @@ class Board(Protocol):
     def people(self) -> People | None: ...
 
     def holds(self, device: 'Device') -> bool: ...
+
+    async def check_session(self, device: 'Device') -> None:
+        """Raises CallError if the device's session ended in the store (and ends it here)."""
+        ...
 
     async def set_connected(self, device: 'Device', connected: bool) -> None: ...
 
@@ -215,7 +220,7 @@ class Device:
     # call actions: each returns the call as this tab sees it now, or raises CallError with a message for the person
 
     async def call_user(self, name: str) -> CallView:
-        self._check_attached()
+        await self._acting()
         self._count_call_attempt()
         callee = name
         if (contact := self._board.contacts.get(name)) is not None:
@@ -229,16 +234,20 @@ class Device:
         return self._view(call)
 
     async def accept(self, call_id: str) -> CallView:
-        return self._view(await self._in_order(self._calls().accept(call_id, self.user, self.id)))
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.accept(call_id, self.user, self.id)))
 
     async def decline(self, call_id: str) -> CallView:
-        return self._view(await self._in_order(self._calls().decline(call_id, self.user, self.id)))
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.decline(call_id, self.user, self.id)))
 
     async def hang_up(self, call_id: str) -> CallView:
-        return self._view(await self._in_order(self._calls().hang_up(call_id, self.user, self.id)))
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.hang_up(call_id, self.user, self.id)))
 
     async def set_muted(self, call_id: str, muted: bool) -> CallView:
-        return self._view(await self._in_order(self._calls().set_muted(call_id, self.user, self.id, muted)))
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.set_muted(call_id, self.user, self.id, muted)))
 
     async def signal(self, data: object) -> None:
         """A message from this tab's browser module. Beyond `SIGNALS_PER_SECOND` (after a burst of `SIGNAL_BURST`)
@@ -289,11 +298,18 @@ class Device:
 
     def _check_attached(self) -> None:
         if not self._board.holds(self):
-            raise CallError('You are signed out here.')
+            raise CallError(SIGNED_OUT_HERE)
 
     def _calls(self) -> CallManager:
         self._check_attached()
         return self._board.calls
+
+    async def _acting(self) -> CallManager:
+        """A call action: the tab is attached and its session still valid in the store (signals are not checked
+        one by one: the session sweep ends a revoked session's calls within seconds)."""
+        calls = self._calls()
+        await self._board.check_session(self)
+        return calls
 
     def _count_call_attempt(self) -> None:
         """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
