@@ -220,6 +220,7 @@ class Device:
     # call actions: each returns the call as this tab sees it now, or raises CallError with a message for the person
 
     async def call_user(self, name: str) -> CallView:
+        asked = time.perf_counter()
         await self._acting()
         self._count_call_attempt()
         callee = name
@@ -227,7 +228,6 @@ class Device:
             callee = await contact.session_for(self.user)
         elif SESSION_MARK in name:  # someone else's session of a contact is nobody to call
             raise CallError(f'{name[:40]} is not online.')
-        asked = time.perf_counter()
         call = await self._in_order(self._board.calls.place_call(self.user, self.id, callee))
         if call.state == CallState.RINGING:  # rung: the callee's tabs have been handed the call
             observe.notify('call_rang', seconds=time.perf_counter() - asked)
@@ -237,17 +237,17 @@ class Device:
         calls = await self._acting()
         return self._view(await self._in_order(calls.accept(call_id, self.user, self.id)))
 
+    # declining, hanging up and muting only end or quiet one's own call: no session check needed (the sweep ends
+    # the calls of a session that ended within seconds anyway)
+
     async def decline(self, call_id: str) -> CallView:
-        calls = await self._acting()
-        return self._view(await self._in_order(calls.decline(call_id, self.user, self.id)))
+        return self._view(await self._in_order(self._calls().decline(call_id, self.user, self.id)))
 
     async def hang_up(self, call_id: str) -> CallView:
-        calls = await self._acting()
-        return self._view(await self._in_order(calls.hang_up(call_id, self.user, self.id)))
+        return self._view(await self._in_order(self._calls().hang_up(call_id, self.user, self.id)))
 
     async def set_muted(self, call_id: str, muted: bool) -> CallView:
-        calls = await self._acting()
-        return self._view(await self._in_order(calls.set_muted(call_id, self.user, self.id, muted)))
+        return self._view(await self._in_order(self._calls().set_muted(call_id, self.user, self.id, muted)))
 
     async def signal(self, data: object) -> None:
         """A message from this tab's browser module. Beyond `SIGNALS_PER_SECOND` (after a burst of `SIGNAL_BURST`)
@@ -305,8 +305,10 @@ class Device:
         return self._board.calls
 
     async def _acting(self) -> CallManager:
-        """A call action: the tab is attached and its session still valid in the store (signals are not checked
-        one by one: the session sweep ends a revoked session's calls within seconds)."""
+        """A call action that opens a media path (placing, accepting): the tab is attached and its session still
+        valid in the store, whatever ended it a moment ago in another process. Signals are not checked one by one:
+        they only flow in a call that was placed and accepted so, and the session sweep ends the calls of a session
+        that ended within seconds."""
         calls = self._calls()
         await self._board.check_session(self)
         return calls
