@@ -141,8 +141,8 @@ class Switchboard:
     async def check_session(self, device: Device) -> None:
         """Before a call action: the device's session must still be valid in the store (the admin command may have
         ended it a moment ago, from another process); if not, it ends here now and the action is refused."""
-        if self.session_check is None or (token := self.token_of(device)) is None:
-            return
+        if self.session_check is None or not (token := self.token_of(device)):
+            return  # no store to ask, or not a sign-in (the Sound test's own tab)
         if (why := await self.session_check(token)) is not None:
             await self.end_session(token, why)
             raise CallError(SIGNED_OUT_HERE)

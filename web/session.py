@@ -136,7 +136,7 @@ def _forget(tab: TabState, name: str) -> None:
         tab.browser_storage[ACCOUNTS] = accounts
         if tab.browser_storage.get(LAST_USED) == name:
             tab.browser_storage[LAST_USED] = next(iter(accounts), None)
-    if app.storage.tab.get(TAB_ACCOUNT) == name:
+    if tab.client.has_socket_connection and app.storage.tab.get(TAB_ACCOUNT) == name:  # (tab storage needs one)
         app.storage.tab.pop(TAB_ACCOUNT, None)
 
 

@@ -7,6 +7,7 @@ import pytest
 from voiceconnect.accounts import Accounts
 from voiceconnect.calls import CallError, CallState, EndReason
 from voiceconnect.clock import FakeClock
+from voiceconnect.connection import ConnectionService
 from voiceconnect.device import Device
 from voiceconnect.events import SignedOut
 from voiceconnect.programs import Programs
@@ -153,3 +154,12 @@ async def test_a_database_that_fails_for_a_while_is_said_once_and_the_sweep_goes
     await accounts.set_password('alice', 'a new password')
     await world.clock.advance(SWEEP_EVERY_S)
     assert tab_of(alice).signed_out == [SignedOut('revoked')]
+
+
+async def test_a_tab_that_is_no_sign_in_is_not_checked(world: World, accounts: Accounts, board: Switchboard) -> None:
+    """The Sound test answers through a tab of its own whose service has no session (token ''): it must still be
+    able to accept a call."""
+    alice = await signed_in(world, accounts, 'alice')
+    echo = await world.attach(ConnectionService('echo', browser='sound-test', token=''))
+    call_id = await ring(alice, echo)
+    assert (await echo.accept(call_id)).state == CallState.CONNECTING
