@@ -45,12 +45,12 @@ def test_a_cookie_planted_before_the_sign_in_opens_nothing_after_it(vc_server: A
     assert list(planted) == ['session']
     browser.context.add_cookies([{'name': 'session', 'value': planted['session'], 'url': vc_server.url}])
     sign_up(browser.page, vc_server.url, browser.name, browser.password)
-    own = {c['name']: c['value'] for c in browser.context.cookies()}
-    assert own['session'] != planted['session']  # the browser got a new id at the sign-in
-    assert get(vc_server, '/', own).status_code == 200  # the control: the browser's own cookie is signed in
 
     after = get(vc_server, '/', planted)
     assert after.status_code == 307 and after.headers['location'] == '/login'
+    own = {c['name']: c['value'] for c in browser.context.cookies()}
+    assert own['session'] != planted['session']  # the browser got a new id at the sign-in
+    assert get(vc_server, '/', own).status_code == 200  # the control: the browser's own cookie is signed in
     login = get(vc_server, '/login', planted)
     assert login.status_code == 200 and browser.name not in login.text  # no `Continue as` for the victim either
     browser.page.reload()  # and the victim's browser is still signed in
