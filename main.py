@@ -4,7 +4,7 @@ import logging
 import os
 import sys
 
-from voiceconnect.startup import CannotStart, checked_settings, exit_line
+from voiceconnect.startup import CannotStart, checked_settings, exit_line, keep_data_private
 
 try:  # every bad setting, a busy port, an unwritable data dir, a bad certificate: one line, exit status 2
     # (NiceGUI's simulated `User` of the page tests runs this file without serving anything)
@@ -28,6 +28,7 @@ from voiceconnect import logs
 from voiceconnect.backend import Backend
 from web.nicegui_fixes import UntestedNiceGUI
 
+keep_data_private(settings.data_dir)  # session tokens, password hashes: 0600 files in a 0700 dir
 # with several processes, each line says which one wrote it
 logs.configure(settings.log_format, settings.instance_name, name_the_instance=settings.redis_url is not None)
 try:
@@ -45,7 +46,7 @@ if __name__ in {'__main__', '__mp_main__'}:
         host=settings.host,
         port=settings.port,
         storage_secret=settings.effective_storage_secret,
-        session_middleware_kwargs={'https_only': settings.https, 'same_site': 'lax'},
+        session_middleware_kwargs=web.session_cookie(settings),
         # a tab whose socket dropped keeps its page for as long as its user stays online: no forced reloads
         reconnect_timeout=settings.reconnect_grace_s + 5,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,

@@ -5,7 +5,7 @@ from urllib.parse import quote, unquote
 from nicegui import ui
 
 from voiceconnect.accounts import AccountError
-from web.session import browser_accounts, continue_as, sign_in
+from web.session import continue_as, current_accounts, sign_in
 from web.tabs import current_tab
 
 
@@ -49,7 +49,8 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
         if tab.notice:
             ui.label(tab.notice).classes('text-orange-9').props('role=status')
             tab.notice = None
-        others = {n: t for n, t in browser_accounts(tab).items() if not tab.device or n != tab.device.user}
+        signed_in_here = await current_accounts(tab)
+        others = {n: t for n, t in signed_in_here.items() if not tab.device or n != tab.device.user}
         if others:
             ui.label('Signed in on this browser').classes('text-subtitle2 q-mt-md')
             for name, token in others.items():

@@ -4,8 +4,10 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
-from typing import NamedTuple
+from datetime import UTC, datetime
+from typing import Any, Literal, NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import observe
 from .clock import Clock, LoopClock
 from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
-from .store import Store, UserRow
+from .store import SessionInfo, Store, UserRow, hash_token
 
 log = logging.getLogger('voiceconnect')
 
@@ -26,7 +28,10 @@ WRONG_CREDENTIALS = 'Wrong username or password.'
 TOO_MANY_ATTEMPTS = 'Too many attempts. Try again in {wait}.'
 TOO_MANY_SIGNUPS = 'Too many new accounts from your network. Try again in {wait}.'
 SIGN_IN_WINDOW_S = 60.0
+NAME_CEILING_WINDOW_S = 3600.0  # SIGNIN_FAILURES_PER_HOUR_PER_NAME
 SIGN_UP_WINDOW_S = 3600.0
+TOUCH_S = 60.0  # a session in use is marked so at most this often (a write per session a minute, not per look)
+SessionEnd = Literal['revoked', 'session_expired']
 MAX_NAME_KEY = 64  # longer names are invalid anyway; their keys need not cost more memory
 
 
@@ -72,9 +77,10 @@ def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
 class _Guard(NamedTuple):
     """One limit a sign-in attempt counts against."""
 
-    lockout: FailureLockout[str]
-    key: str
-    who: str  # for the log: `for alice` or `from 203.0.113.9`
+    lockout: FailureLockout[Any]
+    key: Hashable
+    who: str  # for the log: `for alice from 203.0.113.9`, `from 203.0.113.9`
+    forgiven: bool  # a success forgives the key's failures (not for a key that strangers share)
 
 
 def _shown(name: str) -> str:
@@ -82,10 +88,23 @@ def _shown(name: str) -> str:
     return name if NAME_PATTERN.fullmatch(name) else repr(name[:40])
 
 
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 class Accounts:
     """`address` is the client address the attempt came from; None (scripts, tests) skips the per-address limits.
     Password hashes are made and checked in a thread: at argon2's cost, on the event loop they would stall every
-    page of the process for tens of milliseconds per sign-in."""
+    page of the process for tens of milliseconds per sign-in.
+
+    Sign-in limits (OWASP's "device cookie" scheme, as Synapse and Mattermost limit per address first): every
+    attempt counts per address (a success too: each costs an argon2 check); failures lock the address, and the
+    name *from that address*, so a stranger's failures never lock the owner out; and across all addresses a far
+    higher ceiling per name slows distributed guessing, but never for a browser the name signed in on before
+    (`known_browser`), so even then the owner's own browser is not locked out.
+
+    Sessions end `session_idle_s` after they were last in use, `session_max_age_s` after the sign-in, when the
+    password changes or the account goes, and beyond `sessions_per_user` (the oldest)."""
 
     def __init__(
         self,
@@ -98,17 +117,27 @@ class Accounts:
         self.hasher = hasher or PASSWORD_HASHER
         # verifying against this keeps unknown names as slow as wrong passwords, so timing reveals nothing
         self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
-        clock = clock or LoopClock()
-        limits = limits or Limits()
+        self.clock = clock or LoopClock()
+        self.limits = limits = limits or Limits()
         max_lock_s = limits.signin_lockout_max_s
+        self.attempts_by_address: RateLimiter[str] = RateLimiter(
+            limits.signin_attempts_per_minute_per_address, SIGN_IN_WINDOW_S, self.clock
+        )
+        self.failures_by_name_and_address: FailureLockout[tuple[str, str]] = FailureLockout(
+            limits.signin_failures_per_minute, SIGN_IN_WINDOW_S, self.clock, max_lock_s=max_lock_s
+        )
         self.failures_by_name: FailureLockout[str] = FailureLockout(
-            limits.signin_failures_per_minute, SIGN_IN_WINDOW_S, clock, max_lock_s=max_lock_s
+            limits.signin_failures_per_hour_per_name,
+            NAME_CEILING_WINDOW_S,
+            self.clock,
+            max_lock_s=max_lock_s,
+            first_lock_s=SIGN_IN_WINDOW_S,
         )
         self.failures_by_address: FailureLockout[str] = FailureLockout(
-            limits.signin_failures_per_minute_per_address, SIGN_IN_WINDOW_S, clock, max_lock_s=max_lock_s
+            limits.signin_failures_per_minute_per_address, SIGN_IN_WINDOW_S, self.clock, max_lock_s=max_lock_s
         )
         self.signups_by_address: RateLimiter[str] = RateLimiter(
-            limits.signups_per_hour_per_address, SIGN_UP_WINDOW_S, clock
+            limits.signups_per_hour_per_address, SIGN_UP_WINDOW_S, self.clock
         )
 
     async def create(self, name: str, password: str, address: str | None = None) -> SignedIn:
@@ -123,11 +152,15 @@ class Accounts:
             raise AccountError('That username is taken.') from error
         return await self._open_session(user.id, user.name)
 
-    async def sign_in(self, name: str, password: str, address: str | None = None) -> SignedIn:
-        """Failures are limited per name (existing or not) and per address; while either is locked, even the
-        right password is refused, with the same message."""
+    async def sign_in(
+        self, name: str, password: str, address: str | None = None, known_browser: bool = False
+    ) -> SignedIn:
+        """Attempts are limited per address; failures per address, per name from that address, and per name from
+        everywhere unless `known_browser` (the name signed in on this browser before). While any of them is locked,
+        even the right password is refused, with the same message, and nothing is hashed."""
         name = name.strip()
-        guards = self._sign_in_guards(name, address)
+        self._count_attempt(address)
+        guards = self._sign_in_guards(name, address, known_browser)
         self._begin_sign_in(guards)
         try:
             user = await self.store.find_user(name)
@@ -141,16 +174,58 @@ class Accounts:
             observe.notify('sign_in_failed')
             self._count_sign_in_failure(guards)
             raise AccountError(WRONG_CREDENTIALS)
-        by_name, *by_address = guards
-        by_name.lockout.succeeded(by_name.key)
-        for guard in by_address:  # an address may be shared by many people: one success forgives nothing there
-            guard.lockout.released(guard.key)
+        for guard in guards:  # one success forgives nothing that strangers share (an address, the name's ceiling)
+            (guard.lockout.succeeded if guard.forgiven else guard.lockout.released)(guard.key)
         return await self._open_session(user.id, user.name)
 
     async def resume(self, token: str) -> str | None:
-        """The account name a stored session token belongs to, or None if it was signed out."""
-        user = await self.store.user_of_session(token)
-        return user.name if user else None
+        """The account name a stored session token belongs to, or None if it was signed out or has expired. The
+        session is in use from now (see `check_sessions`)."""
+        found, ended = await self._look([token], in_use=[token])
+        return None if token in ended else found[token].name
+
+    async def session_ended(self, token: str) -> SessionEnd | None:
+        """Why this session may no longer act (`revoked`: signed out by a new password, the account's removal or
+        too many newer sessions; `session_expired`: too old or unused too long), or None while it may."""
+        return (await self.check_sessions([token])).get(token)
+
+    async def check_sessions(self, tokens: Collection[str], in_use: Collection[str] = ()) -> dict[str, SessionEnd]:
+        """One look at the store for all these sessions: those that ended, with why (an expired one is deleted).
+        The sessions `in_use` (a tab or program connected to them) are marked as used now, at most once a minute."""
+        return (await self._look(tokens, in_use))[1]
+
+    async def _look(
+        self, tokens: Collection[str], in_use: Collection[str]
+    ) -> tuple[dict[str, SessionInfo], dict[str, SessionEnd]]:
+        if not tokens:
+            return {}, {}
+        now = self.clock.now()
+        digests = {token: hash_token(token) for token in tokens}
+        stored = await self.store.sessions_by_hash(set(digests.values()))
+        found = {token: stored[digest] for token, digest in digests.items() if digest in stored}
+        ended: dict[str, SessionEnd] = {token: 'revoked' for token in tokens if token not in found}
+        ended |= {token: 'session_expired' for token, session in found.items() if self._expired(session, now)}
+        if expired := [digests[token] for token, why in ended.items() if why == 'session_expired']:
+            await self.store.delete_sessions(expired)
+        touch_every_s = min(TOUCH_S, self.limits.session_idle_s / 10)
+        used = {
+            digests[token]
+            for token in in_use
+            if token in found and token not in ended and now - found[token].last_seen.timestamp() >= touch_every_s
+        }
+        if used:
+            await self.store.touch_sessions(used, _moment(now))
+        return found, ended
+
+    async def forget_expired_sessions(self) -> int:
+        """Delete every session that is too old or unused too long (nobody will resume it); returns how many."""
+        now = self.clock.now()
+        created_before = _moment(now - self.limits.session_max_age_s)
+        return await self.store.delete_sessions_older_than(created_before, _moment(now - self.limits.session_idle_s))
+
+    def _expired(self, session: SessionInfo, now: float) -> bool:
+        too_old = now - session.created.timestamp() >= self.limits.session_max_age_s
+        return too_old or now - session.last_seen.timestamp() >= self.limits.session_idle_s
 
     async def sign_out(self, token: str) -> None:
         await self.store.delete_session(token)
@@ -164,8 +239,8 @@ class Accounts:
         await self.store.set_password_hash(user.id, password_hash)
 
     async def remove(self, name: str) -> None:
-        """Raises AccountError if there is no such user."""
-        await self.store.remove_user((await self._existing(name)).id)
+        """Raises AccountError if there is no such user. Its sessions end; a new account of the name starts afresh."""
+        await self.store.remove_user((await self._existing(name)).id, _moment(self.clock.now()))
 
     async def names(self) -> list[str]:
         return [user.name for user in await self.store.list_users()]
@@ -178,12 +253,31 @@ class Accounts:
 
     # rate limits
 
-    def _sign_in_guards(self, name: str, address: str | None) -> list[_Guard]:
-        """The name's guard first, then the address's (if known)."""
-        guards = [_Guard(self.failures_by_name, name.casefold()[:MAX_NAME_KEY], f'for {_shown(name)}')]
-        if address:
-            key = address_key(address)
-            guards.append(_Guard(self.failures_by_address, key, f'from {key}'))
+    def _count_attempt(self, address: str | None) -> None:
+        """Every attempt from an address counts, a successful one too: each costs an argon2 check."""
+        if not address:
+            return
+        key = address_key(address)
+        if (limited := self.attempts_by_address.hit(key)) is not None:
+            observe.notify('rate_limited', limit='sign_in')
+            if limited.report:
+                log.warning('⚠️ Rate limited: sign-in attempts from %s (retry in %s)', key, limited.wait)
+            raise AccountError(TOO_MANY_ATTEMPTS.format(wait=limited.wait))
+
+    def _sign_in_guards(self, name: str, address: str | None, known_browser: bool) -> list[_Guard]:
+        """The name's guard from this address first, then the name's ceiling (unless the browser is known to the
+        name), then the address's (if known)."""
+        name_key = name.casefold()[:MAX_NAME_KEY]
+        where = address_key(address) if address else ''
+        shown = f'for {_shown(name)}'
+        here = _Guard(
+            self.failures_by_name_and_address, (name_key, where), f'{shown} from {where}' if where else shown, True
+        )
+        guards = [here]
+        if not known_browser:
+            guards.append(_Guard(self.failures_by_name, name_key, f'{shown} from any address', False))
+        if where:
+            guards.append(_Guard(self.failures_by_address, where, f'from {where}', False))
         return guards
 
     def _begin_sign_in(self, guards: list[_Guard]) -> None:
@@ -215,5 +309,5 @@ class Accounts:
 
     async def _open_session(self, user_id: int, name: str) -> SignedIn:
         token = secrets.token_urlsafe(32)
-        await self.store.add_session(token, user_id)
+        await self.store.add_session(token, user_id, _moment(self.clock.now()), keep=self.limits.sessions_per_user)
         return SignedIn(name=name, token=token)

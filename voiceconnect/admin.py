@@ -1,8 +1,8 @@
 """Accounts from the command line, for the operator (e.g. accounts for bots when `SIGNUP=closed`):
 
     python -m voiceconnect.admin add-user NAME        # the password is read from stdin
-    python -m voiceconnect.admin set-password NAME    # likewise; the user's sessions end
-    python -m voiceconnect.admin remove-user NAME
+    python -m voiceconnect.admin set-password NAME    # likewise; the user's sessions end, on the running app too
+    python -m voiceconnect.admin remove-user NAME     # its sessions end too; a new account of the name starts afresh
     python -m voiceconnect.admin list-users
 
 It works on the database in `DATA_DIR` (the same settings as the app). Exit status 0 on success, 1 with one
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .accounts import AccountError, Accounts
 from .settings import Settings
+from .startup import keep_data_private
 from .store import Store
 
 
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = error.errors()[0]
         print(f'voiceconnect.admin: VOICECONNECT_{str(problem["loc"][0]).upper()}: {problem["msg"]}', file=sys.stderr)
         return 2
+    keep_data_private(settings.data_dir)  # the database it may create holds password hashes
     try:
         output = asyncio.run(run(args.command, getattr(args, 'name', None), settings))
     except AccountError as refused:

@@ -17,6 +17,7 @@ from .people import People
 from .ratelimit import Limits
 from .redis_hub import RedisHub
 from .redis_store import RedisCallStore, call_key
+from .session_sweep import SessionSweep
 from .settings import Settings
 from .store import Store
 from .switchboard import Switchboard, Timeouts
@@ -78,6 +79,10 @@ class Backend:
                 people=People(self.store),
             )
         self.hub = self.switchboard.hub
+        # sessions end at once when they end in the store (the admin command, expiry): before each call action,
+        # and every few seconds for every tab and program socket of this process
+        self.switchboard.session_check = self.accounts.session_ended
+        self.session_sweep = SessionSweep(self.accounts, self.switchboard, self.clock)
         self.ready = False
         self._started: asyncio.Future[None] | None = None
 
@@ -104,6 +109,7 @@ class Backend:
         if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART, still_live=self._still_live):
             log.info('🔁 Closed %d call(s) left open by the last run: server_restart', closed)
         self.history.start()
+        self.session_sweep.start()
         self.ready = True
 
     async def _still_live(self, call_ids: list[str]) -> set[str]:
@@ -125,6 +131,7 @@ class Backend:
         if not self.ready:
             return
         self.ready = False
+        self.session_sweep.stop()
         if not self.shared:
             await self.switchboard.shutdown()
         if isinstance(self.switchboard.calls.store, RedisCallStore):

@@ -30,6 +30,7 @@ log = logging.getLogger('voiceconnect')
 Handler = Callable[[Any], None]
 # rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
 REJECTIONS_SHOWN_PER_MINUTE = 5
+SIGNED_OUT_HERE = 'You are signed out here.'
 
 
 class SignalsDropped(CallError):
@@ -101,6 +102,10 @@ class Board(Protocol):
     def people(self) -> People | None: ...
 
     def holds(self, device: 'Device') -> bool: ...
+
+    async def check_session(self, device: 'Device') -> None:
+        """Raises CallError if the device's session ended in the store (and ends it here)."""
+        ...
 
     async def set_connected(self, device: 'Device', connected: bool) -> None: ...
 
@@ -215,21 +220,25 @@ class Device:
     # call actions: each returns the call as this tab sees it now, or raises CallError with a message for the person
 
     async def call_user(self, name: str) -> CallView:
-        self._check_attached()
+        asked = time.perf_counter()
+        await self._acting()
         self._count_call_attempt()
         callee = name
         if (contact := self._board.contacts.get(name)) is not None:
             callee = await contact.session_for(self.user)
         elif SESSION_MARK in name:  # someone else's session of a contact is nobody to call
             raise CallError(f'{name[:40]} is not online.')
-        asked = time.perf_counter()
         call = await self._in_order(self._board.calls.place_call(self.user, self.id, callee))
         if call.state == CallState.RINGING:  # rung: the callee's tabs have been handed the call
             observe.notify('call_rang', seconds=time.perf_counter() - asked)
         return self._view(call)
 
     async def accept(self, call_id: str) -> CallView:
-        return self._view(await self._in_order(self._calls().accept(call_id, self.user, self.id)))
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.accept(call_id, self.user, self.id)))
+
+    # declining, hanging up and muting only end or quiet one's own call: no session check needed (the sweep ends
+    # the calls of a session that ended within seconds anyway)
 
     async def decline(self, call_id: str) -> CallView:
         return self._view(await self._in_order(self._calls().decline(call_id, self.user, self.id)))
@@ -289,11 +298,20 @@ class Device:
 
     def _check_attached(self) -> None:
         if not self._board.holds(self):
-            raise CallError('You are signed out here.')
+            raise CallError(SIGNED_OUT_HERE)
 
     def _calls(self) -> CallManager:
         self._check_attached()
         return self._board.calls
+
+    async def _acting(self) -> CallManager:
+        """A call action that opens a media path (placing, accepting): the tab is attached and its session still
+        valid in the store, whatever ended it a moment ago in another process. Signals are not checked one by one:
+        they only flow in a call that was placed and accepted so, and the session sweep ends the calls of a session
+        that ended within seconds."""
+        calls = self._calls()
+        await self._board.check_session(self)
+        return calls
 
     def _count_call_attempt(self) -> None:
         """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""

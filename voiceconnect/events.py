@@ -135,9 +135,15 @@ class CallChanged:
     call: CallView
 
 
+# why a tab was signed out: `logout` (Log out, here or in another tab of the session), `expired` (no tab connected
+# for RECONNECT_GRACE_S: the session itself is still valid), `revoked` (the session was ended elsewhere: a new
+# password, the account's removal, too many newer sessions), `session_expired` (too old, or unused too long)
+SignOutReason = Literal['logout', 'expired', 'revoked', 'session_expired']
+
+
 @dataclass(frozen=True)
 class SignedOut:
-    reason: Literal['logout', 'expired']
+    reason: SignOutReason
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,10 @@ class CallHistory:
     async def past_call(self, call_id: str, user: str) -> CallView | None:
         """A finished call of `user`, e.g. after a server restart: its row says how it ended."""
         row = await self.store.get_call(call_id)
-        return past_call_view(row, user) if row is not None else None
+        if row is None:
+            return None
+        since = (await self.store.user_state(user)).history_since  # a call of an earlier account of the name
+        return past_call_view(row, user) if since is None or row.created > since else None
 
     async def _write_forever(self) -> None:
         while True:

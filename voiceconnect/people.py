@@ -1,7 +1,10 @@
 """People: who there is to call (by name, online or not), and what each person chose and has not seen yet — do not
 disturb, their recent calls, how many calls they missed. All of it is in the store, so it is the same in every
-tab, browser and process of the user, and survives restarts.
+tab, browser and process of the user, and survives restarts. An account made with the name of a removed one starts
+afresh: none of this carries over (the store's user state says since when the name's history counts).
 """
+
+from datetime import datetime
 
 from .events import MISSED_REASONS, CallView
 from .history import past_call_view, utc
@@ -27,7 +30,7 @@ class People:
 
     async def contacts(self, user: str, limit: int = CONTACTS_LIMIT) -> list[str]:
         """Everyone `user` called or was called by."""
-        return await self.store.contacts(user, limit)
+        return await self.store.contacts(user, limit, since=await self._history_since(user))
 
     async def do_not_disturb(self, user: str) -> bool:
         return (await self.store.user_state(user)).do_not_disturb
@@ -37,13 +40,17 @@ class People:
 
     async def missed_count(self, user: str) -> int:
         """Calls to `user` that ended unanswered since they last saw their missed calls."""
-        seen = (await self.store.user_state(user)).missed_seen
-        return await self.store.count_missed(user, sorted(MISSED_REASONS), seen)
+        state = await self.store.user_state(user)
+        return await self.store.count_missed(user, sorted(MISSED_REASONS), state.missed_seen, state.history_since)
 
     async def mark_missed_seen(self, user: str, now: float) -> None:
         await self.store.set_user_state(user, missed_seen=utc(now))
 
     async def recent_calls(self, user: str, limit: int, before: float | None = None) -> list[CallView]:
         """The user's finished calls, newest first; `before` (the `created` of the last one shown) for more."""
-        rows = await self.store.recent_calls(user, limit, utc(before) if before is not None else None)
+        since = await self._history_since(user)
+        rows = await self.store.recent_calls(user, limit, utc(before) if before is not None else None, since)
         return [view for row in rows if (view := past_call_view(row, user)) is not None]
+
+    async def _history_since(self, user: str) -> datetime | None:
+        return (await self.store.user_state(user)).history_since

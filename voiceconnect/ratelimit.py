@@ -2,9 +2,10 @@
 
 - `RateLimiter`: at most `limit` events per `per_s` seconds, `burst` of them at once (GCRA, the token bucket that
   keeps one timestamp per key). Sign-ups per address, call attempts per user, signaling messages per tab.
-- `FailureLockout`: sign-in failures. After `limit` failures within `window_s` a key is locked for `window_s`;
-  after that every further failure locks it again for twice as long, up to `max_lock_s`. A key that stays quiet
-  for `max_lock_s` starts afresh. Attempts in flight count, so parallel guesses cannot slip past the limit.
+- `FailureLockout`: sign-in failures. After `limit` failures within `window_s` a key is locked for `first_lock_s`
+  (`window_s` unless given); after that every further failure locks it again for twice as long, up to
+  `max_lock_s`. A key that stays quiet for `max_lock_s` starts afresh. Attempts in flight count, so parallel
+  guesses cannot slip past the limit.
 
 Both forget keys whose state has lapsed and keep at most `max_keys` keys (least recently used go first), so
 someone spraying names or addresses cannot grow memory without bound.
@@ -172,12 +173,20 @@ class FailureLockout(Generic[K]):
     """`limit` failures per `window_s` per key, then a lock that doubles with every further failure."""
 
     def __init__(
-        self, limit: int, window_s: float, clock: Clock, *, max_lock_s: float, max_keys: int = MAX_KEYS
+        self,
+        limit: int,
+        window_s: float,
+        clock: Clock,
+        *,
+        max_lock_s: float,
+        first_lock_s: float | None = None,
+        max_keys: int = MAX_KEYS,
     ) -> None:
-        if limit < 1 or window_s <= 0 or max_lock_s <= 0:
-            raise ValueError('a failure lockout needs limit ≥ 1, window_s > 0 and max_lock_s > 0')
+        if limit < 1 or window_s <= 0 or max_lock_s <= 0 or (first_lock_s is not None and first_lock_s <= 0):
+            raise ValueError('a failure lockout needs limit ≥ 1, window_s > 0, max_lock_s > 0 and first_lock_s > 0')
         self.limit = limit
         self.window_s = window_s
+        self.first_lock_s = first_lock_s or window_s
         self.max_lock_s = max_lock_s
         self.clock = clock
         self._keys: _Keys[K, _Record] = _Keys(max_keys)
@@ -207,7 +216,7 @@ class FailureLockout(Generic[K]):
         self._drop_old_failures(record, now)
         if record.strikes == 0 and len(record.failures) < self.limit:
             return None
-        lock_s = min(self.window_s * 2**record.strikes, self.max_lock_s)
+        lock_s = min(self.first_lock_s * 2**record.strikes, self.max_lock_s)
         record.strikes += 1
         record.locked_until = now + lock_s
         record.failures.clear()
@@ -257,12 +266,31 @@ class Limits(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     signin_failures_per_minute: int = Field(
-        5, gt=0, description='failed sign-ins per username (ignoring case), then a lock that doubles up to the max'
+        5,
+        gt=0,
+        description='failed sign-ins per username (ignoring case) from one client address, then a lock of that name '
+        'from that address only, doubling up to the max',
     )
     signin_failures_per_minute_per_address: int = Field(
         20, gt=0, description='failed sign-ins per client address; higher, since several people may share one (NAT)'
     )
+    signin_failures_per_hour_per_name: int = Field(
+        100,
+        gt=0,
+        description='failed sign-ins per username from all addresses together (distributed guessing), then a lock '
+        'of 60 s doubling up to the max, for browsers the name never signed in on',
+    )
+    signin_attempts_per_minute_per_address: int = Field(
+        30, gt=0, description='sign-in attempts per client address, successful or not: each costs an argon2 check'
+    )
     signin_lockout_max_s: float = Field(900.0, gt=0, description='the longest sign-in lock; locks start at 60 s')
+    session_idle_s: float = Field(
+        7 * 24 * 3600.0, gt=0, description='a session not in use this long ends (no tab or program connected)'
+    )
+    session_max_age_s: float = Field(
+        30 * 24 * 3600.0, gt=0, description='every session ends this long after its sign-in, even one in use'
+    )
+    sessions_per_user: int = Field(20, gt=0, description='sessions one account may have; a new one ends the oldest')
     signups_per_hour_per_address: int = Field(10, gt=0, description='accounts created per client address')
     calls_per_minute: int = Field(10, gt=0, description='call attempts per user')
     signals_per_second: int = Field(50, gt=0, description='signaling messages per tab, sustained; excess dropped')

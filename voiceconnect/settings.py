@@ -49,6 +49,9 @@ class Settings(BaseSettings, Timeouts, Limits):
     ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ICE_SERVERS))
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    # browsers reach the app over HTTPS through a TLS proxy in front of it (which itself talks plain HTTP to the
+    # app): cookies are then Secure and `__Host-` prefixed, and HSTS is sent, as with SSL_CERTFILE
+    behind_tls_proxy: bool = False
     redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
     instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
     database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
@@ -140,7 +143,13 @@ class Settings(BaseSettings, Timeouts, Limits):
 
     @property
     def https(self) -> bool:
+        """Whether this process serves HTTPS itself."""
         return self.ssl_certfile is not None
+
+    @property
+    def browsers_use_https(self) -> bool:
+        """Whether browsers reach the app over HTTPS: served here, or by a TLS proxy in front."""
+        return self.https or self.behind_tls_proxy
 
     @property
     def limits(self) -> Limits:

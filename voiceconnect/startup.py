@@ -12,6 +12,7 @@ import socket
 import ssl
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -166,6 +167,26 @@ def _reason(error: OSError) -> str:
 
 
 CHECKS: tuple[Check, ...] = (data_dir_problem, certificate_problem, port_problem, redis_url_problem)
+
+
+PRIVATE_UMASK = 0o077
+
+
+def keep_data_private(data_dir: Path) -> None:
+    """Every file the process writes from now on is its owner's alone (the database holds password hashes,
+    NiceGUI's user storage the session tokens of every browser, and later files include those NiceGUI writes);
+    the data dir and what an earlier version left in it readable to others are made private too. Best effort for
+    files this user does not own: the owner's choice."""
+    os.umask(PRIVATE_UMASK)
+    if not data_dir.is_dir():
+        return
+    for path in (data_dir, *data_dir.rglob('*')):
+        mode = 0o700 if path.is_dir() else 0o600
+        try:
+            if not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(mode)
+        except OSError:
+            pass
 
 
 def exit_line(error: CannotStart | Exception) -> str:

@@ -1,7 +1,8 @@
 """SQLite persistence (SQLAlchemy 2 async + aiosqlite): users, sessions and calls."""
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,12 +17,15 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     or_,
     select,
+    text,
+    true,
     union,
     update,
 )
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -69,6 +73,18 @@ class SessionRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256: a leaked db holds no live token
     user_id: Mapped[int] = mapped_column(ForeignKey('users.id', ondelete='CASCADE'), index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when the session was last in use (a sign-in, a tab or program attaching, a tab connected); a database made
+    # before it existed gets the column at start-up, empty, which counts as `created`
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as the store has it: whose, since when, last in use when."""
+
+    name: str
+    created: datetime
+    last_seen: datetime
 
 
 class CallRow(Base):
@@ -91,6 +107,8 @@ class UserStateRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     do_not_disturb: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # set when an account of this name was removed: an account made with the name later starts with no history
+    history_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 def _like_prefix(text: str) -> str:
@@ -107,8 +125,33 @@ def _sqlite_for_several_processes(connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _add_missing_columns(connection: Connection) -> None:
+    """Columns a table gained after a database was made (create_all only makes missing tables): each is added,
+    nullable and empty, so an existing database keeps working without a migration tool."""
+    inspector = inspect(connection)
+    for table in Base.metadata.sorted_tables:
+        present = {column['name'] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                assert column.nullable, f'{table.name}.{column.name}: a column added later must be nullable'
+                kind = column.type.compile(connection.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
+
+
+def _made_meanwhile(error: OperationalError) -> bool:
+    """Another process starting at the same moment made the table or column first."""
+    return 'already exists' in str(error) or 'duplicate column' in str(error)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _chunks(items: Collection[str], size: int = 500) -> Iterator[list[str]]:
+    """Bound the parameters of one `IN (…)` (SQLite allows some thousands)."""
+    listed = list(items)
+    for start in range(0, len(listed), size):
+        yield listed[start : start + size]
 
 
 class Store:
@@ -119,15 +162,16 @@ class Store:
             event.listen(self.engine.sync_engine, 'connect', _sqlite_for_several_processes)
 
     async def create_schema(self) -> None:
-        """Create the tables that are missing. Processes started together on a fresh database race to create them:
-        the loser's check-then-create finds a table made meanwhile, and simply checks again."""
+        """Create the tables and columns that are missing. Processes started together on a fresh database race to
+        create them: the loser's check-then-create finds a table made meanwhile, and simply checks again."""
         for attempt in range(3):
             try:
                 async with self.engine.begin() as connection:
                     await connection.run_sync(Base.metadata.create_all)
+                    await connection.run_sync(_add_missing_columns)
                 return
             except OperationalError as error:
-                if 'already exists' not in str(error) or attempt == 2:
+                if not _made_meanwhile(error) or attempt == 2:
                     raise
 
     async def close(self) -> None:
@@ -145,20 +189,55 @@ class Store:
             db.add(row)
         return row
 
-    async def add_session(self, token: str, user_id: int) -> None:
+    async def add_session(self, token: str, user_id: int, now: datetime, keep: int) -> None:
+        """A new session of the user; of the others only the newest `keep - 1` stay (the oldest end)."""
+        new = hash_token(token)
+        others = (SessionRow.user_id == user_id, SessionRow.token_hash != new)
+        newest = select(SessionRow.token_hash).where(*others).order_by(SessionRow.created.desc()).limit(keep - 1)
         async with self.sessions() as db, db.begin():
-            db.add(SessionRow(token_hash=hash_token(token), user_id=user_id))
+            db.add(SessionRow(token_hash=new, user_id=user_id, created=now, last_seen=now))
+            await db.flush()
+            await db.execute(delete(SessionRow).where(*others, SessionRow.token_hash.not_in(newest)))
 
-    async def user_of_session(self, token: str) -> UserRow | None:
+    async def session_of(self, token: str) -> SessionInfo | None:
+        return (await self.sessions_by_hash([hash_token(token)])).get(hash_token(token))
+
+    async def sessions_by_hash(self, token_hashes: Collection[str]) -> dict[str, SessionInfo]:
+        """The sessions among these (sha256 of their tokens) that exist, by hash: one query per 100 (the event loop
+        gets its turn between them: reading a row costs tens of microseconds there)."""
+        found: dict[str, SessionInfo] = {}
         async with self.sessions() as db:
-            query = select(UserRow).join(SessionRow).where(SessionRow.token_hash == hash_token(token))
-            return await db.scalar(query)
+            for chunk in _chunks(token_hashes, 100):
+                query = (
+                    select(SessionRow.token_hash, UserRow.name, SessionRow.created, SessionRow.last_seen)
+                    .join(UserRow, UserRow.id == SessionRow.user_id)
+                    .where(SessionRow.token_hash.in_(chunk))
+                )
+                for token_hash, name, created, last_seen in (await db.execute(query)).all():
+                    found[token_hash] = SessionInfo(name, created, last_seen or created)
+        return found
+
+    async def touch_sessions(self, token_hashes: Collection[str], now: datetime) -> None:
+        """These sessions are in use now."""
+        async with self.sessions() as db, db.begin():
+            for chunk in _chunks(token_hashes):
+                await db.execute(update(SessionRow).where(SessionRow.token_hash.in_(chunk)).values(last_seen=now))
+
+    async def delete_sessions(self, token_hashes: Collection[str]) -> None:
+        async with self.sessions() as db, db.begin():
+            for chunk in _chunks(token_hashes):
+                await db.execute(delete(SessionRow).where(SessionRow.token_hash.in_(chunk)))
 
     async def delete_session(self, token: str) -> None:
+        await self.delete_sessions([hash_token(token)])
+
+    async def delete_sessions_older_than(self, created_before: datetime, seen_before: datetime) -> int:
+        """Sessions made before `created_before` or last in use before `seen_before` end; returns how many."""
+        last_in_use = func.coalesce(SessionRow.last_seen, SessionRow.created)
+        stale = or_(SessionRow.created < created_before, last_in_use < seen_before)
         async with self.sessions() as db, db.begin():
-            row = await db.get(SessionRow, hash_token(token))
-            if row is not None:
-                await db.delete(row)
+            done = await db.execute(delete(SessionRow).where(stale))
+            return int(cast(CursorResult[Any], done).rowcount or 0)
 
     async def list_users(self) -> list[UserRow]:
         async with self.sessions() as db:
@@ -170,11 +249,17 @@ class Store:
             await db.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
             await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
 
-    async def remove_user(self, user_id: int) -> None:
-        """The account and its sessions go; its calls stay in the history of the people it called."""
+    async def remove_user(self, user_id: int, now: datetime) -> None:
+        """The account and its sessions go, and what it chose (do not disturb, missed calls seen); its calls stay in
+        the history of the people it called, but an account made with the name later sees only calls after `now`."""
         async with self.sessions() as db, db.begin():
+            user = await db.get(UserRow, user_id)
+            if user is None:
+                return
             await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
-            await db.execute(delete(UserRow).where(UserRow.id == user_id))
+            await db.execute(delete(UserStateRow).where(func.lower(UserStateRow.name) == user.name_key))
+            db.add(UserStateRow(name=user.name, do_not_disturb=False, history_since=now))
+            await db.delete(user)
 
     async def find_users(self, prefix: str, limit: int) -> list[str]:
         """Names starting with `prefix` (ignoring case), in order."""
@@ -197,30 +282,42 @@ class Store:
 
     # calls
 
-    async def recent_calls(self, user: str, limit: int, before: datetime | None = None) -> list[CallRow]:
+    # calls: `since` (an earlier account of the name was removed then) leaves out the calls made before it
+
+    async def recent_calls(
+        self, user: str, limit: int, before: datetime | None = None, since: datetime | None = None
+    ) -> list[CallRow]:
         """The user's finished calls, newest first; `before` (a call's start) for the next page."""
         query = select(CallRow).where(or_(CallRow.caller == user, CallRow.callee == user), CallRow.ended.is_not(None))
         if before is not None:
             query = query.where(CallRow.created < before)
+        if since is not None:
+            query = query.where(CallRow.created > since)
         async with self.sessions() as db:
             return list((await db.scalars(query.order_by(CallRow.created.desc()).limit(limit))).all())
 
-    async def count_missed(self, user: str, reasons: list[str], since: datetime | None) -> int:
+    async def count_missed(
+        self, user: str, reasons: list[str], seen: datetime | None, since: datetime | None = None
+    ) -> int:
+        """Calls to `user` that ended unanswered after `seen`."""
         query = (
             select(func.count())
             .select_from(CallRow)
             .where(CallRow.callee == user, CallRow.answered.is_(None), CallRow.end_reason.in_(reasons))
         )
+        if seen is not None:
+            query = query.where(CallRow.ended > seen)
         if since is not None:
-            query = query.where(CallRow.ended > since)
+            query = query.where(CallRow.created > since)
         async with self.sessions() as db:
             return int(await db.scalar(query) or 0)
 
-    async def contacts(self, user: str, limit: int) -> list[str]:
+    async def contacts(self, user: str, limit: int, since: datetime | None = None) -> list[str]:
         """Everyone the user called or was called by, in order of name."""
+        after = CallRow.created > since if since is not None else true()
         peers = union(
-            select(CallRow.callee.label('name')).where(CallRow.caller == user),
-            select(CallRow.caller.label('name')).where(CallRow.callee == user),
+            select(CallRow.callee.label('name')).where(CallRow.caller == user, after),
+            select(CallRow.caller.label('name')).where(CallRow.callee == user, after),
         ).subquery()
         async with self.sessions() as db:
             return list((await db.scalars(select(peers.c.name).order_by(func.lower(peers.c.name)).limit(limit))).all())

@@ -15,17 +15,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .call_manager import CallManager
 from .call_store import CallStore
-from .calls import Call, EndReason
+from .calls import Call, CallError, EndReason
 from .clock import Clock
 from .connection import ConnectionService
-from .device import Contact, Device, Guards, History, Tab
-from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut
+from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab
+from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut, SignOutReason
 from .hub import Hub
 from .people import People
 from .ratelimit import Limits
 
 log = logging.getLogger('voiceconnect')
-Ending = Literal['logout', 'expired']
+Ending = SignOutReason
+# why a session may no longer act (None: it may): what the backend checks against the store before each call action
+SessionCheck = Callable[[str], Awaitable[Literal['revoked', 'session_expired'] | None]]
+WHY_DISCONNECTED: dict[str, str] = {
+    'logout': 'logged out',
+    'revoked': 'session revoked',
+    'session_expired': 'session expired',
+}
 
 
 def digest(token: str) -> str:
@@ -78,6 +85,8 @@ class Switchboard:
         self.devices: dict[str, Device] = {}
         self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
         self.contacts: dict[str, Contact] = {}  # built-in contacts by name (the Sound test), listed for everyone
+        # set by the backend (accounts in the store); without it (the core's unit tests) every session stays valid
+        self.session_check: SessionCheck | None = None
 
     # sessions
 
@@ -99,29 +108,44 @@ class Switchboard:
         return service
 
     async def end(self, service: ConnectionService, reason: Ending) -> None:
-        """Log out, or grace expiry: the service ends, its tabs are told, its user may go offline."""
+        """Log out, grace expiry, or the session ended in the store: the service ends, its tabs are told, its user
+        may go offline. Only after a grace expiry are its calls left to the grace of a connection lost."""
         if service.ended:
             return
         self.services.pop((service.browser, service.user), None)
         devices = [self.devices[device] for device in service.close() if device in self.devices]
         for device in devices:  # their calls end first, so these tabs too learn how (e.g. on their return)
-            await self.calls.device_gone(device.user, device.id, deliberate=reason == 'logout')
+            await self.calls.device_gone(device.user, device.id, deliberate=reason != 'expired')
         for device in devices:
             await self._forget(device)
             device.deliver(SignedOut(reason))
         if await self.hub.close_session(service.id, service.user):
             await self.calls.user_gone(service.user)
-            why = 'logged out' if reason == 'logout' else f'no tab connected for {self.timeouts.reconnect_grace_s:.0f}s'
+            grace = f'no tab connected for {self.timeouts.reconnect_grace_s:.0f}s'
+            why = WHY_DISCONNECTED.get(reason, grace)
             log.info('👋 User disconnected: %s (%s)', service.user, why, extra={'user': service.user})
             self.hub.publish_presence(PresenceChange(service.user, Presence.OFFLINE))
 
-    async def log_out_session(self, token: str) -> None:
-        """The session was logged out: every connection service signed in with it ends, whichever browser id it
-        was opened under (a browser gets a new id at each Log out, and its older tabs keep the one they had), in
-        this process and in every other."""
+    async def end_session(self, token: str, reason: Ending) -> None:
+        """Every connection service of this process signed in with the session ends, whichever browser id it was
+        opened under (a browser gets a new id at each sign-in and Log out, and its older tabs keep the one they
+        had)."""
         for service in [s for s in self.services.values() if s.token == token]:
-            await self.end(service, 'logout')
+            await self.end(service, reason)
+
+    async def log_out_session(self, token: str) -> None:
+        """The session was logged out: it ends here and in every other process."""
+        await self.end_session(token, 'logout')
         await self.hub.logged_out(token)
+
+    async def check_session(self, device: Device) -> None:
+        """Before a call action: the device's session must still be valid in the store (the admin command may have
+        ended it a moment ago, from another process); if not, it ends here now and the action is refused."""
+        if self.session_check is None or not (token := self.token_of(device)):
+            return  # no store to ask, or not a sign-in (the Sound test's own tab)
+        if (why := await self.session_check(token)) is not None:
+            await self.end_session(token, why)
+            raise CallError(SIGNED_OUT_HERE)
 
     # tabs
 

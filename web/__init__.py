@@ -6,11 +6,13 @@ pages/ builds the UI on top of this layer (tabs, sessions); voiceconnect/ knows 
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi.responses import JSONResponse
 from nicegui import app
 
 from voiceconnect.backend import Backend
+from voiceconnect.settings import Settings
 
 from . import graceful_stop, metrics, nicegui_fixes, program_socket
 from .core import set_backend
@@ -19,6 +21,22 @@ from .sign_in_gate import SignInGate
 
 log = logging.getLogger('voiceconnect')
 ASSETS = Path(__file__).resolve().parents[1] / 'assets'
+SESSION_COOKIE = 'session'  # starlette's name, kept for plain HTTP (loopback, tests)
+SECURE_SESSION_COOKIE = '__Host-session'  # the browser keeps it only if Secure, Path=/ and without Domain
+
+
+def session_cookie(settings: Settings) -> dict[str, Any]:
+    """The session cookie NiceGUI's SessionMiddleware sets: HttpOnly and SameSite=Lax always; over HTTPS (served
+    here or by a TLS proxy in front, BEHIND_TLS_PROXY) also Secure and `__Host-` prefixed, so no other site or
+    subdomain can set or overwrite it. It lasts as long as the longest session may (SESSION_MAX_AGE_S)."""
+    secure = settings.browsers_use_https
+    return {
+        'session_cookie': SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
+        'https_only': secure,
+        'same_site': 'lax',
+        'path': '/',
+        'max_age': int(settings.session_max_age_s),
+    }
 
 
 def install(backend: Backend) -> None:
@@ -28,7 +46,7 @@ def install(backend: Backend) -> None:
     program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
-    app.add_middleware(SecurityHeaders, https=backend.settings.https)
+    app.add_middleware(SecurityHeaders, https=backend.settings.browsers_use_https)
     app.on_startup(backend.start)
     app.on_startup(lambda: graceful_stop.install(backend))
     metrics.install(backend)

@@ -30,6 +30,7 @@ from .nicegui_fixes.socketio_server import socketio_server
 log = logging.getLogger('voiceconnect')
 NAMESPACE = '/program'
 MAX_QUEUED = 1000  # events for a program that does not read them; beyond that its socket is closed
+CLOSE_AFTER_S = 5.0  # what is queued for a socket being closed (e.g. `signed_out`) goes out first, this long at most
 
 
 class ProgramNamespace(socketio.AsyncNamespace):
@@ -81,6 +82,8 @@ class ProgramNamespace(socketio.AsyncNamespace):
         while (item := await outbox.get()) is not None:
             with contextlib.suppress(Exception):  # a socket that is going away: its disconnect cleans up
                 await self.emit(item[0], item[1], to=sid)
+            outbox.task_done()  # sent: `_close_after` waits for this, not only for the queue to be empty
+        outbox.task_done()
 
     def _close(self, sid: str) -> None:
         """Close after what is queued has gone out (e.g. `signed_out`)."""
@@ -88,8 +91,8 @@ class ProgramNamespace(socketio.AsyncNamespace):
             self._spawn(self._close_after(sid, outbox))
 
     async def _close_after(self, sid: str, outbox: 'asyncio.Queue[tuple[str, dict[str, Any]] | None]') -> None:
-        while not outbox.empty():
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):  # a socket that reads nothing is closed anyway
+            await asyncio.wait_for(outbox.join(), CLOSE_AFTER_S)
         await self.disconnect(sid)
 
 

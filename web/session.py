@@ -5,9 +5,17 @@ the browser), read and written through the tab's own handle on it (`TabState.bro
 tab is lives in its tab storage (survives reloads of that tab). Sessions are checked against the server on every
 attach, so a signed-out token is worthless.
 
+A sign-in gives the browser a new id (browser_session): the accounts already signed in on it move along, and the
+new session is stored only under the new id, so a cookie planted or copied before is worth nothing. The storage
+also remembers which names signed in on this browser (`KNOWN`): their sign-ins here pass the per-name ceiling on
+failures that distributed guessing runs into (accounts.py), so the owner's own browser is never locked out.
+
 A tab signed out by the grace expiry (its browser was away too long) keeps its account: the session is still
-valid, so when the tab's socket comes back it quietly signs in again, in place.
+valid, so when the tab's socket comes back it quietly signs in again, in place. A tab whose session ended on the
+server (a new password, the account's removal, its age) lands on the sign-in page, which says why.
 """
+
+import contextlib
 
 from nicegui import app, ui
 
@@ -16,13 +24,21 @@ from voiceconnect.device import Device
 from voiceconnect.events import SignedOut
 
 from .core import backend
-from .nicegui_fixes.browser_session import RENEW_AND_SIGN_IN, hand_over, is_retired
-from .tabs import BrowserTab, TabState
+from .nicegui_fixes import browser_session
+from .nicegui_fixes.browser_session import RENEW_AND_SIGN_IN, RoundTripFailed, Storage, is_retired
+from .tabs import LINEAGE, BrowserTab, TabState
 
 ACCOUNTS = 'accounts'  # user storage: {name: session token} for every account signed in on this browser
 LAST_USED = 'last_used'  # user storage: the account a new tab starts as
+KNOWN = 'known'  # user storage: the names (case-folded) that ever signed in on this browser, the latest last
+MAX_KNOWN = 20
 TAB_ACCOUNT = 'account'  # app.storage.tab: the account this tab is signed in as
 SIGNUP_CLOSED = 'New accounts are made by the administrator here. Ask them for one.'
+SIGN_IN_UNFINISHED = 'Signing in could not finish: this page lost its connection to the server. Please try again.'
+WHY_SIGNED_OUT = {
+    'revoked': 'You were signed out by the server (a new password, for instance). Please sign in again.',
+    'session_expired': 'Your session expired. Please sign in again.',
+}
 
 
 def browser_accounts(tab: TabState) -> dict[str, str]:
@@ -30,8 +46,15 @@ def browser_accounts(tab: TabState) -> dict[str, str]:
     return dict(accounts)
 
 
+async def current_accounts(tab: TabState) -> dict[str, str]:
+    """The accounts signed in on this tab's browser now (also when another tab moved the browser to a new id)."""
+    await _current_storage(tab)
+    return browser_accounts(tab)
+
+
 async def restore(tab: TabState) -> str | None:
     """Attach the tab to the account it was signed in as (or the browser's last used one); None if none."""
+    await _current_storage(tab)
     accounts = browser_accounts(tab)
     candidates: tuple[str | None, str | None] = (app.storage.tab.get(TAB_ACCOUNT), tab.browser_storage.get(LAST_USED))
     for name in candidates:
@@ -48,51 +71,72 @@ async def sign_in(tab: TabState, name: str, password: str, create: bool = False)
     if create and backend().settings.signup == 'closed':
         raise AccountError(SIGNUP_CLOSED)
     accounts = backend().accounts
-    attempt = accounts.create if create else accounts.sign_in
-    signed_in = await attempt(name, password, address=tab.client.ip or None)  # limits per address
-    return await _use(tab, signed_in)
+    address = tab.client.ip or None  # limits per address
+    if create:
+        signed_in = await accounts.create(name, password, address=address)
+    else:
+        known = name.strip().casefold() in (await _current_storage(tab)).get(KNOWN, [])
+        signed_in = await accounts.sign_in(name, password, address=address, known_browser=known)
+    try:
+        moved = await browser_session.renew_for_sign_in(tab.client, lambda *ids: _store_sign_in(signed_in, *ids))
+    except RoundTripFailed:
+        await accounts.sign_out(signed_in.token)  # nobody holds it
+        raise AccountError(SIGN_IN_UNFINISHED) from None
+    tab.browser_storage = moved.storage
+    tab.browser_id = moved.storage[LINEAGE]
+    app.storage.tab[TAB_ACCOUNT] = signed_in.name
+    return await _attach(tab, signed_in)
 
 
 async def continue_as(tab: TabState, name: str, token: str) -> Device | None:
     """Switch this tab to another account signed in on the browser; None if that session was signed out."""
     if await backend().accounts.resume(token) != name:
+        _forget(tab, name)
         return None
-    return await _use(tab, SignedIn(name, token))
+    storage = await _current_storage(tab)
+    storage[LAST_USED] = name
+    app.storage.tab[TAB_ACCOUNT] = name
+    return await _attach(tab, SignedIn(name, token))
 
 
 async def log_out(tab: TabState) -> None:
     """Log out the tab's account: its session ends on every tab that uses it, and the browser gets a new id."""
     if tab.device is None:
         return
+    await _current_storage(tab)
     _forget(tab, tab.device.user)
     await backend().log_out(tab.device)
     tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing
 
 
-async def _use(tab: TabState, signed_in: SignedIn) -> Device:
-    _remember(tab, signed_in)
-    return await _attach(tab, signed_in)
+def _store_sign_in(signed_in: SignedIn, storage: Storage, old_id: str, new_id: str) -> None:
+    """What a sign-in adds to the browser's storage under its new id (the accounts already there stay)."""
+    had_accounts = bool(storage.get(ACCOUNTS))
+    storage[ACCOUNTS] = {**storage.get(ACCOUNTS, {}), signed_in.name: signed_in.token}
+    storage[LAST_USED] = signed_in.name
+    key = signed_in.name.casefold()
+    storage[KNOWN] = [*(known for known in storage.get(KNOWN, []) if known != key), key][-MAX_KNOWN:]
+    if LINEAGE not in storage:  # a browser signed in before there was a lineage keeps its id as one
+        storage[LINEAGE] = old_id if had_accounts else new_id
 
 
-def _remember(tab: TabState, signed_in: SignedIn) -> None:
-    app.storage.tab[TAB_ACCOUNT] = signed_in.name
-    if is_retired(tab.browser_storage):  # this document predates a Log out in this browser: hand the session over
-        handover = {ACCOUNTS: {signed_in.name: signed_in.token}, LAST_USED: signed_in.name}
-        tab.client.run_javascript(hand_over(handover))
-        return
-    accounts = browser_accounts(tab)
-    accounts[signed_in.name] = signed_in.token
-    tab.browser_storage[ACCOUNTS] = accounts
-    tab.browser_storage[LAST_USED] = signed_in.name
+async def _current_storage(tab: TabState) -> Storage:
+    """The browser's storage as it is now: if another tab moved the browser to a new id since this page was loaded,
+    this tab follows it there (a round trip its cookie proves), else it keeps what it has."""
+    if is_retired(tab.browser_storage) and tab.client.has_socket_connection:
+        with contextlib.suppress(RoundTripFailed):  # offline again: what this tab knew will do
+            tab.browser_storage = (await browser_session.follow(tab.client)).storage
+    return tab.browser_storage
 
 
 def _forget(tab: TabState, name: str) -> None:
     accounts = browser_accounts(tab)
-    accounts.pop(name, None)
-    tab.browser_storage[ACCOUNTS] = accounts
-    if tab.browser_storage.get(LAST_USED) == name:
-        tab.browser_storage[LAST_USED] = next(iter(accounts), None)
-    if app.storage.tab.get(TAB_ACCOUNT) == name:
+    if not is_retired(tab.browser_storage):
+        accounts.pop(name, None)
+        tab.browser_storage[ACCOUNTS] = accounts
+        if tab.browser_storage.get(LAST_USED) == name:
+            tab.browser_storage[LAST_USED] = next(iter(accounts), None)
+    if tab.client.has_socket_connection and app.storage.tab.get(TAB_ACCOUNT) == name:  # (tab storage needs one)
         app.storage.tab.pop(TAB_ACCOUNT, None)
 
 
@@ -116,7 +160,9 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
 
 
 def _signed_out(tab: TabState, event: SignedOut) -> None:
-    """The account was logged out (maybe in another tab), or the grace ran out while this tab was away."""
+    """The account was logged out (maybe in another tab), its session ended on the server, or the grace ran out
+    while this tab was away."""
+    device = tab.device
     tab.set_device(None)
     if event.reason == 'expired':  # the tab is away now: it signs in again when it is back
         if tab.client.has_socket_connection:  # back already, in this very moment
@@ -124,6 +170,11 @@ def _signed_out(tab: TabState, event: SignedOut) -> None:
         else:
             tab.on_back_online = lambda: _back_online(tab)
         return
+    if (why := WHY_SIGNED_OUT.get(event.reason)) is not None:
+        tab.notice = why
+        if device is not None:
+            with tab.client:
+                _forget(tab, device.user)  # its token is worthless now: no `Continue as` for it
     with tab.client:
         ui.navigate.to('/login')
 

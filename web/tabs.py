@@ -22,6 +22,9 @@ from voiceconnect.turn import IcePolicy
 E = TypeVar('E', bound=Event)
 
 _tabs: dict[str, 'TabState'] = {}  # client id → its tab state
+# user storage: the id the core knows this browser by (connection services, reload keys). The browser's own id in
+# its cookie changes at every sign-in and Log out; this one moves along with the browser's storage.
+LINEAGE = 'lineage'
 
 
 class BrowserTab:
@@ -89,10 +92,11 @@ class BrowserTab:
 
 @dataclass(eq=False)
 class TabState:
-    """What the pages of one document share. `browser_storage` and `browser_id` are the browser's user storage and
-    id as of the page build: NiceGUI finds `app.storage.user` through the request being served, and an event from
-    a timer (a grace expiry) has none, while one caused by another tab (a Log out there) has that tab's; so the
-    tab keeps its own and every read and write of the browser's accounts goes through it."""
+    """What the pages of one document share. `browser_storage` is the browser's user storage as of the page build
+    (or this tab's sign-in, which moves it to the browser's new id), `browser_id` the id the core knows the browser
+    by (its LINEAGE): NiceGUI finds `app.storage.user` through the request being served, and an event from a timer
+    (a grace expiry) has none, while one caused by another tab (a Log out there) has that tab's; so the tab keeps
+    its own and every read and write of the browser's accounts goes through it."""
 
     client: Client
     browser_storage: MutableMapping[str, Any]
@@ -122,7 +126,8 @@ class TabState:
 def open_tab(client: Client) -> TabState:
     """The tab state of a new document (call it while the page is built); its socket's comings and goings reach
     its device."""
-    tab = TabState(client, app.storage.user, app.storage.browser['id'])
+    storage = app.storage.user
+    tab = TabState(client, storage, storage.get(LINEAGE) or app.storage.browser['id'])
     _tabs[client.id] = tab
     client.on_disconnect(lambda: _socket_changed(tab, connected=False))
     client.on_connect(lambda: _socket_changed(tab, connected=True))

@@ -1,4 +1,5 @@
-"""With a certificate and key configured, the app serves HTTPS and its session cookie is Secure."""
+"""With a certificate and key configured, the app serves HTTPS and its session cookie is Secure and `__Host-`
+prefixed (no other site or subdomain can set or overwrite it)."""
 
 import pytest
 from playwright.sync_api import expect
@@ -23,8 +24,9 @@ def test_https_serves_the_app_with_a_secure_session_cookie(vc_server, playwright
         page = context.new_page()
         sign_up(page, vc_server.url, 'tls_alice', 'tls password')
         expect(page.get_by_text('Connected', exact=True)).to_be_visible()
-        session = next(c for c in context.cookies() if c['name'] == 'session')
+        session = next(c for c in context.cookies() if c['name'] == '__Host-session')
         assert session['secure'] and session['httpOnly'] and session['sameSite'] == 'Lax'
+        assert session['path'] == '/' and not session['domain'].startswith('.')  # host-only, as __Host- requires
         assert page.evaluate('window.isSecureContext')
     finally:
         browser.close()

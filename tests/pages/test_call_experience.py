@@ -10,7 +10,7 @@ from nicegui.testing import User
 from pages import format
 from pages.people_list import PeopleList
 from pages.recent_calls import RecentCalls
-from tests.simulated import alice_sees_bob, click_call, sign_up
+from tests.simulated import alice_sees_bob, click_call, ring, sign_up
 from voiceconnect.calls import CallState, EndReason
 from voiceconnect.events import CallView
 
@@ -42,7 +42,7 @@ async def test_a_finished_call_appears_in_both_peoples_recent_calls_at_once_and_
 ) -> None:
     bob = await alice_sees_bob(user, create_user)
     await user.should_see('No calls yet.')
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Incoming call')
     await bob.should_see('No calls yet.')
     bob.find('Decline').click()

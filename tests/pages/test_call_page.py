@@ -3,13 +3,13 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.simulated import alice_sees_bob, click_call
+from tests.simulated import alice_sees_bob, ring
 
 
 async def test_the_in_call_buttons_stay_the_same_elements_while_the_call_changes(user: User, create_user) -> None:
     """A rebuilt view would replace its buttons: a click on its way while they were replaced was lost silently."""
     bob = await alice_sees_bob(user, create_user)
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Accept')
     bob.find('Accept').click()
     await user.should_see('In call with bob', retries=20)

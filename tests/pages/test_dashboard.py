@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 
-from tests.simulated import alice_sees_bob, click_call, sign_up
+from tests.simulated import alice_sees_bob, click_call, ring, sign_up
 
 
 async def test_users_see_each_other_online_and_can_call(user: User, create_user) -> None:
@@ -20,7 +20,7 @@ async def test_users_see_each_other_online_and_can_call(user: User, create_user)
 
 async def test_decline_shows_the_caller_who_declined(user: User, create_user) -> None:
     bob = await alice_sees_bob(user, create_user)
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Incoming call')
     bob.find('Decline').click()
     await user.should_see('bob declined', retries=20)  # alice's call page may still be on its way

@@ -4,7 +4,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.simulated import alice_sees_bob, click_call, sign_up
+from tests.simulated import alice_sees_bob, click_call, ring, sign_up
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ async def test_calling_too_often_is_refused_with_the_wait(
     one_sign_up_and_one_call_a_minute: None, user: User, create_user
 ) -> None:
     bob = await alice_sees_bob(user, create_user)
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Incoming call')
     bob.find('Decline').click()
     await user.should_see('bob declined', retries=20)  # alice's call page may still be on its way

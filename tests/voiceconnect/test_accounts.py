@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from voiceconnect import accounts as accounts_module
@@ -231,16 +231,24 @@ async def test_the_fifth_wrong_password_in_a_minute_locks_the_name_for_a_minute(
     assert said == [WRONG_CREDENTIALS] * 4 + ['Too many attempts. Try again in 60 s.']
 
 
-async def test_a_locked_name_refuses_even_the_right_password_with_the_same_message(
+async def test_a_locked_name_refuses_even_the_right_password_from_that_address_with_the_same_message(
     limited: Accounts, clock: FakeClock
 ) -> None:
     for _ in range(5):
         await attempt(limited, 'alice', 'wrong password')
     await clock.advance(30)
     assert await attempt(limited, 'alice', PASSWORD) == 'Too many attempts. Try again in 30 s.'
-    assert await attempt(limited, 'alice', PASSWORD, address=OFFICE) == 'Too many attempts. Try again in 30 s.'
     await clock.advance(30)
     assert await attempt(limited, 'alice', PASSWORD) == 'signed in'
+
+
+async def test_a_strangers_failures_never_lock_the_owner_out_from_her_own_address(limited: Accounts) -> None:
+    """Issue 18 (lockout abuse): anyone could lock a named account so that even the right password was refused.
+    The name's lock counts failures per (name, address): Mallory locks only herself."""
+    said = [await attempt(limited, 'alice', 'guess', address=OFFICE) for _ in range(6)]
+    assert said == [WRONG_CREDENTIALS] * 4 + ['Too many attempts. Try again in 60 s.'] * 2
+    assert await attempt(limited, 'alice', PASSWORD, address=OFFICE) == 'Too many attempts. Try again in 60 s.'
+    assert await attempt(limited, 'alice', PASSWORD, address=HOME) == 'signed in'
 
 
 async def test_another_person_is_not_affected_by_a_locked_name(limited: Accounts) -> None:
@@ -318,7 +326,7 @@ async def test_sign_in_locks_are_logged_once_each(limited: Accounts, logs: pytes
         await attempt(limited, f'guess{number}', 'wrong password', address=OFFICE)
     await attempt(limited, 'al\nice', 'wrong password')
     assert [r.getMessage() for r in logs.records if 'Rate limited' in r.getMessage()] == [
-        '⚠️ Rate limited: sign-in failures for alice (retry in 60 s)',
+        '⚠️ Rate limited: sign-in failures for alice from 198.51.100.7 (retry in 60 s)',
         '⚠️ Rate limited: sign-in failures from 203.0.113.9 (retry in 60 s)',
     ]
     assert all(r.levelno == logging.WARNING for r in logs.records if 'Rate limited' in r.getMessage())
@@ -327,7 +335,7 @@ async def test_sign_in_locks_are_logged_once_each(limited: Accounts, logs: pytes
 async def test_a_hostile_name_in_a_lock_log_line_is_quoted(limited: Accounts, logs: pytest.LogCaptureFixture) -> None:
     for _ in range(5):
         await attempt(limited, 'al\nice', 'wrong password')
-    assert "⚠️ Rate limited: sign-in failures for 'al\\nice' (retry in 60 s)" in logs.messages
+    assert "⚠️ Rate limited: sign-in failures for 'al\\nice' from 198.51.100.7 (retry in 60 s)" in logs.messages
 
 
 async def test_the_eleventh_account_in_an_hour_from_one_address_is_refused(
@@ -370,3 +378,138 @@ async def test_sign_in_failures_per_minute_is_a_setting(store: Store, clock: Fak
 async def test_without_an_address_only_the_name_is_limited(limited: Accounts) -> None:
     for number in range(30):
         assert await attempt(limited, f'guess{number}', 'wrong password', address=None) == WRONG_CREDENTIALS
+
+
+async def test_guessing_one_name_from_many_addresses_is_slowed_but_the_owners_browser_still_signs_in(
+    store: Store, clock: FakeClock, logs: pytest.LogCaptureFixture
+) -> None:
+    """Distributed guessing: past SIGNIN_FAILURES_PER_HOUR_PER_NAME the name is locked (60 s, doubling) for every
+    browser it never signed in on; the browser it signed in on before (`known_browser`) is not held back."""
+    accounts = Accounts(store, clock, Limits(signin_failures_per_hour_per_name=10))
+    await accounts.create('alice', PASSWORD)
+    said = [await attempt(accounts, 'alice', 'guess', address=f'203.0.113.{n}') for n in range(10)]
+    assert said == [WRONG_CREDENTIALS] * 9 + ['Too many attempts. Try again in 60 s.']
+    assert await attempt(accounts, 'alice', PASSWORD, address=HOME) == 'Too many attempts. Try again in 60 s.'
+    signed_in = await accounts.sign_in('alice', PASSWORD, address=HOME, known_browser=True)
+    assert signed_in.name == 'alice'
+    assert '⚠️ Rate limited: sign-in failures for alice from any address (retry in 60 s)' in logs.messages
+    await clock.advance(60)
+    assert await attempt(accounts, 'alice', 'guess', address='203.0.113.99') == 'Too many attempts. Try again in 2 min.'
+
+
+async def test_every_sign_in_attempt_counts_per_address_a_successful_one_too(
+    store: Store, clock: FakeClock, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: successful sign-ins were never limited, and each is an argon2 check (~50 ms of CPU)."""
+    accounts = Accounts(store, clock, Limits())
+    await accounts.create('alice', PASSWORD)
+    checks = []
+    verify = accounts_module._verify
+    monkeypatch.setattr(accounts_module, '_verify', lambda *args: checks.append(1) or verify(*args))
+    said = [await attempt(accounts, 'alice', PASSWORD) for _ in range(31)]
+    assert said == ['signed in'] * 30 + ['Too many attempts. Try again in 2 s.']
+    assert len(checks) == 30  # the refused one cost no hash
+    assert await attempt(accounts, 'alice', PASSWORD, address=OFFICE) == 'signed in'
+    await clock.advance(2)
+    assert await attempt(accounts, 'alice', PASSWORD) == 'signed in'
+    assert '⚠️ Rate limited: sign-in attempts from 198.51.100.7 (retry in 2 s)' in logs.messages
+
+
+async def test_sign_in_attempts_per_address_is_a_setting(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits(signin_attempts_per_minute_per_address=2))
+    await accounts.create('alice', PASSWORD)
+    said = [await attempt(accounts, 'alice', PASSWORD) for _ in range(3)]
+    assert said == ['signed in', 'signed in', 'Too many attempts. Try again in 30 s.']
+
+
+# sessions: idle and absolute expiry, at most SESSIONS_PER_USER
+
+DAY = 24 * 3600.0
+
+
+async def test_a_session_not_in_use_for_the_idle_time_ends(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits(session_idle_s=DAY, session_max_age_s=30 * DAY))
+    token = (await accounts.create('alice', PASSWORD)).token
+    for _ in range(5):  # in use every 23 hours: it lives on
+        await clock.advance(DAY - 3600)
+        assert await accounts.resume(token) == 'alice'
+    await clock.advance(DAY)
+    assert await accounts.resume(token) is None
+    assert await store.session_of(token) is None  # and it is gone from the store
+
+
+async def test_a_session_ends_at_its_maximum_age_even_in_use(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits(session_idle_s=DAY, session_max_age_s=3 * DAY))
+    token = (await accounts.create('alice', PASSWORD)).token
+    for _ in range(5):
+        await clock.advance(DAY / 2 - 1)
+        assert await accounts.resume(token) == 'alice'
+    assert await accounts.session_ended(token) is None
+    await clock.advance(DAY / 2 + 5)
+    assert await accounts.session_ended(token) == 'session_expired'
+    assert await accounts.resume(token) is None
+
+
+async def test_the_defaults_are_a_week_idle_and_thirty_days_in_all(store: Store, clock: FakeClock) -> None:
+    limits = Limits()
+    assert (limits.session_idle_s, limits.session_max_age_s, limits.sessions_per_user) == (7 * DAY, 30 * DAY, 20)
+
+
+async def test_a_user_has_at_most_sessions_per_user_and_the_oldest_go(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits(sessions_per_user=3))
+    tokens = [(await accounts.create('alice', PASSWORD)).token]
+    bobs = (await accounts.create('bob', PASSWORD)).token
+    for _ in range(3):
+        await clock.advance(1)
+        tokens.append((await accounts.sign_in('alice', PASSWORD)).token)
+    assert [await accounts.resume(token) for token in tokens] == [None, 'alice', 'alice', 'alice']
+    assert await accounts.session_ended(tokens[0]) == 'revoked'
+    assert await accounts.resume(bobs) == 'bob'  # another user's sessions are their own
+
+
+async def test_a_new_password_or_the_accounts_removal_revokes_its_sessions(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits())
+    alice = (await accounts.create('alice', PASSWORD)).token
+    bob = (await accounts.create('bob', PASSWORD)).token
+    await accounts.set_password('alice', 'a new password')
+    await accounts.remove('bob')
+    assert (await accounts.check_sessions([alice, bob])) == {alice: 'revoked', bob: 'revoked'}
+
+
+async def test_sessions_in_use_are_marked_so_and_forgotten_ones_are_deleted(store: Store, clock: FakeClock) -> None:
+    accounts = Accounts(store, clock, Limits(session_idle_s=DAY))
+    used = (await accounts.create('alice', PASSWORD)).token
+    unused = (await accounts.sign_in('alice', PASSWORD)).token
+    for _ in range(3):
+        await clock.advance(DAY / 2)
+        assert await accounts.check_sessions([used], in_use=[used]) == {}
+    assert await accounts.forget_expired_sessions() == 1
+    assert await store.session_of(unused) is None
+    assert await accounts.resume(used) == 'alice'
+
+
+async def test_a_database_made_before_session_expiry_gets_its_columns_and_keeps_its_sessions(tmp_path: Path) -> None:
+    """Existing installs: `sessions` had no `last_seen`, `user_state` no `history_since`; start-up adds them."""
+    import sqlite3
+
+    path = tmp_path / 'old.db'
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(32), name_key VARCHAR(32) UNIQUE,
+                                password_hash VARCHAR(200), created DATETIME);
+            CREATE TABLE sessions (token_hash VARCHAR(64) PRIMARY KEY, user_id INTEGER REFERENCES users(id),
+                                   created DATETIME);
+            CREATE TABLE user_state (name VARCHAR(32) PRIMARY KEY, do_not_disturb BOOLEAN, missed_seen DATETIME);
+        """)
+    old = Store(f'sqlite+aiosqlite:///{path}')
+    await old.create_schema()
+    try:
+        accounts = Accounts(old)
+        signed_in = await accounts.create('alice', PASSWORD)
+        async with old.sessions() as db:
+            await db.execute(update(SessionRow).values(last_seen=None))  # as a session of the old version
+            await db.commit()
+        assert await accounts.resume(signed_in.token) == 'alice'
+        assert await Store(f'sqlite+aiosqlite:///{path}').create_schema() is None  # a second start changes nothing
+    finally:
+        await old.close()

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from voiceconnect.accounts import Accounts
 from voiceconnect.calls import CallError, CallState, EndReason
 from voiceconnect.clock import FakeClock
 from voiceconnect.device import Device
@@ -157,3 +158,39 @@ async def test_recent_calls_newest_first_in_pages_and_contacts_include_offline_p
     assert [p.name for p in await alice.contacts()] == ['bob', 'dave']
     assert [p.presence for p in await alice.contacts()] == [Presence.ONLINE, Presence.OFFLINE]
     assert await bob.missed_calls() == 0
+
+
+async def test_a_name_removed_and_made_again_starts_with_no_history_and_no_do_not_disturb(
+    board: Switchboard, history: CallHistory, store: Store, clock: FakeClock
+) -> None:
+    """Issue 18: `admin remove-user` and then re-adding the name inherited the old account's recent calls, missed
+    count, contacts and do not disturb."""
+    alice, bob = await sign_in(board, 'alice'), await sign_in(board, 'bob')
+    await alice.hang_up(await talk(alice, bob))
+    await bob.set_do_not_disturb(True)
+    await alice.call_user('bob')  # a missed call: bob does not take calls
+    await written(history)
+    assert (len(await bob.recent_calls()), await bob.missed_calls(), [p.name for p in await bob.contacts()]) == (
+        2,
+        1,
+        ['alice'],
+    )
+    old_call = (await bob.recent_calls())[-1].id
+
+    await board.end(board._service_of[bob.id], 'revoked')  # what the session sweep does once the rows are gone
+    accounts = Accounts(store, clock)
+    await accounts.remove('bob')
+    await clock.advance(60)
+    await accounts.create('bob', 'another password')
+    new_bob = await sign_in(board, 'bob', browser='new-laptop')
+    assert await new_bob.recent_calls() == []
+    assert await new_bob.missed_calls() == 0
+    assert await new_bob.contacts() == []
+    assert not await new_bob.do_not_disturb()
+    assert await new_bob.past_call(old_call) is None
+    assert next(p for p in alice.online_users() if p.name == 'bob').presence == Presence.ONLINE
+
+    await alice.hang_up(await talk(alice, new_bob))  # the new account's own calls are its history
+    await written(history)
+    assert len(await new_bob.recent_calls()) == 1
+    assert len(await alice.recent_calls()) == 3  # alice keeps every call she made

@@ -78,12 +78,13 @@ async def test_a_wrong_password_is_refused_with_the_forms_words(programs: Progra
         await programs.sign_in(['bot'], PASSWORD, address='192.0.2.1')
 
 
-async def test_a_locked_name_refuses_even_the_right_password(programs: Programs) -> None:
+async def test_a_locked_name_refuses_even_the_right_password_from_that_address(programs: Programs) -> None:
     for _ in range(5):
         with pytest.raises(AccountError):
             await programs.sign_in('bot', 'wrong password', address='192.0.2.1')
     with pytest.raises(AccountError, match=TOO_MANY_ATTEMPTS.split('{')[0]):
-        await programs.sign_in('bot', PASSWORD, address='192.0.2.2')
+        await programs.sign_in('bot', PASSWORD, address='192.0.2.1')
+    assert (await programs.sign_in('bot', PASSWORD, address='192.0.2.2')).name == 'bot'  # not a stranger's to lock
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from nicegui import app, ui
 from nicegui.testing import User
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.simulated import alice_sees_bob, click_call
+from tests.simulated import alice_sees_bob, ring
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -55,7 +55,7 @@ async def test_metrics_follow_a_scripted_day(user: User, create_user) -> None:
     await mallory.should_see('Wrong username or password.')
     assert now(await scrape(user)) == {**start, 'online': 2, 'tabs': 2, 'sign_in_failures': 1}  # a login page is no tab
 
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Accept')
     after_ring = {**start, 'online': 2, 'tabs': 2, 'sign_in_failures': 1, 'ringing': 1, 'rings': 1}
     assert now(await scrape(user)) == after_ring
@@ -65,7 +65,7 @@ async def test_metrics_follow_a_scripted_day(user: User, create_user) -> None:
 
     user.find('Back to dashboard').click()
     await user.should_see('Call bob')
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Accept')
     bob.find('Accept').click()
     await user.should_see('In call with bob', retries=20)
@@ -78,7 +78,7 @@ async def test_metrics_follow_a_scripted_day(user: User, create_user) -> None:
 
 async def test_the_ring_is_timed_on_the_server_in_milliseconds(user: User, create_user) -> None:
     bob = await alice_sees_bob(user, create_user)
-    click_call(user, 'bob')
+    await ring(user, 'bob')
     await bob.should_see('Accept')
     samples = await scrape(user)
     assert samples[('voiceconnect_ring_seconds_count', ())] == 1

@@ -82,7 +82,51 @@ async def test_with_the_fix_a_dead_network_is_noticed_within_ten_seconds(user: U
 # browser_session: NiceGUI never gives a browser a new storage id
 
 
-async def test_nicegui_alone_lets_a_copied_cookie_into_the_storage_after_it_was_emptied(user: User) -> None:
+@pytest.fixture
+def without_new_ids_at_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NiceGUI alone: a sign-in is stored under the id the browser already had (browser_session's round trip,
+    which moves it to a new id, is left out)."""
+
+    async def in_place(client: Client, apply: browser_session.Apply) -> browser_session.BrowserStorage:
+        browser_id = browser_session.page_browser_id(client)
+        assert browser_id is not None
+        storage = app.storage._users[browser_id]
+        apply(storage, browser_id, browser_id)
+        return browser_session.BrowserStorage(browser_id, storage)
+
+    monkeypatch.setattr(browser_session, 'renew_for_sign_in', in_place)
+
+
+async def opens_an_account(user: User, cookies: dict[str, str]) -> bool:
+    """Whether a browser holding these cookies (copied, or planted by an attacker) gets past the sign-in gate."""
+    async with httpx.AsyncClient(transport=user.http_client._transport, base_url='http://test') as other:
+        other.cookies.update(cookies)
+        page = await other.get('/', follow_redirects=False)
+    return page.status_code == 200  # else a redirect to /login
+
+
+async def test_nicegui_alone_keeps_the_id_at_sign_in_so_a_cookie_from_before_opens_the_account(
+    without_new_ids_at_sign_in: None, user: User
+) -> None:
+    """Session fixation: an anonymous cookie (planted in the victim's browser, or copied from it) became the
+    victim's once they signed in with it."""
+    await user.open('/login')
+    planted = dict(user.http_client.cookies)
+    await sign_up(user, 'alice')
+    assert await opens_an_account(user, planted)
+
+
+async def test_with_the_fix_a_cookie_from_before_the_sign_in_opens_nothing(user: User) -> None:
+    await user.open('/login')
+    planted = dict(user.http_client.cookies)
+    await sign_up(user, 'alice')
+    assert not await opens_an_account(user, planted)
+    assert await opens_an_account(user, dict(user.http_client.cookies))  # the browser's own new cookie does
+
+
+async def test_nicegui_alone_lets_a_copied_cookie_into_the_storage_after_it_was_emptied(
+    without_new_ids_at_sign_in: None, user: User
+) -> None:
     """Why Log out renews the browser id: NiceGUI keys a browser's storage by an id in its session cookie and
     never changes that id. Emptying the storage (what a Log out without the fix does) and signing in again puts
     the new session where a cookie copied before can read it."""
@@ -90,11 +134,8 @@ async def test_nicegui_alone_lets_a_copied_cookie_into_the_storage_after_it_was_
     copied = dict(user.http_client.cookies)
     for storage in app.storage._users.values():
         storage.clear()  # a naive Log out: the browser's accounts are gone
-    await sign_up(user, 'alice2')  # the owner signs in again (the fix's renewal is JavaScript, not run here)
-    async with httpx.AsyncClient(transport=user.http_client._transport, base_url='http://test') as thief:
-        thief.cookies.update(copied)
-        page = await thief.get('/', follow_redirects=False)
-    assert page.status_code == 200  # no redirect to /login: the copied cookie opens the owner's new sign-in
+    await sign_up(user, 'alice2')  # the owner signs in again
+    assert await opens_an_account(user, copied)  # no redirect to /login: the copied cookie opens the new sign-in
 
 
 # session_binding: NiceGUI accepts a handshake for a page from a socket of any session

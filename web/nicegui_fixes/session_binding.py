@@ -10,7 +10,8 @@ then takes its events as the page's own.
 
 `install` wraps `Client.accept_handshake`, the one check both ways pass through: the socket's session (the
 browser id in its signed cookie, decoded by the session middleware) must be the one of the request that built the
-page, or its successor after a Log out gave the browser a new id (browser_session.successor_of). Anything else is
+page (moved on by the page's own sign-in), or a successor after a sign-in or Log out in another of the browser's
+tabs gave it a new id (browser_session.successors). Anything else is
 refused and logged. NiceGUI's simulated `User` has no socket environ and is not checked.
 
 Still needed upstream while `test_without_the_binding_nicegui_accepts_another_sessions_handshake`
@@ -46,19 +47,11 @@ def install() -> None:
 
 
 def same_session(client: Client, environ: Mapping[str, Any]) -> bool:
-    page = page_browser_id(client)
+    page = browser_session.page_browser_id(client)
     socket = socket_browser_id(environ)
     if page is None or socket is None:
         return False
     return socket in browser_session.successors(page)
-
-
-def page_browser_id(client: Client) -> str | None:
-    try:
-        found = client.request.session.get('id')
-    except (AssertionError, AttributeError):  # a page built without the session middleware
-        return None
-    return found if isinstance(found, str) else None
 
 
 def socket_browser_id(environ: Mapping[str, Any]) -> str | None:
