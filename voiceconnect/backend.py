@@ -16,6 +16,7 @@ from .memory_hub import InMemoryHub
 from .people import People
 from .ratelimit import Limits
 from .redis_hub import RedisHub
+from .redis_pool import connect
 from .redis_store import RedisCallStore, call_key
 from .settings import Settings
 from .store import Store
@@ -57,7 +58,9 @@ class Backend:
         self.clock = LoopClock()
         self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
-        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.redis: Redis | None = None
+        if settings.redis_url:  # a fixed pool of connections, and a time-out on every command
+            self.redis = connect(settings.redis_url, settings.redis_timeout_s, settings.redis_pool_size)
         if self.redis is not None:
             self.switchboard = shared_switchboard(
                 self.redis,

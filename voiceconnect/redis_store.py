@@ -10,6 +10,9 @@
 - Every process sweeps `vc:deadlines` (and keeps a local timer for the deadlines it set, to be on time): whoever
   commits the ending first ends the call, the others find it gone. A ring or media timeout still fires when the
   process that started the call is dead.
+- A transition holds a connection of the pool for its WATCH and needs another for what it asks the hub meanwhile,
+  and the hub's subscription holds one for good: at most half of the others take part in transitions at once, so
+  they can never all wait for each other (voiceconnect/redis_pool.py: the pool is bounded).
 - Each process keeps a cache of the calls it has seen, for pages that read them while they draw; its own commits
   and the hub's news of other processes' commits keep it current.
 """
@@ -50,6 +53,8 @@ class RedisCallStore:
         self.redis = redis
         self.clock = clock
         self.on_deadline = on_deadline
+        pool_size = min(redis.connection_pool.max_connections, 2000)
+        self._transitions = asyncio.Semaphore(max(1, (pool_size - 1) // 2))
         self._cache: dict[str, Call] = {}
         self._by_user: dict[str, str] = {}
         self._timers: dict[str, tuple[float, Timer]] = {}
@@ -59,6 +64,10 @@ class RedisCallStore:
     # the CallStore API
 
     async def transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
+        async with self._transitions:
+            return await self._transact(step)
+
+    async def _transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
         for _ in range(MAX_ATTEMPTS):
             async with self.redis.pipeline(transaction=True) as pipe:
                 tx = RedisTx(pipe)

@@ -1,0 +1,81 @@
+"""Nobody with curl can take the app down through its Redis (issue 18, item 1), proven against real
+app processes on a real redis-server:
+
+- anonymous requests cost no Redis connection: the connections a process holds are a fixed pool.
+
+Every load here is bounded in count and time."""
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis_helpers import Program, app_on, own_redis, tracebacks
+
+from voiceconnect.testing.harness import RedisServer
+
+__all__ = ['own_redis']  # a fixture
+
+ANONYMOUS_REQUESTS = {'/healthz': 500, '/login': 300, '/': 200}  # 1,000 requests, none with a cookie
+AT_ONCE = 25
+
+
+@pytest.fixture
+def programs() -> Iterator[list[Program]]:
+    made: list[Program] = []
+    yield made
+    for program in made:
+        program.close()
+
+
+# item 1: no request costs a Redis connection of its own
+
+
+async def _anonymous_requests(url: str) -> list[int]:
+    gate = asyncio.Semaphore(AT_ONCE)
+    paths = [path for path, count in ANONYMOUS_REQUESTS.items() for _ in range(count)]
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as http:
+
+        async def one(path: str) -> int:
+            async with gate:
+                answer = await http.get(path)
+                http.cookies.clear()  # the next request comes without a cookie, as curl's do
+                return answer.status_code
+
+        return await asyncio.gather(*(one(path) for path in paths))
+
+
+def test_a_thousand_anonymous_requests_leave_the_redis_connections_as_they_were(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    with app_on(own_redis, tmp_path) as server:
+        time.sleep(2)  # the process's own work (hub, call store, NiceGUI's storage) has its connections by now
+        before = own_redis.connected_clients()
+        peak = before
+        done = threading.Event()
+
+        def watch() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, own_redis.connected_clients())
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        started = time.monotonic()
+        try:
+            statuses = asyncio.run(_anonymous_requests(server.url))
+        finally:
+            done.set()
+            watcher.join()
+        took = time.monotonic() - started
+        after = own_redis.connected_clients()
+        print(f'{len(statuses)} anonymous requests in {took:.1f} s: Redis clients {before} → peak {peak} → {after}')
+        assert sorted(set(statuses)) == [200, 307], statuses
+        assert took < 60
+        assert peak <= before + 2, f'the requests opened {peak - before} Redis connections'
+        assert after <= before + 2
+        assert tracebacks(server) == []
