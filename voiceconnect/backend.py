@@ -42,7 +42,7 @@ def shared_switchboard(
         history,
         timeouts,
         limits,
-        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline),
+        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline, healthy=lambda: hub.healthy),
         people=people,
     )
     assert isinstance(board.calls.store, RedisCallStore)

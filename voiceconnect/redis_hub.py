@@ -23,6 +23,12 @@ Keys and channels (all prefixed `vc:`):
 What this process sends it also delivers to its own tabs at once (a message from itself is skipped on arrival),
 so one process with Redis is as quick as without. Messages that must leave the process go out in order through
 one writer task; a message that does not parse is logged and dropped.
+
+A Redis that stops answering (lost, or hung: every command
+has a time-out, voiceconnect/redis_pool.py) is noticed by whichever loop meets it first, the subscription or the
+upkeep of every tick: the tabs are told (`Reconnecting…`), `/healthz` answers 503, messages for other processes
+are dropped rather than queued (the state is re-read when Redis is back), and the subscription comes back as soon
+as Redis answers again.
 """
 
 import asyncio
@@ -32,14 +38,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from .calls import Call
+from .calls import Call, ServiceUnavailable
 from .events import (
     CallChanged,
     CallView,
@@ -51,6 +57,7 @@ from .events import (
     PresenceChanged,
 )
 from .hub import Endpoint, HubListener
+from .redis_pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 SEP = '\x1f'
@@ -87,6 +94,23 @@ return state
 # call, someone with do not disturb on shows as that. Returns the new presence.
 
 
+P = ParamSpec('P')
+R = TypeVar('R')
+
+
+def _shared_state(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A Redis that does not answer is ServiceUnavailable to the caller: a CallError, said to the person."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except OUTAGE as error:
+            raise ServiceUnavailable() from error
+
+    return guarded
+
+
 def _text(value: Any) -> str:
     """What redis-py gives back (bytes), as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -113,6 +137,7 @@ class RedisHub:
         self._outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False  # Redis answers and the subscription is up
+        self._unsent = 0  # messages for other processes dropped while Redis was away
         self._stopping = False
 
     # start and stop
@@ -121,12 +146,12 @@ class RedisHub:
         self._open_session = self.redis.register_script(OPEN_SESSION)
         self._close_session = self.redis.register_script(CLOSE_SESSION)
         self._set_presence = self.redis.register_script(SET_PRESENCE)
+        self.healthy = True  # it answers: the calls of the tabs claimed next may change
         await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
         await self.redis.sadd('vc:instances', self.instance)
         await self._beat()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._subscribe()
-        self.healthy = True
         self._tasks = [
             asyncio.create_task(self._write_forever(), name='hub outbox'),
             asyncio.create_task(self._listen_forever(), name='hub subscription'),
@@ -146,15 +171,14 @@ class RedisHub:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError):
-                await self._pubsub.aclose()
+        await self._close_pubsub()
 
     def listen(self, listener: HubListener) -> None:
         self.listener = listener
 
     # presence
 
+    @_shared_state
     async def open_session(self, session: str, user: str) -> bool:
         self._sessions[session] = user
         state = await self._open_session(
@@ -164,6 +188,7 @@ class RedisHub:
         self._online.setdefault(user, Presence(_text(state)) if state else Presence.ONLINE)
         return bool(state)
 
+    @_shared_state
     async def close_session(self, session: str, user: str) -> bool:
         self._sessions.pop(session, None)
         went = await self._close_session(
@@ -186,6 +211,7 @@ class RedisHub:
     def presence_of(self, user: str) -> Presence:
         return self._online.get(user, Presence.OFFLINE)
 
+    @_shared_state
     async def set_do_not_disturb(self, user: str, on: bool) -> None:
         """Kept in the set `dnd` while the user is online; shown unless they are in a call."""
         if not self.is_online(user):
@@ -207,6 +233,7 @@ class RedisHub:
 
     # tabs
 
+    @_shared_state
     async def attach(self, endpoint: Endpoint) -> None:
         first_here = endpoint.user not in self._by_user
         self._endpoints[endpoint.id] = endpoint
@@ -220,6 +247,7 @@ class RedisHub:
         if first_here and self._pubsub is not None:
             await self._pubsub.subscribe('vc:user:' + endpoint.user)
 
+    @_shared_state
     async def detach(self, user: str, device: str) -> None:
         self._connected.discard(device)
         if self._endpoints.pop(device, None) is not None:
@@ -235,11 +263,13 @@ class RedisHub:
         if device in self._endpoints:
             (self._connected.add if connected else self._connected.discard)(device)
 
+    @_shared_state
     async def devices_of(self, user: str) -> list[str]:
         entries = await self.redis.hgetall('vc:devices:' + user)
         found = sorted((json.loads(entry)['at'], _text(device)) for device, entry in entries.items())
         return [device for _, device in found]
 
+    @_shared_state
     async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
         entries = await self.redis.hgetall('vc:devices:' + user)
         entries.update(await self.redis.hgetall('vc:lost:' + user))  # tabs of a process that died
@@ -373,8 +403,11 @@ class RedisHub:
                 self._deliver_call(call, (user,))
 
     async def _listen_forever(self) -> None:
-        assert self._pubsub is not None
         while not self._stopping:
+            if not self.healthy:  # noticed here or by the upkeep: a fresh subscription once Redis answers
+                await self._come_back()
+                continue
+            assert self._pubsub is not None
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message['type'] == 'message':
@@ -382,32 +415,41 @@ class RedisHub:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
-                await self._lost(error)
+                self._lost(error)
 
-    async def _lost(self, error: Exception) -> None:
-        """Redis went away: say so, and come back (subscription and state re-read) as soon as it answers."""
+    def _lost(self, error: Exception) -> None:
+        """Redis went away or stopped answering: say so, once; the subscription loop brings it back."""
         if self.healthy:
             log.warning('⚠️ Lost Redis (%s); the app waits for it', type(error).__name__)
             self.healthy = False
             if self.listener is not None:
                 self.listener.shared_state_lost()
+
+    async def _come_back(self) -> None:
+        """As soon as Redis answers: a new subscription, the state re-read, the leases renewed."""
         while not self._stopping:
             await asyncio.sleep(0.5)
             try:
                 await self.redis.ping()
-                assert self._pubsub is not None
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.aclose()
+                await self._close_pubsub()
                 self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 await self._subscribe()
                 await self._renew()
             except (RedisError, OSError):
                 continue
             log.info('✅ Redis is back')
+            if self._unsent:
+                log.warning('⚠️ %d hub message(s) not sent while Redis was away; the state was re-read', self._unsent)
+                self._unsent = 0
             self.healthy = True
             if self.listener is not None:
                 self.listener.shared_state_back()
             return
+
+    async def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._pubsub.aclose(), STOP_WAIT_S)
 
     def _send(self, write: Callable[[], Awaitable[Any]]) -> None:
         self._outbox.put_nowait(write)
@@ -419,8 +461,14 @@ class RedisHub:
         while not self._stopping:
             write = await self._outbox.get()
             try:
-                await write()
-            except (RedisError, OSError) as error:
+                if self.healthy:
+                    await write()
+                else:  # each would wait out its time-out: dropped, and the state is re-read when Redis is back
+                    self._unsent += 1
+            except OUTAGE as error:
+                self._unsent += 1
+                self._lost(error)
+            except RedisError as error:
                 log.warning('⚠️ A hub message was not sent: %s', type(error).__name__)
             except Exception:
                 log.exception('a hub message failed')
@@ -448,7 +496,9 @@ class RedisHub:
                 await self._sweep_leases()
                 await self._sweep_instances()
                 await self._sweep_lost()
-            except (RedisError, OSError) as error:
+            except OUTAGE as error:  # a hung Redis sends no error: a time-out of the upkeep is how it is noticed
+                self._lost(error)
+            except RedisError as error:
                 log.warning('⚠️ Hub upkeep failed: %s', type(error).__name__)
             except Exception:
                 log.exception('hub upkeep failed')

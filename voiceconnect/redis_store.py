@@ -10,6 +10,8 @@
 - Every process sweeps `vc:deadlines` (and keeps a local timer for the deadlines it set, to be on time): whoever
   commits the ending first ends the call, the others find it gone. A ring or media timeout still fires when the
   process that started the call is dead.
+- While Redis does not answer (the hub says so) a transition fails at once with ServiceUnavailable instead of
+  waiting out its time-out, and the sweep waits; a deadline that passed meanwhile is swept when Redis is back.
 - A transition holds a connection of the pool for its WATCH and needs another for what it asks the hub meanwhile,
   and the hub's subscription holds one for good: at most half of the others take part in transitions at once, so
   they can never all wait for each other (voiceconnect/redis_pool.py: the pool is bounded).
@@ -18,6 +20,7 @@
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -26,8 +29,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
-from .calls import Call
+from .calls import Call, ServiceUnavailable
 from .clock import Clock, Timer
+from .redis_pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 T = TypeVar('T')
@@ -49,23 +53,39 @@ class TooMuchContention(RuntimeError):
 
 
 class RedisCallStore:
-    def __init__(self, redis: Redis, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+    """`healthy`: whether Redis answers, as the hub last found (a transition does not wait for one that does not)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        clock: Clock,
+        on_deadline: Callable[[str], Awaitable[None]],
+        healthy: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.redis = redis
         self.clock = clock
         self.on_deadline = on_deadline
+        self.healthy = healthy
         pool_size = min(redis.connection_pool.max_connections, 2000)
         self._transitions = asyncio.Semaphore(max(1, (pool_size - 1) // 2))
         self._cache: dict[str, Call] = {}
         self._by_user: dict[str, str] = {}
         self._timers: dict[str, tuple[float, Timer]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_failing = False
         self._stopping = False
 
     # the CallStore API
 
     async def transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
+        """Raises ServiceUnavailable (a CallError, said to the person) while Redis does not answer."""
         async with self._transitions:
-            return await self._transact(step)
+            if not self.healthy():  # checked once it is this one's turn: Redis may have gone meanwhile
+                raise ServiceUnavailable()
+            try:
+                return await self._transact(step)
+            except OUTAGE as error:
+                raise ServiceUnavailable() from error
 
     async def _transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
         for _ in range(MAX_ATTEMPTS):
@@ -123,14 +143,22 @@ class RedisCallStore:
     async def _sweep_forever(self) -> None:
         while not self._stopping:
             await asyncio.sleep(SWEEP_EVERY_S)
+            if not self.healthy():
+                continue  # the deadlines wait in Redis
             try:
-                due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=100)
-                for call_id in due:
-                    await self.on_deadline(str(call_id.decode() if isinstance(call_id, bytes) else call_id))
-            except RedisError as error:  # Redis away for a moment: the deadlines wait in Redis
-                log.warning('⚠️ Call deadlines not swept: %s', error)
+                await self._sweep()
+                self._sweep_failing = False
+            except (RedisError, OSError, ServiceUnavailable) as error:  # Redis away for a moment: said once, not 4/s
+                if not self._sweep_failing:
+                    log.warning('⚠️ Call deadlines not swept: %s', error)
+                self._sweep_failing = True
             except Exception:
                 log.exception('sweeping call deadlines failed')
+
+    async def _sweep(self) -> None:
+        due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=100)
+        for call_id in due:
+            await self.on_deadline(str(call_id.decode() if isinstance(call_id, bytes) else call_id))
 
     # the cache
 
@@ -167,7 +195,8 @@ class RedisCallStore:
 
     async def _passed(self, call_id: str) -> None:
         self._timers.pop(call_id, None)
-        await self.on_deadline(call_id)
+        with contextlib.suppress(ServiceUnavailable):  # Redis does not answer: the sweep ends it once it does
+            await self.on_deadline(call_id)
 
 
 class RedisTx:

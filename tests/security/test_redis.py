@@ -1,7 +1,9 @@
-"""Nobody with curl can take the app down through its Redis (issue 18, item 1), proven against real
+"""Nobody with curl can take the app down through its Redis (issue 18, items 1 and 11), proven against real
 app processes on a real redis-server:
 
-- anonymous requests cost no Redis connection: the connections a process holds are a fixed pool.
+- anonymous requests cost no Redis connection: the connections a process holds are a fixed pool;
+- a hung Redis (SIGSTOP) is noticed within seconds: `/healthz` says 503, every tab is told (`Reconnecting…`),
+  requests get an answer, and all of it comes back after SIGCONT.
 
 Every load here is bounded in count and time."""
 
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis_helpers import Program, app_on, own_redis, tracebacks
+from redis_helpers import Program, app_on, health, own_redis, tracebacks
 
-from voiceconnect.testing.harness import RedisServer
+from voiceconnect.testing.harness import RedisServer, wait_until
 
 __all__ = ['own_redis']  # a fixture
 
@@ -78,4 +80,39 @@ def test_a_thousand_anonymous_requests_leave_the_redis_connections_as_they_were(
         assert took < 60
         assert peak <= before + 2, f'the requests opened {peak - before} Redis connections'
         assert after <= before + 2
+        assert tracebacks(server) == []
+
+
+# item 11: a hung Redis is noticed, shown and answered like a lost one
+
+
+def test_a_hung_redis_is_noticed_within_seconds_every_tab_is_told_and_requests_are_answered(
+    own_redis: RedisServer, tmp_path: Path, programs: list[Program]
+) -> None:
+    with app_on(own_redis, tmp_path) as server:
+        alice, bob = Program.signed_up(server), Program.signed_up(server)
+        programs += [alice, bob]
+        assert bob.name in {user['name'] for user in alice.request('online', {})['users']}
+
+        own_redis.pause()
+        hung_at = time.monotonic()
+        wait_until(lambda: health(server) == 503, '/healthz says 503', timeout=8)
+        noticed_s = time.monotonic() - hung_at
+        wait_until(lambda: {'interrupted': True} in alice.told('service'), 'alice is told', timeout=4)
+        asked = time.monotonic()
+        answer = alice.request('call_user', {'name': bob.name}, timeout=10)
+        answered_s = time.monotonic() - asked
+        print(f'hung Redis noticed after {noticed_s:.1f} s; a call request answered in {answered_s:.1f} s: {answer}')
+        assert 'error' in answer, answer
+        assert answered_s < 6
+        assert noticed_s < 6
+
+        own_redis.resume()
+        wait_until(lambda: health(server) == 200, '/healthz says ok again', timeout=10)
+        wait_until(lambda: {'interrupted': False} in alice.told('service'), 'alice is told it is back', timeout=5)
+        call = alice.request('call_user', {'name': bob.name})['call']
+        assert call['state'] == 'ringing'
+        wait_until(lambda: bob.call_told(call['id'], 'ringing'), 'bob is rung', timeout=5)
+        alice.request('hang_up', {'call_id': call['id']})
+        time.sleep(1)  # whatever failed while Redis hung has had time to say so
         assert tracebacks(server) == []
