@@ -1,9 +1,10 @@
-"""Nobody with curl can take the app down through its Redis (issue 18, items 1 and 11), proven against real
+"""Nobody with curl can take the app down through its Redis (issue 18, items 1, 11 and 12), proven against real
 app processes on a real redis-server:
 
 - anonymous requests cost no Redis connection: the connections a process holds are a fixed pool;
 - a hung Redis (SIGSTOP) is noticed within seconds: `/healthz` says 503, every tab is told (`Reconnecting…`),
-  requests get an answer, and all of it comes back after SIGCONT.
+  requests get an answer, and all of it comes back after SIGCONT;
+- the deadline sweep gets past stale and undecodable entries.
 
 Every load here is bounded in count and time."""
 
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis_helpers import Program, app_on, health, own_redis, tracebacks
+from redis import Redis
+from redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
 
 from voiceconnect.testing.harness import RedisServer, wait_until
 
@@ -116,3 +118,38 @@ def test_a_hung_redis_is_noticed_within_seconds_every_tab_is_told_and_requests_a
         alice.request('hang_up', {'call_id': call['id']})
         time.sleep(1)  # whatever failed while Redis hung has had time to say so
         assert tracebacks(server) == []
+
+
+# item 12: the deadline sweep, one clock, one name per process
+
+
+def test_the_sweep_gets_past_stale_and_undecodable_deadlines_to_an_orphaned_call(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    with app_on(own_redis, tmp_path) as server:
+        caller, _ = server.add_user()
+        callee, _ = server.add_user()
+        shared = Redis.from_url(own_redis.url)
+        long_ago = time.time() - 3600
+        shared.zadd('vc:deadlines', {f'cStale{i}': long_ago + i for i in range(150)})  # calls gone, ids left
+        shared.zadd('vc:deadlines', {b'\xff\xfe not text': long_ago, 'cCorrupt': long_ago})
+        shared.set('vc:call:cCorrupt', b'{not json')
+        call = orphan_call(caller, callee, rings_until=time.time() + 1)
+        with shared.pipeline() as pipe:
+            pipe.set(f'vc:call:{call.id}', call.to_json())
+            pipe.set(f'vc:in-call:{caller}', call.id)
+            pipe.set(f'vc:in-call:{callee}', call.id)
+            pipe.zadd('vc:deadlines', {call.id: call.rings_until or 0})
+            pipe.execute()
+        mark = server.log_mark()
+
+        server.wait_for_log(f'📵 Call missed: {caller} → {callee}', timeout=6, since=mark)
+        time.sleep(2)  # eight more sweeps
+        lines = server.log_text()[mark:].splitlines()
+        print('\n'.join(lines))
+        assert shared.get(f'vc:call:{call.id}') is None
+        assert shared.zcard('vc:deadlines') == 0  # swept, the undecodable ones too (their keys are left as found)
+        assert shared.get('vc:call:cCorrupt') == b'{not json'
+        assert tracebacks(server) == []
+        assert len([line for line in lines if 'deadline' in line]) <= 2, 'one line per undecodable entry, once'
+        shared.close()
