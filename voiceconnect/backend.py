@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from .accounts import Accounts
 from .calls import EndReason
-from .clock import Clock, LoopClock
+from .clock import Clock, LoopClock, SharedClock
 from .device import Device, History
 from .history import CallHistory
 from .memory_hub import InMemoryHub
@@ -34,8 +34,9 @@ def shared_switchboard(
     limits: Limits,
     people: People | None = None,
 ) -> Switchboard:
-    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`."""
-    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s)
+    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`.
+    A SharedClock is kept on Redis's clock by the hub: the leases and deadlines every process compares."""
+    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s, clock=clock)
     board = Switchboard(
         clock,
         hub,
@@ -55,7 +56,8 @@ class Backend:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database_url)
-        self.clock = LoopClock()
+        # several processes compare times (leases, call deadlines, session expiry): they all read Redis's clock
+        self.clock = SharedClock() if settings.redis_url else LoopClock()
         self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
         self.redis: Redis | None = None

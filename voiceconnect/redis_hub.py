@@ -24,7 +24,9 @@ What this process sends it also delivers to its own tabs at once (a message from
 so one process with Redis is as quick as without. Messages that must leave the process go out in order through
 one writer task; a message that does not parse is logged and dropped.
 
-A Redis that stops answering (lost, or hung: every command
+Leases and deadlines are compared across processes, so they come from one clock: Redis's (`TIME`), read every
+tick as an offset to this machine's clock (`SharedClock`); a process whose own clock is off neither takes other
+processes' users offline nor ends their calls early. A Redis that stops answering (lost, or hung: every command
 has a time-out, voiceconnect/redis_pool.py) is noticed by whichever loop meets it first, the subscription or the
 upkeep of every tick: the tabs are told (`Reconnecting…`), `/healthz` answers 503, messages for other processes
 are dropped rather than queued (the state is re-read when Redis is back), and the subscription comes back as soon
@@ -46,6 +48,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from .calls import Call, ServiceUnavailable
+from .clock import Clock, LoopClock, SharedClock
 from .events import (
     CallChanged,
     CallView,
@@ -62,7 +65,7 @@ from .redis_pool import OUTAGE
 log = logging.getLogger('voiceconnect')
 SEP = '\x1f'
 HEARTBEAT_S = 3.0
-TICK_S = 1.0  # leases renewed, heartbeats beaten, the dead swept this often
+TICK_S = 1.0  # leases renewed, heartbeats beaten, the clock read, the dead swept this often
 STOP_WAIT_S = 3.0
 
 OPEN_SESSION = """
@@ -122,9 +125,12 @@ def token_digest(token: str) -> str:
 
 
 class RedisHub:
-    def __init__(self, redis: Redis, instance: str, lease_s: float) -> None:
+    """`clock`: a SharedClock is kept on Redis's time (the app's); any other clock is used as it is (tests)."""
+
+    def __init__(self, redis: Redis, instance: str, lease_s: float, clock: Clock | None = None) -> None:
         self.redis = redis
         self.instance = instance
+        self.clock = clock or LoopClock()
         self.lease_s = max(lease_s, 3 * TICK_S)  # renewed every tick: a lease must outlast a late one
         self.listener: HubListener | None = None
         self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
@@ -146,6 +152,7 @@ class RedisHub:
         self._open_session = self.redis.register_script(OPEN_SESSION)
         self._close_session = self.redis.register_script(CLOSE_SESSION)
         self._set_presence = self.redis.register_script(SET_PRESENCE)
+        await self._sync_clock()
         self.healthy = True  # it answers: the calls of the tabs claimed next may change
         await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
         await self.redis.sadd('vc:instances', self.instance)
@@ -183,7 +190,7 @@ class RedisHub:
         self._sessions[session] = user
         state = await self._open_session(
             keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
-            args=[session, user + SEP + session, time.time() + self.lease_s, user],
+            args=[session, user + SEP + session, self.clock.now() + self.lease_s, user],
         )
         self._online.setdefault(user, Presence(_text(state)) if state else Presence.ONLINE)
         return bool(state)
@@ -239,7 +246,7 @@ class RedisHub:
         self._endpoints[endpoint.id] = endpoint
         self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
         self._connected.add(endpoint.id)
-        entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': time.time()})
+        entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': self.clock.now()})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset('vc:devices:' + endpoint.user, endpoint.id, entry)
             pipe.sadd('vc:devices-of:' + self.instance, endpoint.user + SEP + endpoint.id)
@@ -434,6 +441,7 @@ class RedisHub:
                 await self._close_pubsub()
                 self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 await self._subscribe()
+                await self._sync_clock()
                 await self._renew()
             except (RedisError, OSError):
                 continue
@@ -491,6 +499,7 @@ class RedisHub:
             if not self.healthy:
                 continue
             try:
+                await self._sync_clock()
                 await self._beat()
                 await self._renew()
                 await self._sweep_leases()
@@ -503,11 +512,19 @@ class RedisHub:
             except Exception:
                 log.exception('hub upkeep failed')
 
+    async def _sync_clock(self) -> None:
+        """A SharedClock follows Redis's clock: leases and deadlines mean the same to every process."""
+        if isinstance(self.clock, SharedClock):
+            asked = time.time()
+            seconds, microseconds = await self.redis.time()
+            answered = time.time()
+            self.clock.offset = seconds + microseconds / 1e6 - (asked + answered) / 2
+
     async def _beat(self) -> None:
         await self.redis.set('vc:instance:' + self.instance, '1', px=int(HEARTBEAT_S * 1000))
 
     async def _renew(self) -> None:
-        expiry = time.time() + self.lease_s
+        expiry = self.clock.now() + self.lease_s
         for session, user in list(self._sessions.items()):
             state = await self._open_session(
                 keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
@@ -517,7 +534,7 @@ class RedisHub:
                 self.publish_presence(PresenceChange(user, Presence(_text(state))))
 
     async def _sweep_leases(self) -> None:
-        for member in await self.redis.zrangebyscore('vc:leases', '-inf', time.time(), start=0, num=100):
+        for member in await self.redis.zrangebyscore('vc:leases', '-inf', self.clock.now(), start=0, num=100):
             user, session = _text(member).split(SEP, 1)
             keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd']
             went = await self._close_session(keys=keys, args=[session, _text(member), user])
@@ -541,7 +558,7 @@ class RedisHub:
         `lost` for their browsers to come back (on any process) until the grace runs out."""
         members = await self.redis.smembers('vc:devices-of:' + instance)
         await self.redis.delete('vc:devices-of:' + instance)
-        until = time.time() + self.lease_s
+        until = self.clock.now() + self.lease_s
         for member in members:
             user, device = _text(member).split(SEP, 1)
             entry = await self.redis.hget('vc:devices:' + user, device)
@@ -556,7 +573,7 @@ class RedisHub:
 
     async def _sweep_lost(self) -> None:
         """Lost tabs whose browsers did not come back within the grace are gone for good."""
-        for found in await self.redis.zrangebyscore('vc:lost', '-inf', time.time(), start=0, num=100):
+        for found in await self.redis.zrangebyscore('vc:lost', '-inf', self.clock.now(), start=0, num=100):
             member = _text(found)
             if not await self.redis.zrem('vc:lost', member):
                 continue  # another process claimed it first

@@ -9,9 +9,11 @@
   on what is true at the moment of the write.
 - Every process sweeps `vc:deadlines` (and keeps a local timer for the deadlines it set, to be on time): whoever
   commits the ending first ends the call, the others find it gone. A ring or media timeout still fires when the
-  process that started the call is dead. The sweep takes every passed deadline in turn: an id whose call is gone
-  is dropped from the set, and an entry that does not decode (not text, or its call not a call) is dropped once
-  with a line saying so, its key left as found for a look; neither holds up the deadlines behind it.
+  process that started the call is dead. Deadlines are on the processes' shared clock (Redis's, see
+  redis_hub.py), so a process whose own clock is ahead ends nobody's call early. The sweep takes every passed
+  deadline in turn: an id whose call is gone is dropped from the set, and an entry that does not decode (not
+  text, or its call not a call) is dropped once with a line saying so, its key left as found for a look; neither
+  holds up the deadlines behind it.
 - While Redis does not answer (the hub says so) a transition fails at once with ServiceUnavailable instead of
   waiting out its time-out, and the sweep waits; a deadline that passed meanwhile is swept when Redis is back.
 - A transition holds a connection of the pool for its WATCH and needs another for what it asks the hub meanwhile,

@@ -4,7 +4,8 @@ app processes on a real redis-server:
 - anonymous requests cost no Redis connection: the connections a process holds are a fixed pool;
 - a hung Redis (SIGSTOP) is noticed within seconds: `/healthz` says 503, every tab is told (`Reconnecting…`),
   requests get an answer, and all of it comes back after SIGCONT;
-- the deadline sweep gets past stale and undecodable entries.
+- the deadline sweep gets past stale and undecodable entries, and a process whose clock is off ends nobody's
+  call early (deadlines and leases come from Redis's clock).
 
 Every load here is bounded in count and time."""
 
@@ -19,7 +20,7 @@ import pytest
 from redis import Redis
 from redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
 
-from voiceconnect.testing.harness import RedisServer, wait_until
+from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer, wait_until
 
 __all__ = ['own_redis']  # a fixture
 
@@ -153,3 +154,30 @@ def test_the_sweep_gets_past_stale_and_undecodable_deadlines_to_an_orphaned_call
         assert tracebacks(server) == []
         assert len([line for line in lines if 'deadline' in line]) <= 2, 'one line per undecodable entry, once'
         shared.close()
+
+
+SKEWED = 'tests/security/skewed_clock_main.py'  # main.py with the machine's clock 25 s ahead
+RING_S = 6
+
+
+def test_a_process_whose_clock_is_ahead_ends_nobodys_call_early_nor_takes_anyone_offline(
+    own_redis: RedisServer, tmp_path: Path, programs: list[Program]
+) -> None:
+    data = tmp_path / 'data'  # one database for both, as scripts/cluster.sh runs them
+    settings = {'REDIS_URL': own_redis.url, 'RING_TIMEOUT_S': RING_S}
+    one = AppServer(PROJECT_DIR, data, tmp_path / 'one.log', {**settings, 'INSTANCE': 'one'})
+    ahead = AppServer(PROJECT_DIR, data, tmp_path / 'ahead.log', {**settings, 'INSTANCE': 'ahead'}, script=SKEWED)
+    with one, ahead:
+        alice, bob = Program.signed_up(one), Program.signed_up(one)
+        programs += [alice, bob]
+        placed = time.monotonic()
+        call = alice.request('call_user', {'name': bob.name})['call']
+        ended = wait_until(lambda: bob.call_told(call['id'], 'ended'), 'the call ended', timeout=RING_S + 4)
+        rang_s = ended - placed
+        print(f'a call with a {RING_S} s ring timeout rang {rang_s:.1f} s')
+        assert rang_s > RING_S - 0.5, f'ended after {rang_s:.1f} s by a clock 25 s ahead'
+        assert bob.told('call')[-1]['end_reason'] == 'missed'
+        assert bob.name in {user['name'] for user in alice.request('online', {})['users']}
+        logs = one.log_text() + ahead.log_text()
+        assert 'User disconnected' not in logs, 'a lease ran out early by a clock 25 s ahead'
+        assert tracebacks(one) == [] and tracebacks(ahead) == []
