@@ -9,7 +9,8 @@ Keys and channels (all prefixed `vc:`):
   leases run out (`RECONNECT_GRACE_S`, the same absence a tab is allowed), any process sweeps them, and a user
   with no session left is offline, as after the grace period in one process.
 - `devices:<user>` (hash device → instance, reload key): the tabs a call to that user rings, wherever they are;
-  `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s). When a heartbeat is
+  `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s, holding a token of that
+  run; voiceconnect/instance_claim.py keeps a second process from starting under a live name). When a heartbeat is
   gone, the first process to notice claims the dead process's tabs: their calls see them as reconnecting (their
   browsers are on their way to another process) and they move to `lost:<user>` (hash, same entries) and the
   sorted set `lost` (`user␟device` → until when). A browser that comes back within the grace reloads its page
@@ -47,6 +48,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from . import instance_claim
 from .calls import Call, ServiceUnavailable
 from .clock import Clock, LoopClock, SharedClock
 from .events import (
@@ -64,7 +66,7 @@ from .redis_pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 SEP = '\x1f'
-HEARTBEAT_S = 3.0
+HEARTBEAT_S = instance_claim.HEARTBEAT_S
 TICK_S = 1.0  # leases renewed, heartbeats beaten, the clock read, the dead swept this often
 STOP_WAIT_S = 3.0
 
@@ -131,6 +133,7 @@ class RedisHub:
         self.redis = redis
         self.instance = instance
         self.clock = clock or LoopClock()
+        self.token = instance_claim.token_of(instance)  # what this run's heartbeat holds
         self.lease_s = max(lease_s, 3 * TICK_S)  # renewed every tick: a lease must outlast a late one
         self.listener: HubListener | None = None
         self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
@@ -157,6 +160,7 @@ class RedisHub:
         await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
         await self.redis.sadd('vc:instances', self.instance)
         await self._beat()
+        instance_claim.hand_over(self.instance)  # the hub beats from now on
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._subscribe()
         self._tasks = [
@@ -179,6 +183,8 @@ class RedisHub:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
         await self._close_pubsub()
+        with contextlib.suppress(RedisError, OSError):  # stopped: the name is free for a restart at once
+            await instance_claim.release(self.redis, self.instance, self.token)
 
     def listen(self, listener: HubListener) -> None:
         self.listener = listener
@@ -521,7 +527,7 @@ class RedisHub:
             self.clock.offset = seconds + microseconds / 1e6 - (asked + answered) / 2
 
     async def _beat(self) -> None:
-        await self.redis.set('vc:instance:' + self.instance, '1', px=int(HEARTBEAT_S * 1000))
+        await self.redis.set(instance_claim.heartbeat_key(self.instance), self.token, px=int(HEARTBEAT_S * 1000))
 
     async def _renew(self) -> None:
         expiry = self.clock.now() + self.lease_s
@@ -547,7 +553,7 @@ class RedisHub:
     async def _sweep_instances(self) -> None:
         for name in await self.redis.smembers('vc:instances'):
             name = _text(name)
-            if name == self.instance or await self.redis.exists('vc:instance:' + name):
+            if name == self.instance or await self.redis.exists(instance_claim.heartbeat_key(name)):
                 continue
             if await self.redis.srem('vc:instances', name):  # this process claims the dead one
                 log.info('🪦 %s stopped answering; its tabs are reconnecting elsewhere', name)

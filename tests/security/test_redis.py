@@ -5,11 +5,15 @@ app processes on a real redis-server:
 - a hung Redis (SIGSTOP) is noticed within seconds: `/healthz` says 503, every tab is told (`Reconnecting…`),
   requests get an answer, and all of it comes back after SIGCONT;
 - the deadline sweep gets past stale and undecodable entries, and a process whose clock is off ends nobody's
-  call early (deadlines and leases come from Redis's clock).
+  call early (deadlines and leases come from Redis's clock);
+- a second process under the name of a live one refuses to start; one restarted after its predecessor died
+  starts.
 
 Every load here is bounded in count and time."""
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -181,3 +185,46 @@ def test_a_process_whose_clock_is_ahead_ends_nobodys_call_early_nor_takes_anyone
         logs = one.log_text() + ahead.log_text()
         assert 'User disconnected' not in logs, 'a lease ran out early by a clock 25 s ahead'
         assert tracebacks(one) == [] and tracebacks(ahead) == []
+
+
+def _start_refused(server: AppServer, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """`python main.py` with the server's settings, expected to give up; killed if it serves instead."""
+    process = subprocess.Popen(
+        [sys.executable, 'main.py'],
+        cwd=PROJECT_DIR,
+        env=server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(f'a second process under a live name started and served\n{stdout[-2000:]}')
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize('name', ['app1', None], ids=['INSTANCE set', 'default HOST:PORT'])
+def test_a_second_process_under_a_live_instance_name_refuses_to_start_in_one_line(
+    own_redis: RedisServer, tmp_path: Path, name: str | None
+) -> None:
+    first = app_on(own_redis, tmp_path, 'first', **({'INSTANCE': name} if name else {}))
+    with first:
+        taken = name or f'127.0.0.1:{first.port}'  # two containers on 0.0.0.0:8080 would both be called that
+        second = app_on(own_redis, tmp_path, 'second', INSTANCE=taken)
+        refused = _start_refused(second)
+        assert refused.returncode == 2
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1, refused.stderr
+        assert lines[0].startswith('VoiceConnect cannot start: VOICECONNECT_INSTANCE:'), lines
+        assert taken in lines[0]
+        assert health(first) == 200  # the first one carries on
+
+        first.crash()  # kill -9: its heartbeat stops; a process restarted under its name must start
+        started = time.monotonic()
+        again = app_on(own_redis, tmp_path, 'again', INSTANCE=taken)
+        with again:
+            print(f'restarted under the name of a killed process in {time.monotonic() - started:.1f} s')
+            assert health(again) == 200
