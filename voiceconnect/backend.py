@@ -9,13 +9,14 @@ from redis.asyncio import Redis
 
 from .accounts import Accounts
 from .calls import EndReason
-from .clock import Clock, LoopClock
+from .clock import Clock, LoopClock, SharedClock
 from .device import Device, History
 from .history import CallHistory
 from .memory_hub import InMemoryHub
 from .people import People
 from .ratelimit import Limits
 from .redis_hub import RedisHub
+from .redis_pool import connect
 from .redis_store import RedisCallStore, call_key
 from .session_sweep import SessionSweep
 from .settings import Settings
@@ -34,15 +35,16 @@ def shared_switchboard(
     limits: Limits,
     people: People | None = None,
 ) -> Switchboard:
-    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`."""
-    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s)
+    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`.
+    A SharedClock is kept on Redis's clock by the hub: the leases and deadlines every process compares."""
+    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s, clock=clock)
     board = Switchboard(
         clock,
         hub,
         history,
         timeouts,
         limits,
-        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline),
+        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline, healthy=lambda: hub.healthy),
         people=people,
     )
     assert isinstance(board.calls.store, RedisCallStore)
@@ -55,10 +57,13 @@ class Backend:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.database_url)
-        self.clock = LoopClock()
+        # several processes compare times (leases, call deadlines, session expiry): they all read Redis's clock
+        self.clock = SharedClock() if settings.redis_url else LoopClock()
         self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
-        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.redis: Redis | None = None
+        if settings.redis_url:  # a fixed pool of connections, and a time-out on every command
+            self.redis = connect(settings.redis_url, settings.redis_timeout_s, settings.redis_pool_size)
         if self.redis is not None:
             self.switchboard = shared_switchboard(
                 self.redis,

@@ -64,6 +64,13 @@ class CallError(Exception):
     """An action or signal that is not allowed; the message goes back to the one who sent it."""
 
 
+class ServiceUnavailable(CallError):
+    """What this process shares with the others (Redis) does not answer just now: nothing was changed."""
+
+    def __init__(self) -> None:
+        super().__init__('The server cannot reach its shared state just now. Try again in a moment.')
+
+
 class IllegalTransition(RuntimeError):
     """A transition the tables do not allow: a bug in the machine, never a person's mistake."""
 

@@ -59,6 +59,19 @@ class LoopClock:
         return asyncio.get_running_loop().call_later(delay, _fire, callback)
 
 
+class SharedClock(LoopClock):
+    """The wall clock of several processes that must agree on it (leases and call deadlines in Redis): this
+    machine's clock plus an offset, which the owner of the shared state sets from the shared clock (Redis's
+    `TIME`) as often as it likes. Until it is set it is this machine's clock. Timers still run on the loop's
+    monotonic clock: only what `now()` says moves."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0  # seconds to add to this machine's clock
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
 class FakeTimer:
     def __init__(self) -> None:
         self.cancelled = False

@@ -9,7 +9,8 @@ Keys and channels (all prefixed `vc:`):
   leases run out (`RECONNECT_GRACE_S`, the same absence a tab is allowed), any process sweeps them, and a user
   with no session left is offline, as after the grace period in one process.
 - `devices:<user>` (hash device → instance, reload key): the tabs a call to that user rings, wherever they are;
-  `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s). When a heartbeat is
+  `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s, holding a token of that
+  run; voiceconnect/instance_claim.py keeps a second process from starting under a live name). When a heartbeat is
   gone, the first process to notice claims the dead process's tabs: their calls see them as reconnecting (their
   browsers are on their way to another process) and they move to `lost:<user>` (hash, same entries) and the
   sorted set `lost` (`user␟device` → until when). A browser that comes back within the grace reloads its page
@@ -23,6 +24,14 @@ Keys and channels (all prefixed `vc:`):
 What this process sends it also delivers to its own tabs at once (a message from itself is skipped on arrival),
 so one process with Redis is as quick as without. Messages that must leave the process go out in order through
 one writer task; a message that does not parse is logged and dropped.
+
+Leases and deadlines are compared across processes, so they come from one clock: Redis's (`TIME`), read every
+tick as an offset to this machine's clock (`SharedClock`); a process whose own clock is off neither takes other
+processes' users offline nor ends their calls early. A Redis that stops answering (lost, or hung: every command
+has a time-out, voiceconnect/redis_pool.py) is noticed by whichever loop meets it first, the subscription or the
+upkeep of every tick: the tabs are told (`Reconnecting…`), `/healthz` answers 503, messages for other processes
+are dropped rather than queued (the state is re-read when Redis is back), and the subscription comes back as soon
+as Redis answers again.
 """
 
 import asyncio
@@ -32,14 +41,16 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from .calls import Call
+from . import instance_claim
+from .calls import Call, ServiceUnavailable
+from .clock import Clock, LoopClock, SharedClock
 from .events import (
     CallChanged,
     CallView,
@@ -51,11 +62,12 @@ from .events import (
     PresenceChanged,
 )
 from .hub import Endpoint, HubListener
+from .redis_pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 SEP = '\x1f'
-HEARTBEAT_S = 3.0
-TICK_S = 1.0  # leases renewed, heartbeats beaten, the dead swept this often
+HEARTBEAT_S = instance_claim.HEARTBEAT_S
+TICK_S = 1.0  # leases renewed, heartbeats beaten, the clock read, the dead swept this often
 STOP_WAIT_S = 3.0
 
 OPEN_SESSION = """
@@ -87,6 +99,23 @@ return state
 # call, someone with do not disturb on shows as that. Returns the new presence.
 
 
+P = ParamSpec('P')
+R = TypeVar('R')
+
+
+def _shared_state(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A Redis that does not answer is ServiceUnavailable to the caller: a CallError, said to the person."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except OUTAGE as error:
+            raise ServiceUnavailable() from error
+
+    return guarded
+
+
 def _text(value: Any) -> str:
     """What redis-py gives back (bytes), as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -98,9 +127,13 @@ def token_digest(token: str) -> str:
 
 
 class RedisHub:
-    def __init__(self, redis: Redis, instance: str, lease_s: float) -> None:
+    """`clock`: a SharedClock is kept on Redis's time (the app's); any other clock is used as it is (tests)."""
+
+    def __init__(self, redis: Redis, instance: str, lease_s: float, clock: Clock | None = None) -> None:
         self.redis = redis
         self.instance = instance
+        self.clock = clock or LoopClock()
+        self.token = instance_claim.token_of(instance)  # what this run's heartbeat holds
         self.lease_s = max(lease_s, 3 * TICK_S)  # renewed every tick: a lease must outlast a late one
         self.listener: HubListener | None = None
         self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
@@ -113,6 +146,7 @@ class RedisHub:
         self._outbox: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False  # Redis answers and the subscription is up
+        self._unsent = 0  # messages for other processes dropped while Redis was away
         self._stopping = False
 
     # start and stop
@@ -121,12 +155,14 @@ class RedisHub:
         self._open_session = self.redis.register_script(OPEN_SESSION)
         self._close_session = self.redis.register_script(CLOSE_SESSION)
         self._set_presence = self.redis.register_script(SET_PRESENCE)
+        await self._sync_clock()
+        self.healthy = True  # it answers: the calls of the tabs claimed next may change
         await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
         await self.redis.sadd('vc:instances', self.instance)
         await self._beat()
+        instance_claim.hand_over(self.instance)  # the hub beats from now on
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._subscribe()
-        self.healthy = True
         self._tasks = [
             asyncio.create_task(self._write_forever(), name='hub outbox'),
             asyncio.create_task(self._listen_forever(), name='hub subscription'),
@@ -146,24 +182,26 @@ class RedisHub:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=STOP_WAIT_S)
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError):
-                await self._pubsub.aclose()
+        await self._close_pubsub()
+        with contextlib.suppress(RedisError, OSError):  # stopped: the name is free for a restart at once
+            await instance_claim.release(self.redis, self.instance, self.token)
 
     def listen(self, listener: HubListener) -> None:
         self.listener = listener
 
     # presence
 
+    @_shared_state
     async def open_session(self, session: str, user: str) -> bool:
         self._sessions[session] = user
         state = await self._open_session(
             keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
-            args=[session, user + SEP + session, time.time() + self.lease_s, user],
+            args=[session, user + SEP + session, self.clock.now() + self.lease_s, user],
         )
         self._online.setdefault(user, Presence(_text(state)) if state else Presence.ONLINE)
         return bool(state)
 
+    @_shared_state
     async def close_session(self, session: str, user: str) -> bool:
         self._sessions.pop(session, None)
         went = await self._close_session(
@@ -186,6 +224,7 @@ class RedisHub:
     def presence_of(self, user: str) -> Presence:
         return self._online.get(user, Presence.OFFLINE)
 
+    @_shared_state
     async def set_do_not_disturb(self, user: str, on: bool) -> None:
         """Kept in the set `dnd` while the user is online; shown unless they are in a call."""
         if not self.is_online(user):
@@ -207,12 +246,13 @@ class RedisHub:
 
     # tabs
 
+    @_shared_state
     async def attach(self, endpoint: Endpoint) -> None:
         first_here = endpoint.user not in self._by_user
         self._endpoints[endpoint.id] = endpoint
         self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
         self._connected.add(endpoint.id)
-        entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': time.time()})
+        entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': self.clock.now()})
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset('vc:devices:' + endpoint.user, endpoint.id, entry)
             pipe.sadd('vc:devices-of:' + self.instance, endpoint.user + SEP + endpoint.id)
@@ -220,6 +260,7 @@ class RedisHub:
         if first_here and self._pubsub is not None:
             await self._pubsub.subscribe('vc:user:' + endpoint.user)
 
+    @_shared_state
     async def detach(self, user: str, device: str) -> None:
         self._connected.discard(device)
         if self._endpoints.pop(device, None) is not None:
@@ -235,11 +276,13 @@ class RedisHub:
         if device in self._endpoints:
             (self._connected.add if connected else self._connected.discard)(device)
 
+    @_shared_state
     async def devices_of(self, user: str) -> list[str]:
         entries = await self.redis.hgetall('vc:devices:' + user)
         found = sorted((json.loads(entry)['at'], _text(device)) for device, entry in entries.items())
         return [device for _, device in found]
 
+    @_shared_state
     async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
         entries = await self.redis.hgetall('vc:devices:' + user)
         entries.update(await self.redis.hgetall('vc:lost:' + user))  # tabs of a process that died
@@ -373,8 +416,11 @@ class RedisHub:
                 self._deliver_call(call, (user,))
 
     async def _listen_forever(self) -> None:
-        assert self._pubsub is not None
         while not self._stopping:
+            if not self.healthy:  # noticed here or by the upkeep: a fresh subscription once Redis answers
+                await self._come_back()
+                continue
+            assert self._pubsub is not None
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message['type'] == 'message':
@@ -382,32 +428,42 @@ class RedisHub:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
-                await self._lost(error)
+                self._lost(error)
 
-    async def _lost(self, error: Exception) -> None:
-        """Redis went away: say so, and come back (subscription and state re-read) as soon as it answers."""
+    def _lost(self, error: Exception) -> None:
+        """Redis went away or stopped answering: say so, once; the subscription loop brings it back."""
         if self.healthy:
             log.warning('⚠️ Lost Redis (%s); the app waits for it', type(error).__name__)
             self.healthy = False
             if self.listener is not None:
                 self.listener.shared_state_lost()
+
+    async def _come_back(self) -> None:
+        """As soon as Redis answers: a new subscription, the state re-read, the leases renewed."""
         while not self._stopping:
             await asyncio.sleep(0.5)
             try:
                 await self.redis.ping()
-                assert self._pubsub is not None
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.aclose()
+                await self._close_pubsub()
                 self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 await self._subscribe()
+                await self._sync_clock()
                 await self._renew()
             except (RedisError, OSError):
                 continue
             log.info('✅ Redis is back')
+            if self._unsent:
+                log.warning('⚠️ %d hub message(s) not sent while Redis was away; the state was re-read', self._unsent)
+                self._unsent = 0
             self.healthy = True
             if self.listener is not None:
                 self.listener.shared_state_back()
             return
+
+    async def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._pubsub.aclose(), STOP_WAIT_S)
 
     def _send(self, write: Callable[[], Awaitable[Any]]) -> None:
         self._outbox.put_nowait(write)
@@ -419,8 +475,14 @@ class RedisHub:
         while not self._stopping:
             write = await self._outbox.get()
             try:
-                await write()
-            except (RedisError, OSError) as error:
+                if self.healthy:
+                    await write()
+                else:  # each would wait out its time-out: dropped, and the state is re-read when Redis is back
+                    self._unsent += 1
+            except OUTAGE as error:
+                self._unsent += 1
+                self._lost(error)
+            except RedisError as error:
                 log.warning('⚠️ A hub message was not sent: %s', type(error).__name__)
             except Exception:
                 log.exception('a hub message failed')
@@ -443,21 +505,32 @@ class RedisHub:
             if not self.healthy:
                 continue
             try:
+                await self._sync_clock()
                 await self._beat()
                 await self._renew()
                 await self._sweep_leases()
                 await self._sweep_instances()
                 await self._sweep_lost()
-            except (RedisError, OSError) as error:
+            except OUTAGE as error:  # a hung Redis sends no error: a time-out of the upkeep is how it is noticed
+                self._lost(error)
+            except RedisError as error:
                 log.warning('⚠️ Hub upkeep failed: %s', type(error).__name__)
             except Exception:
                 log.exception('hub upkeep failed')
 
+    async def _sync_clock(self) -> None:
+        """A SharedClock follows Redis's clock: leases and deadlines mean the same to every process."""
+        if isinstance(self.clock, SharedClock):
+            asked = time.time()
+            seconds, microseconds = await self.redis.time()
+            answered = time.time()
+            self.clock.offset = seconds + microseconds / 1e6 - (asked + answered) / 2
+
     async def _beat(self) -> None:
-        await self.redis.set('vc:instance:' + self.instance, '1', px=int(HEARTBEAT_S * 1000))
+        await self.redis.set(instance_claim.heartbeat_key(self.instance), self.token, px=int(HEARTBEAT_S * 1000))
 
     async def _renew(self) -> None:
-        expiry = time.time() + self.lease_s
+        expiry = self.clock.now() + self.lease_s
         for session, user in list(self._sessions.items()):
             state = await self._open_session(
                 keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
@@ -467,7 +540,7 @@ class RedisHub:
                 self.publish_presence(PresenceChange(user, Presence(_text(state))))
 
     async def _sweep_leases(self) -> None:
-        for member in await self.redis.zrangebyscore('vc:leases', '-inf', time.time(), start=0, num=100):
+        for member in await self.redis.zrangebyscore('vc:leases', '-inf', self.clock.now(), start=0, num=100):
             user, session = _text(member).split(SEP, 1)
             keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd']
             went = await self._close_session(keys=keys, args=[session, _text(member), user])
@@ -480,7 +553,7 @@ class RedisHub:
     async def _sweep_instances(self) -> None:
         for name in await self.redis.smembers('vc:instances'):
             name = _text(name)
-            if name == self.instance or await self.redis.exists('vc:instance:' + name):
+            if name == self.instance or await self.redis.exists(instance_claim.heartbeat_key(name)):
                 continue
             if await self.redis.srem('vc:instances', name):  # this process claims the dead one
                 log.info('🪦 %s stopped answering; its tabs are reconnecting elsewhere', name)
@@ -491,7 +564,7 @@ class RedisHub:
         `lost` for their browsers to come back (on any process) until the grace runs out."""
         members = await self.redis.smembers('vc:devices-of:' + instance)
         await self.redis.delete('vc:devices-of:' + instance)
-        until = time.time() + self.lease_s
+        until = self.clock.now() + self.lease_s
         for member in members:
             user, device = _text(member).split(SEP, 1)
             entry = await self.redis.hget('vc:devices:' + user, device)
@@ -506,7 +579,7 @@ class RedisHub:
 
     async def _sweep_lost(self) -> None:
         """Lost tabs whose browsers did not come back within the grace are gone for good."""
-        for found in await self.redis.zrangebyscore('vc:lost', '-inf', time.time(), start=0, num=100):
+        for found in await self.redis.zrangebyscore('vc:lost', '-inf', self.clock.now(), start=0, num=100):
             member = _text(found)
             if not await self.redis.zrem('vc:lost', member):
                 continue  # another process claimed it first

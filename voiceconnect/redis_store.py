@@ -9,28 +9,45 @@
   on what is true at the moment of the write.
 - Every process sweeps `vc:deadlines` (and keeps a local timer for the deadlines it set, to be on time): whoever
   commits the ending first ends the call, the others find it gone. A ring or media timeout still fires when the
-  process that started the call is dead.
+  process that started the call is dead. Deadlines are on the processes' shared clock (Redis's, see
+  redis_hub.py), so a process whose own clock is ahead ends nobody's call early. The sweep takes every passed
+  deadline in turn: an id whose call is gone is dropped from the set, and an entry that does not decode (not
+  text, or its call not a call) is dropped once with a line saying so, its key left as found for a look; neither
+  holds up the deadlines behind it.
+- While Redis does not answer (the hub says so) a transition fails at once with ServiceUnavailable instead of
+  waiting out its time-out, and the sweep waits; a deadline that passed meanwhile is swept when Redis is back.
+- A transition holds a connection of the pool for its WATCH and needs another for what it asks the hub meanwhile,
+  and the hub's subscription holds one for good: at most half of the others take part in transitions at once, so
+  they can never all wait for each other (voiceconnect/redis_pool.py: the pool is bounded).
 - Each process keeps a cache of the calls it has seen, for pages that read them while they draw; its own commits
   and the hub's news of other processes' commits keep it current.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
-from .calls import Call
+from .calls import Call, ServiceUnavailable
 from .clock import Clock, Timer
+from .redis_pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 T = TypeVar('T')
 DEADLINES = 'vc:deadlines'
 SWEEP_EVERY_S = 0.25
+SWEEP_BATCH = 100  # passed deadlines read at once; a sweep reads batches until none is left (at most SWEEP_MAX)
+SWEEP_MAX = 1000
 MAX_ATTEMPTS = 50  # a step runs again while other processes keep changing what it read; this many is a bug
+DROP_IF_GONE = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+"""  # KEYS: deadlines, call:<id>; ARGV: id → 1 if its call is gone and the id was dropped
 
 
 def call_key(call_id: str) -> str:
@@ -45,20 +62,47 @@ class TooMuchContention(RuntimeError):
     """A transition could not commit after MAX_ATTEMPTS tries."""
 
 
+class CorruptCall(ValueError):
+    """A call's key holds something that is not a call."""
+
+
 class RedisCallStore:
-    def __init__(self, redis: Redis, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+    """`healthy`: whether Redis answers, as the hub last found (a transition does not wait for one that does not)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        clock: Clock,
+        on_deadline: Callable[[str], Awaitable[None]],
+        healthy: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.redis = redis
         self.clock = clock
         self.on_deadline = on_deadline
+        self.healthy = healthy
+        self._drop_if_gone = redis.register_script(DROP_IF_GONE)
+        pool_size = min(redis.connection_pool.max_connections, 2000)
+        self._transitions = asyncio.Semaphore(max(1, (pool_size - 1) // 2))
         self._cache: dict[str, Call] = {}
         self._by_user: dict[str, str] = {}
         self._timers: dict[str, tuple[float, Timer]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_failing = False
         self._stopping = False
 
     # the CallStore API
 
     async def transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
+        """Raises ServiceUnavailable (a CallError, said to the person) while Redis does not answer."""
+        async with self._transitions:
+            if not self.healthy():  # checked once it is this one's turn: Redis may have gone meanwhile
+                raise ServiceUnavailable()
+            try:
+                return await self._transact(step)
+            except OUTAGE as error:
+                raise ServiceUnavailable() from error
+
+    async def _transact(self, step: Callable[['RedisTx'], Awaitable[T]]) -> T:
         for _ in range(MAX_ATTEMPTS):
             async with self.redis.pipeline(transaction=True) as pipe:
                 tx = RedisTx(pipe)
@@ -114,14 +158,44 @@ class RedisCallStore:
     async def _sweep_forever(self) -> None:
         while not self._stopping:
             await asyncio.sleep(SWEEP_EVERY_S)
+            if not self.healthy():
+                continue  # the deadlines wait in Redis
             try:
-                due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=100)
-                for call_id in due:
-                    await self.on_deadline(str(call_id.decode() if isinstance(call_id, bytes) else call_id))
-            except RedisError as error:  # Redis away for a moment: the deadlines wait in Redis
-                log.warning('⚠️ Call deadlines not swept: %s', error)
+                await self._sweep()
+                self._sweep_failing = False
+            except (RedisError, OSError, ServiceUnavailable) as error:  # Redis away for a moment: said once, not 4/s
+                if not self._sweep_failing:
+                    log.warning('⚠️ Call deadlines not swept: %s', error)
+                self._sweep_failing = True
             except Exception:
                 log.exception('sweeping call deadlines failed')
+
+    async def _sweep(self) -> None:
+        """Every deadline that has passed, in batches, oldest first."""
+        for _ in range(SWEEP_MAX // SWEEP_BATCH):
+            due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=SWEEP_BATCH)
+            for member in due:
+                await self._passed_deadline(cast(bytes, member))
+            if len(due) < SWEEP_BATCH:
+                return
+
+    async def _passed_deadline(self, member: bytes | str) -> None:
+        """End the call whose deadline this is; drop an id whose call is gone, or an entry that does not decode."""
+        try:
+            call_id = member.decode() if isinstance(member, bytes) else member
+        except UnicodeDecodeError:
+            await self._drop_undecodable(member, 'the id is not text')
+            return
+        if await self._drop_if_gone(keys=[DEADLINES, call_key(call_id)], args=[member]):
+            return  # its call ended, or never was: nothing to do but forget it
+        try:
+            await self.on_deadline(call_id)
+        except CorruptCall as error:
+            await self._drop_undecodable(member, str(error))
+
+    async def _drop_undecodable(self, member: bytes | str, why: str) -> None:
+        await self.redis.zrem(DEADLINES, member)
+        log.warning('⚠️ Dropped a call deadline that does not decode, %r: %s', member[:60], why)
 
     # the cache
 
@@ -158,7 +232,8 @@ class RedisCallStore:
 
     async def _passed(self, call_id: str) -> None:
         self._timers.pop(call_id, None)
-        await self.on_deadline(call_id)
+        with contextlib.suppress(ServiceUnavailable):  # Redis does not answer: the sweep ends it once it does
+            await self.on_deadline(call_id)
 
 
 class RedisTx:
@@ -177,7 +252,7 @@ class RedisTx:
             key = call_key(call_id)
             await self.pipe.watch(key)
             raw = await self.pipe.get(key)
-            self._read[call_id] = Call.from_json(raw) if raw else None
+            self._read[call_id] = _decoded(key, raw) if raw else None
         return self._read[call_id]
 
     async def of_user(self, user: str) -> Call | None:
@@ -218,3 +293,10 @@ class RedisTx:
             pipe.zrem(DEADLINES, call.id)
 
         self.writes.append(write)
+
+
+def _decoded(key: str, raw: bytes | str) -> Call:
+    try:
+        return Call.from_json(raw)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise CorruptCall(f'{key} does not hold a call ({type(error).__name__})') from None

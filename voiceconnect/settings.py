@@ -53,6 +53,10 @@ class Settings(BaseSettings, Timeouts, Limits):
     # app): cookies are then Secure and `__Host-` prefixed, and HSTS is sent, as with SSL_CERTFILE
     behind_tls_proxy: bool = False
     redis_url: str | None = None  # unset: one process, in-memory hub; redis://…: shared state, several processes
+    # every Redis command gives up after this long (a hung Redis is noticed within seconds, like a lost one), and
+    # each of a process's two pools of Redis connections (its own work; NiceGUI's storage) holds at most this many
+    redis_timeout_s: float = Field(2.0, gt=0, le=60)
+    redis_pool_size: int = Field(16, ge=4, le=1000)
     instance: str | None = None  # this process's name in logs and /healthz; host:port unless set
     database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
     signup: Literal['open', 'closed'] = 'open'  # closed: only `python -m voiceconnect.admin add-user` makes accounts

@@ -33,7 +33,7 @@ def checked_settings(listening: bool = True) -> Settings:
     whether this process is about to serve on HOST:PORT (else the port is not tried)."""
     settings = read_settings()
     for check in CHECKS:
-        if check is port_problem and not listening:
+        if check in (port_problem, instance_problem) and not listening:
             continue
         if (problem := check(settings)) is not None:
             raise CannotStart(problem)
@@ -162,11 +162,39 @@ def redis_url_problem(settings: Settings) -> str | None:
     return None
 
 
+def instance_problem(settings: Settings) -> str | None:
+    """With Redis, this process's name is not that of another live process (voiceconnect/instance_claim.py);
+    a process restarted after its predecessor died waits for the dead one's heartbeat to run out."""
+    if not settings.redis_url:
+        return None
+    import redis  # only when REDIS_URL is set
+
+    from . import instance_claim
+
+    name = settings.instance_name
+    try:
+        if instance_claim.take(settings.redis_url, name, settings.redis_timeout_s):
+            return None
+    except redis.RedisError as error:
+        return f'{env_name("redis_url")}: no answer from Redis at {settings.redis_url} ({error})'
+    default = '' if settings.instance else ' (the default, HOST:PORT)'
+    return (
+        f'{env_name("instance")}: {name!r}{default} is the name of another process that is running with this Redis: '
+        f'give each process its own {env_name("instance")}'
+    )
+
+
 def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
-CHECKS: tuple[Check, ...] = (data_dir_problem, certificate_problem, port_problem, redis_url_problem)
+CHECKS: tuple[Check, ...] = (
+    data_dir_problem,
+    certificate_problem,
+    port_problem,
+    redis_url_problem,
+    instance_problem,
+)
 
 
 PRIVATE_UMASK = 0o077

@@ -6,6 +6,7 @@ expiry mean for presence (the hub) and for calls (the call manager). It is also 
 goes out: through the hub, to the tabs of both parties.
 """
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .call_manager import CallManager
 from .call_store import CallStore
-from .calls import Call, CallError, EndReason
+from .calls import Call, CallError, EndReason, ServiceUnavailable
 from .clock import Clock
 from .connection import ConnectionService
 from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab
@@ -193,7 +194,9 @@ class Switchboard:
         return service.token if service is not None else None
 
     async def _mark_connected(self, service: ConnectionService, device: Device, connected: bool) -> None:
-        await self.calls.set_away(device.user, device.id, away=not connected)
+        # the grace timer below must start (or stop) even while the shared state does not answer
+        with contextlib.suppress(ServiceUnavailable):
+            await self.calls.set_away(device.user, device.id, away=not connected)
         service.mark_connected(device.id, connected)
         await self.hub.set_connected(device.id, connected)
         if connected:

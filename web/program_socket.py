@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from nicegui import app
 
 from voiceconnect.accounts import AccountError
+from voiceconnect.calls import CallError
 from voiceconnect.programs import ProgramConnection, ProgramRefused, Programs
 from voiceconnect.sound_test import SOUND_TEST, SoundTest
 
@@ -60,7 +61,7 @@ class ProgramNamespace(socketio.AsyncNamespace):
 
         try:
             self.connections[sid] = await programs().connect(auth, send, lambda: self._close(sid))
-        except ProgramRefused as refused:
+        except (ProgramRefused, CallError) as refused:  # CallError: e.g. Redis does not answer just now
             outbox.put_nowait(None)
             raise socketio.exceptions.ConnectionRefusedError(str(refused)) from None
 
@@ -76,7 +77,11 @@ class ProgramNamespace(socketio.AsyncNamespace):
         sid, *data = args
         if (connection := self.connections.get(sid)) is None:
             return {'error': 'Not connected.'}
-        return await connection.handle(event, data[0] if len(data) == 1 else data)
+        try:
+            return await connection.handle(event, data[0] if len(data) == 1 else data)
+        except Exception:  # a bug: answered all the same (python-socketio runs this in a task nobody awaits)
+            log.exception('a program request %r failed', event[:40])
+            return {'error': 'The server failed to handle this request.'}
 
     async def _send_all(self, sid: str, outbox: 'asyncio.Queue[tuple[str, dict[str, Any]] | None]') -> None:
         while (item := await outbox.get()) is not None:

@@ -17,6 +17,7 @@ from voiceconnect.device import Device
 from voiceconnect.events import ServiceInterrupted
 from voiceconnect.ratelimit import Limits
 from voiceconnect.redis_hub import RedisHub
+from voiceconnect.redis_pool import connect
 from voiceconnect.redis_store import RedisCallStore
 from voiceconnect.switchboard import Switchboard, Timeouts
 from voiceconnect.testing.harness import RedisServer
@@ -32,9 +33,9 @@ LIMITS = Limits(call_attempts_per_minute=1000)
 class Process:
     """One app process of several, as the core sees it."""
 
-    def __init__(self, name: str, url: str, recorder: FakeRecorder) -> None:
+    def __init__(self, name: str, url: str, recorder: FakeRecorder, pool_size: int | None = None) -> None:
         self.name = name
-        self.redis = Redis.from_url(url)
+        self.redis = connect(url, timeout_s=2, pool_size=pool_size) if pool_size else Redis.from_url(url)
         self.board: Switchboard = shared_switchboard(self.redis, name, LoopClock(), recorder, TIMEOUTS, LIMITS)
         self._ids = itertools.count()
         self.dead = False
@@ -312,3 +313,27 @@ async def test_a_tabs_messages_take_effect_in_the_order_they_came(start: Start) 
         await media_up(alice, call.id)
         await sees(alice, call.id, CallState.ACTIVE)
         await alice.hang_up(call.id)
+
+
+async def test_calls_placed_all_at_once_on_the_smallest_pool_all_go_through(
+    redis_url: str, recorder: FakeRecorder
+) -> None:
+    """A transition holds a connection for its WATCH and asks the hub for more meanwhile, and the subscription
+    holds one: on a bounded pool, as many transitions as connections would wait for one another until their
+    time-out."""
+    one = await Process('one', redis_url, recorder, pool_size=4).start()  # REDIS_POOL_SIZE's least
+    try:
+        callers = [await one.tab(f'caller{i}') for i in range(8)]
+        callees = [await one.tab(f'callee{i}') for i in range(8)]
+        for _ in range(3):
+            calls = await asyncio.wait_for(
+                asyncio.gather(
+                    *(caller.call_user(callee.user) for caller, callee in zip(callers, callees, strict=True))
+                ),
+                10,
+            )
+            assert [call.state for call in calls] == [CallState.RINGING] * 8
+            await asyncio.gather(*(caller.hang_up(call.id) for caller, call in zip(callers, calls, strict=True)))
+        assert one.hub.healthy
+    finally:
+        await one.stop()

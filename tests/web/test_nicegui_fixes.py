@@ -2,24 +2,29 @@
 still there (each test here fails once NiceGUI changes that behaviour, and its fix can go). The resync and
 socket guard fixes have theirs in test_resync.py and test_socket_guard.py."""
 
+import asyncio
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import httpx
 import nicegui
 import pytest
 from nicegui import Client, app, core
+from nicegui.persistence import RedisPersistentDict
 from nicegui.testing import User
 
 from tests.simulated import sign_up
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.redis_pool import connect
+from voiceconnect.testing.harness import PROJECT_DIR, RedisServer
 from web import nicegui_fixes
 from web.nicegui_fixes import (
     TESTED_NICEGUI,
     UntestedNiceGUI,
     browser_session,
     check_version,
+    redis_storage,
     session_binding,
     socket_ping,
 )
@@ -183,3 +188,69 @@ async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(us
         assert client.accept_handshake('reconnecting-socket', client.tab_id, environ) is True
     finally:
         browser_session._successor.pop(old)
+
+
+# redis_storage: with Redis, NiceGUI gives every browser id (and tab) Redis connections of its own
+
+BROWSERS = 20
+
+
+async def _settled() -> None:
+    await asyncio.sleep(0.3)  # listener tasks subscribe, connections are counted
+
+
+async def test_nicegui_alone_holds_redis_connections_for_every_browser(
+    user: User, redis_server: RedisServer, redis_url: str
+) -> None:
+    """Upstream's RedisPersistentDict, one per browser id as NiceGUI makes them: a client and a pub/sub
+    connection each, held until the browser's storage is pruned."""
+    before = redis_server.connected_clients()
+    browsers = [RedisPersistentDict(url=redis_url, id=f'user-{uuid.uuid4()}', key_prefix='t:') for _ in range(BROWSERS)]
+    try:
+        for storage in browsers:
+            await storage.initialize()
+        await _settled()
+        assert redis_server.connected_clients() - before >= BROWSERS
+    finally:
+        for storage in browsers:
+            await storage.close()
+
+
+async def test_with_the_fix_browsers_and_tabs_share_one_pool_and_one_subscription(
+    user: User, redis_server: RedisServer, redis_url: str
+) -> None:
+    before = redis_server.connected_clients()
+    here, there = (redis_storage.ChangeFeed(connect(redis_url, 2, 4)) for _ in range(2))  # two processes
+    mine = [redis_storage.SharedRedisDict(here, f't:user-{i}', None, fresh=False) for i in range(BROWSERS)]
+    tabs = [redis_storage.SharedRedisDict(here, f't:tab-{i}', 60, fresh=False) for i in range(BROWSERS)]
+    theirs = redis_storage.SharedRedisDict(there, 't:user-0', None, fresh=False)
+    try:
+        await asyncio.gather(*(storage.initialize() for storage in [*mine, *tabs, theirs]))
+        for i, storage in enumerate(mine):
+            storage['accounts'] = {f'user{i}': 'token'}
+        await _settled()
+        assert redis_server.connected_clients() - before <= 2 * (4 + 1)  # a pool and a subscription per process
+        assert theirs == {'accounts': {'user0': 'token'}}  # a change on one process is heard on the other
+        assert await here.redis.ttl('t:tab-0') == -2  # nothing stored for an empty tab
+        tabs[0]['x'] = 1
+        await _settled()
+        assert 0 < await here.redis.ttl('t:tab-0') <= 60  # tab storage expires, as upstream's
+    finally:
+        for storage in [*mine, *tabs, theirs]:
+            await storage.close()
+        await here.close()
+        await there.close()
+
+
+async def test_with_the_fix_a_browser_id_made_for_this_request_costs_redis_nothing(
+    user: User, redis_server: RedisServer, redis_url: str
+) -> None:
+    before = redis_server.connected_clients()
+    feed = redis_storage.ChangeFeed(connect(redis_url, 2, 4))
+    fresh = [redis_storage.SharedRedisDict(feed, f't:user-{uuid.uuid4()}', None, fresh=True) for _ in range(BROWSERS)]
+    try:
+        await asyncio.gather(*(storage.initialize() for storage in fresh))
+        await _settled()
+        assert redis_server.connected_clients() == before  # not read, not subscribed: nothing opened at all
+    finally:
+        await feed.close()

@@ -386,10 +386,32 @@ class RedisServer:
             sock.sendall(b'FLUSHALL\r\n')
             sock.recv(16)
 
+    def connected_clients(self) -> int:
+        """How many client connections Redis holds now (`INFO clients`), this question's own included."""
+        with socket.create_connection(('127.0.0.1', self.port), timeout=2) as sock:
+            sock.sendall(b'INFO clients\r\n')
+            reply = b''
+            while b'\r\n' not in reply or len(reply) < reply.index(b'\r\n') + int(reply[1 : reply.index(b'\r\n')]):
+                if not (chunk := sock.recv(4096)):
+                    break
+                reply += chunk  # a bulk string: `$<length>` and that many bytes
+        return int(reply.split(b'connected_clients:')[1].split()[0])
+
+    def pause(self) -> None:
+        """SIGSTOP: a hung Redis. Its connections stay open and accept what is sent, and nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`: it answers again, what was sent meanwhile included."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         process, self.process = self.process, None
         atexit.unregister(self.stop)
         if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused one cannot act on SIGTERM
             process.terminate()
             process.wait(5)
 

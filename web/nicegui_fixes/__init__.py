@@ -11,7 +11,9 @@ there upstream (that test fails once NiceGUI changes it, and the fix can go):
 - `browser_session`: a browser's storage id never changes, so a copied cookie outlived Log out
   (tests/web/test_nicegui_fixes.py);
 - `socket_ping`: the socket's ping follows reconnect_timeout, so a dead network went unnoticed for half a minute
-  (tests/web/test_nicegui_fixes.py).
+  (tests/web/test_nicegui_fixes.py);
+- `redis_storage`: with Redis every browser id (one per cookie-less request) and every tab held Redis connections
+  of its own, and their commands no time-out (tests/web/test_nicegui_fixes.py).
 
 They patch internals of exactly `TESTED_NICEGUI`; `install` refuses to run on any other version rather than
 patch code it has never seen.
@@ -19,9 +21,13 @@ patch code it has never seen.
 
 import nicegui
 
-from . import browser_session, resync, session_binding, socket_guard, socket_ping
+from voiceconnect.settings import Settings
+
+from . import browser_session, redis_storage, resync, session_binding, socket_guard, socket_ping
 
 TESTED_NICEGUI = '3.18.0'
+REDIS_TIMEOUT_S: float = Settings.model_fields['redis_timeout_s'].default
+REDIS_POOL_SIZE: int = Settings.model_fields['redis_pool_size'].default
 
 
 class UntestedNiceGUI(RuntimeError):
@@ -38,11 +44,13 @@ def check_version(installed: str | None = None) -> None:
         )
 
 
-def install() -> None:
-    """Check the version, then apply every fix (idempotent: tests build the app more than once)."""
+def install(redis_timeout_s: float = REDIS_TIMEOUT_S, redis_pool_size: int = REDIS_POOL_SIZE) -> None:
+    """Check the version, then apply every fix (idempotent: tests build the app more than once). The Redis
+    settings are those of NiceGUI's storage (REDIS_TIMEOUT_S, REDIS_POOL_SIZE), when it is in Redis."""
     check_version()
     resync.install()
     socket_guard.install()
     session_binding.install()
     browser_session.install()
     socket_ping.install()
+    redis_storage.install(redis_timeout_s, redis_pool_size)
