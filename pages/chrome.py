@@ -12,7 +12,8 @@ from web.session import log_out
 from web.tabs import TabState
 
 from . import format
-from .actions import attempt
+from .actions import attempt, place_call
+from .missed_notice import MissedNotice
 from .running_clock import RunningClock
 
 # Static markup in the page itself, not NiceGUI elements: the browser module plays and shows these, the server
@@ -75,6 +76,7 @@ class Chrome:
             ui.space()
             ui.button('Return to call', on_click=self._return_to_call).props('unelevated no-caps color=primary')
             ui.button('Hang up', on_click=self._hang_up).props('unelevated no-caps color=negative')
+        self.missed_notice = MissedNotice(on_call_back=self._call_back, on_recent_calls=self._missed_seen)
         with ui.dialog().props('persistent') as self.dialog, ui.card().classes('items-center q-pa-lg'):
             ui.icon('ring_volume', size='48px', color='primary')
             ui.label('Incoming call').classes('text-h6')
@@ -96,13 +98,14 @@ class Chrome:
 
     def _device_changed(self, device: Device | None) -> None:
         self.header.set_visibility(device is not None)
+        self.missed_notice.clear()  # they were the previous account's
         if device is None:
             self.dialog.close()
             self.bar.set_visibility(False)
             return
         self.signed_in.text = f'Signed in as {device.user}'
         device.on(CallChanged, self._call_changed)
-        device.on(MissedCallsSeen, lambda _: self._show_missed(0))
+        device.on(MissedCallsSeen, lambda _: self._missed_calls_seen())
         device.on(DoNotDisturbSet, lambda event: self._show_dnd(event.on))
         background_tasks.create(self._load_own_state(device), name='missed calls and do not disturb')
         if device.call is not None:
@@ -125,6 +128,11 @@ class Chrome:
             self.missed.text = f'{count} missed'
             self.missed.set_visibility(count > 0)
 
+    def _missed_calls_seen(self) -> None:
+        with self.tab.client:
+            self._show_missed(0)
+            self.missed_notice.clear()
+
     def _show_dnd(self, on: bool) -> None:
         with self.tab.client:
             self._dnd_shown = on
@@ -144,6 +152,12 @@ class Chrome:
         ui.navigate.to('/')  # Recent calls, where they are
         ui.run_javascript('setTimeout(() => document.getElementById("vc-recent-calls")?.scrollIntoView(), 300)')
 
+    async def _call_back(self, name: str) -> None:
+        """From the missed-call notice: acting on it is seeing the missed calls (as a phone's notification does)."""
+        if self.device is not None:
+            await place_call(self.device, name)
+            await self.device.mark_missed_calls_seen()
+
     def _show_call(self, view: CallView) -> None:
         self.tab.remember(view)
         if view.missed and view.id not in self.counted:
@@ -162,16 +176,17 @@ class Chrome:
         ended_unseen = view.state == CallState.ENDED and not self._on_call_page(view.id)
         shown_by_its_page = {EndReason.BUSY, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB}
         if ended_unseen and view.role == 'caller' and view.end_reason not in shown_by_its_page:
-            ui.notify(f'{format.outcome(view)} · {view.peer}', position='top')
+            ui.notify(f'{format.outcome(view)} · {view.peer}')
         self._show_bar()
 
     def _tell_callee(self, view: CallView) -> None:
+        # short notices at the bottom, as every other one: at the top they would lie over the header's controls
         if view.answered_elsewhere:
-            ui.notify(f'Call from {view.peer} was answered in another tab', position='top')
+            ui.notify(f'Call from {view.peer} was answered in another tab')
         elif view.end_reason in (EndReason.CANCELLED, EndReason.MISSED, EndReason.CONNECTION_LOST):
-            ui.notify(f'Missed call from {view.peer}', type='warning', position='top', close_button='OK', timeout=0)
+            self.missed_notice.add(view.peer)
         elif view.end_reason == EndReason.DECLINED and not view.ended_by_me:
-            ui.notify(f'Call from {view.peer} was declined in another tab', position='top')
+            ui.notify(f'Call from {view.peer} was declined in another tab')
         elif view.end_reason == EndReason.FAILED:
             ui.navigate.to(f'/call/{view.id}')  # its page says what went wrong (e.g. the microphone was refused)
 
