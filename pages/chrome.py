@@ -53,21 +53,32 @@ class Chrome:
         self.missed_count = 0
         self.counted: set[str] = set()  # missed calls already in the count
         self._dnd_shown: bool | None = None  # as the server last said (a change of the switch from here differs)
-        with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
-            with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
+        # One row on every screen: on a narrow one (a phone) the account's controls fold into `Menu` (the same
+        # elements, so they keep their roles and names; root.py's HEAD has the CSS, the browser module opens it).
+        with ui.header().classes('vc-header items-center bg-white text-dark shadow-1 q-px-md') as self.header:
+            with ui.link(target='/').classes('vc-brand row items-center no-wrap gap-1 text-primary no-underline'):
                 ui.icon('call', size='28px')
                 ui.label('VoiceConnect').classes('text-h6')
             ui.space()
-            self.signed_in = ui.label().classes('text-body2')
             self.missed = ui.button(on_click=self._missed_seen).props(
                 'rounded dense unelevated no-caps color=negative aria-live=polite'
             )
-            self.missed.set_visibility(False)
-            self.dnd = ui.switch('Do not disturb', on_change=self._dnd_switched).props('dense color=negative')
-            ui.button('Audio settings', icon='settings_voice').props('flat no-caps data-vc-audio-settings')
-            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('q-pa-xs bg-warning')
-            ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).props('flat no-caps')
-            ui.button('Log out', on_click=self._log_out).props('flat no-caps color=negative')
+            self.missed.classes('vc-missed').set_visibility(False)
+            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('vc-status q-pa-xs bg-warning')
+            ui.button(icon='menu').classes('vc-menu-button').props(
+                'flat round dense aria-label=Menu aria-controls=vc-account aria-expanded=false data-vc-menu-button'
+            )
+            with ui.element().classes('vc-account').props('id=vc-account'):
+                self.signed_in = ui.label().classes('vc-signed-in text-body2')
+                self.dnd = ui.switch('Do not disturb', on_change=self._dnd_switched).props('dense color=negative')
+                self.dnd.classes('vc-dnd')
+                ui.button('Audio settings', icon='settings_voice').classes('vc-audio').props(
+                    'flat no-caps data-vc-audio-settings'
+                )
+                ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).classes(
+                    'vc-switch'
+                ).props('flat no-caps')
+                ui.button('Log out', on_click=self._log_out).classes('vc-log-out').props('flat no-caps color=negative')
         self.bar = ui.row().classes('w-full items-center q-px-md q-py-sm bg-green-1 gap-3')
         with self.bar:
             ui.icon('call', color='positive')

@@ -21,6 +21,34 @@ HEAD = """
 .vc-speaking { display: none; }
 body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
 body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
+/* The header is one row. On a wide screen the account's controls sit in it (their box is left out of the layout;
+   `order` keeps the row as it always was), on a narrow one they drop down below it from the `Menu` button. */
+.q-btn.vc-menu-button { display: none; }
+.vc-account { display: contents; }
+.vc-brand { order: 0; }
+.vc-signed-in { order: 1; }
+.vc-missed { order: 2; }
+.vc-dnd { order: 3; }
+.vc-audio { order: 4; }
+.vc-status { order: 5; }
+.vc-switch { order: 6; }
+.vc-log-out { order: 7; }
+@media (max-width: 1023.98px) {
+  .nicegui-header.vc-header { flex-wrap: nowrap; gap: 8px; padding: 8px 8px 8px 12px; }
+  .vc-header > * { order: 0; flex-shrink: 0; }
+  .vc-header > .vc-brand { flex-shrink: 1; min-width: 0; }
+  .vc-brand .text-h6 { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .q-btn.vc-menu-button { display: inline-flex; }
+  .vc-account {
+    display: none; position: absolute; top: 100%; right: 0; min-width: 240px; max-width: 100vw;
+    flex-direction: column; align-items: flex-start; gap: 4px; padding: 12px 8px;
+    background: white; border-radius: 0 0 4px 4px; box-shadow: 0 4px 12px rgba(0, 0, 0, 0.25);
+  }
+  .vc-account > * { order: 0; }
+  .vc-account > .vc-signed-in { padding: 4px 16px 8px; color: #616161; }
+  .vc-account > .vc-dnd { padding: 4px 8px; }
+  body[data-vc-menu="open"] .vc-account { display: flex; }
+}
 </style>
 """
 
