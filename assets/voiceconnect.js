@@ -666,7 +666,7 @@
     ringEnded(ring.callId);
     ring.callId = callId;
     ring.title = document.title;
-    document.title = `📞 ${peer} is calling…`;
+    document.title = `${peer} is calling… · ${ring.title}`; // words, no emoji: not every system has a font for it
     if (document.hidden && window.Notification && Notification.permission === "granted") {
       ring.notification = new Notification("Incoming call", { body: `${peer} is calling you`, tag: callId });
       ring.notification.onclick = () => {
