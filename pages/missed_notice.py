@@ -13,9 +13,12 @@ NOTICE_PROPS = 'id=vc-missed-notice role=status aria-label="Missed calls"'
 
 
 def headline(calls: int, callers: list[str]) -> str:
-    """`Missed call from alice`, `2 missed calls: alice, carol`, `5 missed calls: alice, bob, carol and 2 others`."""
+    """`Missed call from alice`, `2 missed calls from alice`, `2 missed calls: alice, carol`,
+    `5 missed calls: alice, bob, carol and 2 others`."""
     if calls == 1:
         return f'Missed call from {callers[0]}'
+    if len(callers) == 1:
+        return f'{calls} missed calls from {callers[0]}'
     named = ', '.join(callers[:MAX_NAMED])
     others = len(callers) - MAX_NAMED
     if others > 0:
@@ -53,7 +56,7 @@ class MissedNotice:
     def _build(self) -> None:
         self.area.clear()
         self.area.set_visibility(True)
-        with self.area, ui.row().classes(NOTICE_CLASSES).props(NOTICE_PROPS):
+        with self.area, ui.row().classes(NOTICE_CLASSES).props(NOTICE_PROPS).mark('missed-notice'):
             ui.icon('phone_missed', color='negative', size='sm')
             ui.label(headline(self.calls, self.callers)).classes('text-weight-medium')
             ui.space()
