@@ -5,55 +5,11 @@ notice covers `Hang up`, `Accept`, `Log out` or the missed badge, on a desktop w
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import Person, peek
+from voiceconnect.testing.harness import peek
 
-from .conftest import accept, call
-
-PHONE = {'width': 390, 'height': 844}
-DESKTOP = {'width': 1280, 'height': 720}  # Playwright's default window
-# everything that tells the person something over or in the page: Quasar's notifications, the missed-call notice,
-# the browser module's notes
-NOTICES = '.q-notification, #vc-missed-notice, #vc-sound-blocked, #vc-device-note'
-
-COVERING = """(control, selector) => {
-  const box = control.getBoundingClientRect();
-  const meets = (r) => r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom;
-  const shown = (n) => n.getClientRects().length > 0 && getComputedStyle(n).visibility !== 'hidden';
-  const over = [...document.querySelectorAll(selector)]
-    .filter((n) => shown(n) && !n.contains(control) && meets(n.getBoundingClientRect()))
-    .map((n) => `a notice over it: ${n.textContent.trim()}`);
-  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
-  if (!control.contains(hit)) over.push(`at its centre: ${hit ? hit.outerHTML.slice(0, 160) : 'nothing'}`);
-  return over;
-}"""
-
-
-def covering(control: Locator) -> list[str]:
-    """What lies over `control` as a person sees it: the notices whose box meets its box, and what is at its centre
-    if that is not the control itself."""
-    control.scroll_into_view_if_needed()
-    return control.evaluate(COVERING, NOTICES)  # type: ignore[no-any-return]
-
-
-def missed_notice(page: Page) -> Locator:
-    return page.get_by_role('status', name='Missed calls')
-
-
-def missed_call(caller: Person, callee: Person) -> None:
-    """The caller rings the callee and hangs up before an answer."""
-    call(caller, callee)
-    caller.page.get_by_role('button', name='Cancel').click()
-    expect(callee.page.get_by_role('dialog')).to_be_hidden()
-    caller.page.get_by_role('button', name='Back to dashboard').click()
-
-
-def open_menu_if_folded(page: Page) -> None:
-    """On a narrow window the account's controls are in the header's `Menu`."""
-    menu = page.get_by_role('button', name='Menu')
-    if menu.is_visible() and menu.get_attribute('aria-expanded') != 'true':
-        menu.click()
+from .conftest import DESKTOP, PHONE, accept, call, covering, missed_call, missed_notice, open_menu_if_folded
 
 
 def test_the_missed_badge_is_clickable_the_moment_the_notice_appears(vc_server, people) -> None:
@@ -133,6 +89,7 @@ def test_no_notice_covers_hang_up_accept_log_out_or_the_missed_badge(vc_server, 
     assert covering(bob.page.get_by_role('dialog').get_by_role('button', name='Accept')) == []
 
     accept(carol, bob)
+    expect(bob.page.locator('.q-dialog__backdrop')).to_have_count(0)  # the dialog has faded out
     peek(bob.page, 'localStorage.setItem("vc-microphone", "unplugged-device")')  # the device note, for real
     peek(bob.page, 'navigator.mediaDevices.dispatchEvent(new Event("devicechange"))')
     expect(bob.page.get_by_text('Your microphone was disconnected')).to_be_visible()

@@ -8,8 +8,7 @@ from playwright.sync_api import Page, expect
 
 from voiceconnect.testing.harness import Person
 
-from .conftest import accept, call
-from .test_notices import DESKTOP, PHONE, missed_call
+from .conftest import DESKTOP, PHONE, accept, call, missed_call
 
 ONE_ROW_PX = 64  # the desktop header's row is 68 px with its padding; three rows were about 170
 IN_THE_MENU = [('switch', 'Do not disturb'), ('button', 'Audio settings'), ('button', 'Switch account')]
