@@ -57,7 +57,7 @@ if __name__ in {'__main__', '__mp_main__'}:
         ws_per_message_deflate=False,
         show=False,
         reload=False,
-        favicon='📞',
+        favicon=root.FAVICON,
         show_welcome_message=settings.log_format == 'text',  # NiceGUI prints it: not a JSON line
         # JSON: uvicorn's own lines (warnings, errors) go through the same JSON handler instead of its text one
         log_config=None if settings.log_format == 'json' else uvicorn.config.LOGGING_CONFIG,

@@ -666,7 +666,7 @@
     ringEnded(ring.callId);
     ring.callId = callId;
     ring.title = document.title;
-    document.title = `📞 ${peer} is calling…`;
+    document.title = `${peer} is calling… · ${ring.title}`; // words, no emoji: not every system has a font for it
     if (document.hidden && window.Notification && Notification.permission === "granted") {
       ring.notification = new Notification("Incoming call", { body: `${peer} is calling you`, tag: callId });
       ring.notification.onclick = () => {
@@ -690,6 +690,31 @@
     if (/^(Sign in|Create account)$/.test(button.textContent.trim())) Notification.requestPermission().catch(() => {});
   }
 
+  // ---- the header's Menu on a narrow screen (a phone): the account's controls drop down below the header (CSS in
+  // the root's HEAD). A click on an item or outside closes it, so does Escape; the Do not disturb switch keeps it open.
+
+  const menuButton = () => document.querySelector("[data-vc-menu-button]");
+  const menuOpen = () => document.body.dataset.vcMenu === "open";
+
+  function setMenu(open) {
+    document.body.dataset.vcMenu = open ? "open" : "";
+    menuButton()?.setAttribute("aria-expanded", String(open));
+  }
+
+  function menuClicked(event) {
+    const target = event.target.closest ? event.target : null;
+    if (target?.closest("[data-vc-menu-button]")) return setMenu(!menuOpen());
+    if (menuOpen() && (!target?.closest(".vc-account") || target.closest("button"))) setMenu(false);
+  }
+
+  function menuKey(event) {
+    if (event.key !== "Escape" || !menuOpen()) return;
+    setMenu(false);
+    menuButton()?.focus();
+  }
+
+  document.addEventListener("click", menuClicked);
+  document.addEventListener("keydown", menuKey);
   document.addEventListener("click", askNotifications, { capture: true });
   document.addEventListener(
     "click",

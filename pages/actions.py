@@ -1,5 +1,6 @@
 """Call actions from buttons: a refusal is shown to the person, never lost without a word."""
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -7,8 +8,11 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments
 
 from voiceconnect.calls import CallError
+from voiceconnect.device import Device
 
 T = TypeVar('T')
+
+CALLER_PAGE_DELAY_S = 0.02  # the callee's ring leaves the server before the caller's page is built
 
 
 async def attempt(action: Awaitable[T]) -> T | None:
@@ -18,6 +22,20 @@ async def attempt(action: Awaitable[T]) -> T | None:
     except CallError as error:
         ui.notify(str(error), type='warning')
         return None
+
+
+async def place_call(device: Device, name: str) -> None:
+    """Call `name` and show the call's page (a `Call <name>` or `Call back <name>` button, wherever it is)."""
+    view = await attempt(device.call_user(name))
+    if view is None:
+        return
+    client = ui.context.client
+
+    def show_call_page() -> None:
+        with client:
+            ui.navigate.to(f'/call/{view.id}')
+
+    asyncio.get_running_loop().call_later(CALLER_PAGE_DELAY_S, show_call_page)
 
 
 def first_arg(event: GenericEventArguments) -> object:

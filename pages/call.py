@@ -70,12 +70,18 @@ def indicators(peer: str) -> str:
     return (
         '<div class="row items-center q-gutter-md q-mt-sm">'
         '<span class="vc-speaking vc-speaking-local text-positive" role="status" aria-label="You are speaking">'
-        '🎙️ You are speaking</span>'
+        f'{icon("mic")} You are speaking</span>'
         f'<span class="vc-speaking vc-speaking-remote text-positive" role="status" aria-label="{peer} is speaking">'
-        f'🔊 {peer} is speaking</span>'
+        f'{icon("volume_up")} {peer} is speaking</span>'
         '<span id="vc-quality" class="text-grey-7" role="status">Checking the connection…</span>'
         '</div>'
     )
+
+
+def icon(name: str) -> str:
+    """A Material icon in static markup, as `ui.icon` draws it: the icon font is there on every system, unlike a
+    colour-emoji font (without one an emoji is an empty box)."""
+    return f'<i class="q-icon notranslate material-icons" aria-hidden="true" role="presentation">{name}</i>'
 
 
 def ended(view: CallView) -> None:

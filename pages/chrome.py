@@ -12,7 +12,8 @@ from web.session import log_out
 from web.tabs import TabState
 
 from . import format
-from .actions import attempt
+from .actions import attempt, place_call
+from .missed_notice import MissedNotice
 from .running_clock import RunningClock
 
 # Static markup in the page itself, not NiceGUI elements: the browser module plays and shows these, the server
@@ -52,21 +53,32 @@ class Chrome:
         self.missed_count = 0
         self.counted: set[str] = set()  # missed calls already in the count
         self._dnd_shown: bool | None = None  # as the server last said (a change of the switch from here differs)
-        with ui.header().classes('items-center bg-white text-dark shadow-1 q-px-md') as self.header:
-            with ui.link(target='/').classes('row items-center no-wrap gap-1 text-primary no-underline'):
+        # One row on every screen: on a narrow one (a phone) the account's controls fold into `Menu` (the same
+        # elements, so they keep their roles and names; root.py's HEAD has the CSS, the browser module opens it).
+        with ui.header().classes('vc-header items-center bg-white text-dark shadow-1 q-px-md') as self.header:
+            with ui.link(target='/').classes('vc-brand row items-center no-wrap gap-1 text-primary no-underline'):
                 ui.icon('call', size='28px')
                 ui.label('VoiceConnect').classes('text-h6')
             ui.space()
-            self.signed_in = ui.label().classes('text-body2')
             self.missed = ui.button(on_click=self._missed_seen).props(
                 'rounded dense unelevated no-caps color=negative aria-live=polite'
             )
-            self.missed.set_visibility(False)
-            self.dnd = ui.switch('Do not disturb', on_change=self._dnd_switched).props('dense color=negative')
-            ui.button('Audio settings', icon='settings_voice').props('flat no-caps data-vc-audio-settings')
-            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('q-pa-xs bg-warning')
-            ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).props('flat no-caps')
-            ui.button('Log out', on_click=self._log_out).props('flat no-caps color=negative')
+            self.missed.classes('vc-missed').set_visibility(False)
+            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('vc-status q-pa-xs bg-warning')
+            ui.button(icon='menu').classes('vc-menu-button').props(
+                'flat round dense aria-label=Menu aria-controls=vc-account aria-expanded=false data-vc-menu-button'
+            )
+            with ui.element().classes('vc-account').props('id=vc-account'):
+                self.signed_in = ui.label().classes('vc-signed-in text-body2')
+                self.dnd = ui.switch('Do not disturb', on_change=self._dnd_switched).props('dense color=negative')
+                self.dnd.classes('vc-dnd')
+                ui.button('Audio settings', icon='settings_voice').classes('vc-audio').props(
+                    'flat no-caps data-vc-audio-settings'
+                )
+                ui.button('Switch account', on_click=lambda: ui.navigate.to('/login?switch=1')).classes(
+                    'vc-switch'
+                ).props('flat no-caps')
+                ui.button('Log out', on_click=self._log_out).classes('vc-log-out').props('flat no-caps color=negative')
         self.bar = ui.row().classes('w-full items-center q-px-md q-py-sm bg-green-1 gap-3')
         with self.bar:
             ui.icon('call', color='positive')
@@ -75,6 +87,7 @@ class Chrome:
             ui.space()
             ui.button('Return to call', on_click=self._return_to_call).props('unelevated no-caps color=primary')
             ui.button('Hang up', on_click=self._hang_up).props('unelevated no-caps color=negative')
+        self.missed_notice = MissedNotice(on_call_back=self._call_back, on_recent_calls=self._missed_seen)
         with ui.dialog().props('persistent') as self.dialog, ui.card().classes('items-center q-pa-lg'):
             ui.icon('ring_volume', size='48px', color='primary')
             ui.label('Incoming call').classes('text-h6')
@@ -96,13 +109,14 @@ class Chrome:
 
     def _device_changed(self, device: Device | None) -> None:
         self.header.set_visibility(device is not None)
+        self.missed_notice.clear()  # they were the previous account's
         if device is None:
             self.dialog.close()
             self.bar.set_visibility(False)
             return
         self.signed_in.text = f'Signed in as {device.user}'
         device.on(CallChanged, self._call_changed)
-        device.on(MissedCallsSeen, lambda _: self._show_missed(0))
+        device.on(MissedCallsSeen, lambda _: self._missed_calls_seen())
         device.on(DoNotDisturbSet, lambda event: self._show_dnd(event.on))
         background_tasks.create(self._load_own_state(device), name='missed calls and do not disturb')
         if device.call is not None:
@@ -125,6 +139,11 @@ class Chrome:
             self.missed.text = f'{count} missed'
             self.missed.set_visibility(count > 0)
 
+    def _missed_calls_seen(self) -> None:
+        with self.tab.client:
+            self._show_missed(0)
+            self.missed_notice.clear()
+
     def _show_dnd(self, on: bool) -> None:
         with self.tab.client:
             self._dnd_shown = on
@@ -144,6 +163,12 @@ class Chrome:
         ui.navigate.to('/')  # Recent calls, where they are
         ui.run_javascript('setTimeout(() => document.getElementById("vc-recent-calls")?.scrollIntoView(), 300)')
 
+    async def _call_back(self, name: str) -> None:
+        """From the missed-call notice: acting on it is seeing the missed calls (as a phone's notification does)."""
+        if self.device is not None:
+            await place_call(self.device, name)
+            await self.device.mark_missed_calls_seen()
+
     def _show_call(self, view: CallView) -> None:
         self.tab.remember(view)
         if view.missed and view.id not in self.counted:
@@ -162,16 +187,17 @@ class Chrome:
         ended_unseen = view.state == CallState.ENDED and not self._on_call_page(view.id)
         shown_by_its_page = {EndReason.BUSY, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB}
         if ended_unseen and view.role == 'caller' and view.end_reason not in shown_by_its_page:
-            ui.notify(f'{format.outcome(view)} · {view.peer}', position='top')
+            ui.notify(f'{format.outcome(view)} · {view.peer}')
         self._show_bar()
 
     def _tell_callee(self, view: CallView) -> None:
+        # short notices at the bottom, as every other one: at the top they would lie over the header's controls
         if view.answered_elsewhere:
-            ui.notify(f'Call from {view.peer} was answered in another tab', position='top')
+            ui.notify(f'Call from {view.peer} was answered in another tab')
         elif view.end_reason in (EndReason.CANCELLED, EndReason.MISSED, EndReason.CONNECTION_LOST):
-            ui.notify(f'Missed call from {view.peer}', type='warning', position='top', close_button='OK', timeout=0)
+            self.missed_notice.add(view.peer)
         elif view.end_reason == EndReason.DECLINED and not view.ended_by_me:
-            ui.notify(f'Call from {view.peer} was declined in another tab', position='top')
+            ui.notify(f'Call from {view.peer} was declined in another tab')
         elif view.end_reason == EndReason.FAILED:
             ui.navigate.to(f'/call/{view.id}')  # its page says what went wrong (e.g. the microphone was refused)
 

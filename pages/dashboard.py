@@ -10,26 +10,12 @@ from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Presence, PresenceChanged
 from web.tabs import TabState, current_device, current_tab, subscribe
 
-from .actions import attempt
+from .actions import place_call
 from .people_list import PeopleList
 from .people_search import PeopleSearch
 from .recent_calls import PAGE, RecentCalls
 
 CALL_STARTED_DELAY_S = 0.05  # a ring and the first signaling of a call go out before the lists hear of it
-CALLER_PAGE_DELAY_S = 0.02  # the callee's ring leaves the server before the caller's page is built
-
-
-async def place_call(device: Device, name: str) -> None:
-    view = await attempt(device.call_user(name))
-    if view is None:
-        return
-    client = ui.context.client
-
-    def show_call_page() -> None:
-        with client:
-            ui.navigate.to(f'/call/{view.id}')
-
-    asyncio.get_running_loop().call_later(CALLER_PAGE_DELAY_S, show_call_page)
 
 
 class Heading(TextElement):

@@ -14,6 +14,15 @@ from web.tabs import current_tab, open_tab
 from . import api, call, dashboard, login
 from .chrome import Chrome
 
+# The tab's icon: Material's `call` glyph as SVG, the header's logo (an emoji favicon is an empty box on a system
+# without a colour-emoji font). NiceGUI serves it as a data: URL.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path fill="#5898d4" d="M20.01 15.38c-1.23 0-2.42-.2'
+    '-3.53-.56-.35-.12-.74-.03-1.01.24l-1.57 1.97c-2.83-1.35-5.48-3.9-6.89-6.83l1.95-1.66c.27-.28.35-.67.24-1.02-.37'
+    '-1.11-.56-2.3-.56-3.53 0-.54-.45-.99-.99-.99H4.19C3.65 3 3 3.24 3 3.99 3 13.28 10.73 21 20.01 21c.71 0 .99-.63'
+    '.99-1.18v-3.45c0-.54-.45-.99-.99-.99z"/></svg>'
+)
+
 HEAD = """
 <script src="/assets/voiceconnect.js"></script>
 <style>
@@ -21,6 +30,35 @@ HEAD = """
 .vc-speaking { display: none; }
 body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
 body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
+.vc-speaking .q-icon { font-size: 1.25em; vertical-align: -0.25em; }
+/* The header is one row. On a wide screen the account's controls sit in it (their box is left out of the layout;
+   `order` keeps the row as it always was), on a narrow one they drop down below it from the `Menu` button. */
+.q-btn.vc-menu-button { display: none; }
+.vc-account { display: contents; }
+.vc-brand { order: 0; }
+.vc-signed-in { order: 1; }
+.vc-missed { order: 2; }
+.vc-dnd { order: 3; }
+.vc-audio { order: 4; }
+.vc-status { order: 5; }
+.vc-switch { order: 6; }
+.vc-log-out { order: 7; }
+@media (max-width: 1023.98px) {
+  .nicegui-header.vc-header { flex-wrap: nowrap; gap: 8px; padding: 8px 8px 8px 12px; }
+  .vc-header > * { order: 0; flex-shrink: 0; }
+  .vc-header > .vc-brand { flex-shrink: 1; min-width: 0; }
+  .vc-brand .text-h6 { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .q-btn.vc-menu-button { display: inline-flex; }
+  .vc-account {
+    display: none; position: absolute; top: 100%; right: 0; min-width: 240px; max-width: 100vw;
+    flex-direction: column; align-items: flex-start; gap: 4px; padding: 12px 8px;
+    background: white; border-radius: 0 0 4px 4px; box-shadow: 0 4px 12px rgba(0, 0, 0, 0.25);
+  }
+  .vc-account > * { order: 0; }
+  .vc-account > .vc-signed-in { padding: 4px 16px 8px; color: #616161; }
+  .vc-account > .vc-dnd { padding: 4px 8px; }
+  body[data-vc-menu="open"] .vc-account { display: flex; }
+}
 </style>
 """
 

@@ -1,4 +1,5 @@
-"""Make the README's screenshots from the running app: docs/dashboard.png and docs/call.png.
+"""Make the README's screenshots from the running app: docs/dashboard.png, docs/call.png, and on a phone (390x844)
+docs/phone.png (a missed call's notice below the one-row header) and docs/phone-menu.png (the header's Menu open).
 
 Run with `scripts/bench.sh`'s namespace recipe, e.g.:
     unshare --net --fork sh -c 'ip link set lo up; exec env PYTHONPATH=. .venv/bin/python scripts/screenshots.py'
@@ -36,10 +37,25 @@ def main() -> None:
             expect(alice.page.get_by_role('timer')).to_have_text('0:03', timeout=10_000)
             bob.page.get_by_role('button', name='Mute', exact=True).click()
             expect(alice.page.get_by_text('bob is muted')).to_be_visible()
+            expect(alice.page.get_by_label('bob is speaking')).to_be_hidden()  # a muted voice is not heard
             alice.page.screenshot(path=DOCS / 'call.png')
+
+            carol, dave = people[2:]
+            dave.page.set_viewport_size({'width': 390, 'height': 844})
+            carol.page.get_by_role('button', name='Call dave').click()
+            expect(dave.page.get_by_role('dialog')).to_contain_text('carol')
+            carol.page.get_by_role('button', name='Cancel').click()
+            expect(dave.page.get_by_role('status', name='Missed calls')).to_be_visible()
+            expect(dave.page.get_by_role('dialog')).to_be_hidden()
+            dave.page.wait_for_timeout(500)  # the dialog's fade-out, done
+            expect(dave.page.get_by_text('In a call')).to_have_count(2)  # alice and bob, still talking
+            dave.page.screenshot(path=DOCS / 'phone.png')
+            dave.page.get_by_role('button', name='Menu').click()
+            expect(dave.page.get_by_role('button', name='Log out')).to_be_visible()
+            dave.page.screenshot(path=DOCS / 'phone-menu.png')
             for person in people:
                 person.close()
-    print(f'wrote {DOCS / "dashboard.png"} and {DOCS / "call.png"}')
+    print('wrote', ', '.join(str(DOCS / name) for name in ('dashboard.png', 'call.png', 'phone.png', 'phone-menu.png')))
 
 
 if __name__ == '__main__':

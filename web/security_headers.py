@@ -33,7 +33,7 @@ CSP_DIRECTIVES: tuple[tuple[str, str], ...] = (
     # violations, most from tailwindcss.min.js). CSS cannot run script in today's browsers.
     ('style-src', "'self' 'unsafe-inline'"),
     ('font-src', "'self'"),  # Roboto and Material Icons: woff2 files that come with NiceGUI
-    ('img-src', "'self' data:"),  # data: NiceGUI serves an emoji favicon as an SVG data URL
+    ('img-src', "'self' data:"),  # data: NiceGUI serves the favicon (pages.root.FAVICON) as an SVG data URL
     ('media-src', "'self'"),  # ringtone and ringback from /assets; remote voice is a srcObject, not a URL
     ('connect-src', "'self'"),  # the socket.io websocket (CSP3: 'self' covers ws:/wss: of this host) and polling
     ('object-src', "'none'"),

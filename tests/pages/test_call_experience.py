@@ -8,6 +8,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from pages import format
+from pages.missed_notice import headline
 from pages.people_list import PeopleList
 from pages.recent_calls import RecentCalls
 from tests.simulated import alice_sees_bob, click_call, ring, sign_up
@@ -79,6 +80,44 @@ async def test_missed_calls_count_until_seen_in_every_tab_and_stay_seen(user: Us
     await again.should_see('Recent calls')
     await again.should_see('Missed')  # the row stays, the count is gone
     await again.should_not_see('1 missed')
+
+
+async def test_missed_calls_are_one_notice_that_goes_once_they_are_seen_in_another_tab(user: User, create_user) -> None:
+    bob = await alice_sees_bob(user, create_user)
+    carol = create_user()
+    await sign_up(carol, 'carol')
+    bob_laptop = create_user()
+    await sign_in(bob_laptop, 'bob')
+    for caller, missed in ((user, '1 missed'), (carol, '2 missed')):
+        await caller.should_see('Call bob')
+        click_call(caller, 'bob')
+        await caller.should_see('Calling bob…', retries=20)
+        caller.find(kind=ui.button, content='Cancel').click()
+        await bob.should_see(missed)
+        caller.find('Back to dashboard').click()
+    for tab in (bob, bob_laptop):  # both rang: both say it, once
+        await tab.should_see('2 missed calls: alice, carol')
+        assert len(tab.find(marker='missed-notice').elements) == 1
+        await tab.should_see(kind=ui.button, content='Call back carol')
+
+    bob_laptop.find(kind=ui.button, content='2 missed').click()
+    for tab in (bob, bob_laptop):
+        await tab.should_not_see('2 missed calls')
+        await tab.should_not_see('2 missed')
+
+
+@pytest.mark.parametrize(
+    ('calls', 'callers', 'said'),
+    [
+        (1, ['alice'], 'Missed call from alice'),
+        (2, ['alice'], '2 missed calls from alice'),
+        (2, ['alice', 'carol'], '2 missed calls: alice, carol'),
+        (6, ['a', 'b', 'c', 'd', 'e'], '6 missed calls: a, b, c and 2 others'),
+        (5, ['a', 'b', 'c', 'd'], '5 missed calls: a, b, c and 1 other'),
+    ],
+)
+def test_the_missed_call_notice_says_how_many_and_who(calls: int, callers: list[str], said: str) -> None:
+    assert headline(calls, callers) == said
 
 
 async def test_search_finds_someone_offline_and_calling_them_leaves_a_missed_call(user: User, create_user) -> None:
