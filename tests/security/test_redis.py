@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 from redis import Redis
-from redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
 
 from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer, wait_until
+
+from .redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
 
 __all__ = ['own_redis']  # a fixture
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Playwright, expect
-from sessions_helpers import ProgramSocket, admin, open_session, token_of
 
 from voiceconnect.testing.harness import PROJECT_DIR, AppServer, Person, launch_person, sign_in, sign_up, wait_until
+
+from .sessions_helpers import ProgramSocket, admin, open_session, token_of
 
 
 @pytest.fixture
