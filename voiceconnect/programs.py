@@ -39,8 +39,9 @@ class ProgramRefused(Exception):
 
 
 def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
-    """A call as one program connection sees it: what a browser module gets, and the words a program shows."""
-    return {
+    """A call as one program connection sees it: what a browser module gets, and the words a program shows. The
+    ICE servers (which may hold TURN credentials) come only with a call this connection carries, as for a tab."""
+    payload: dict[str, Any] = {
         'id': view.id,
         'role': view.role,
         'peer': view.peer,
@@ -54,8 +55,10 @@ def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str,
         'answered_elsewhere': view.answered_elsewhere,
         'failure': view.failure,
         'peer_reconnecting': view.peer_reconnecting,
-        'ice_servers': ice_servers,
     }
+    if view.here and view.live:
+        payload['ice_servers'] = ice_servers
+    return payload
 
 
 class ProgramTab:

@@ -27,8 +27,11 @@ _tabs: dict[str, 'TabState'] = {}  # client id → its tab state
 class BrowserTab:
     """The core's `Tab`: forwards call views and relayed signaling to the browser module of one document.
 
-    Each call view carries the ICE configuration as of now, with TURN credentials of the tab's user that are
-    fresh for TURN_TTL_S; while this document carries a call, new ones are pushed before the old run out
+    A view of a call this document carries (it placed it, rings with its own leg, or was answered on) carries the
+    ICE configuration as of now, with TURN credentials of the tab's user that are fresh for TURN_TTL_S: the
+    browser module builds its peer connections from the first such view. Other views (an ended call, a call to
+    someone offline or busy, a call carried by another tab) carry none, so credentials go out only to a tab that
+    is about to use them. While this document carries a call, new ones are pushed before the old run out
     (`vc.renewIce`: the browser module re-configures its peer connections and restarts ICE with them)."""
 
     def __init__(self, client: Client, ice: IcePolicy, user: str) -> None:
@@ -49,8 +52,9 @@ class BrowserTab:
                 'here': view.here,
                 'leg': view.leg,
                 'me_muted': view.me_muted,
-                'ice': self.ice.for_user(self.user, time.time()),
             }
+            if view.here and view.live:
+                payload['ice'] = self.ice.for_user(self.user, time.time())
             self._follow(view)
             self._run(f'vc.sync({json.dumps(payload)})')
         elif isinstance(event, SignedOut):
