@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -105,6 +105,14 @@ def _sqlite_for_several_processes(connection: Any, _: Any) -> None:
     cursor.execute('PRAGMA journal_mode=WAL')
     cursor.execute('PRAGMA busy_timeout=5000')
     cursor.close()
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether the database refused for now (locked beyond the busy timeout, disk full, an I/O error, a server
+    that went away), so the same statement may succeed later; anything else is a mistake in the statement."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def hash_token(token: str) -> str:
