@@ -63,29 +63,33 @@ def past_call_view(row: CallRow, user: str) -> CallView | None:
     )
 
 
+class _GaveUp(Exception):
+    """Stopping, and the database still refuses: the rows left are not written."""
+
+
 class CallHistory:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._queue: asyncio.Queue[Write] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._unwritten = 0  # queued, or taken by the worker and not written yet
-        self._stopping = asyncio.Event()  # set: a pause before the next try is short
+        self._stopping = asyncio.Event()  # set: pauses are short, and retrying ends at _give_up_at
+        self._give_up_at = 0.0
 
     def start(self) -> None:
         self._stopping.clear()
         self._worker = asyncio.create_task(self._write_forever(), name='call history')
 
     async def stop(self) -> None:
-        """Flush what is queued (for at most STOP_WAIT_S while the database refuses writes), then stop."""
+        """Flush what is queued, then stop. While the database refuses, retrying goes on for STOP_WAIT_S; the
+        write in flight is never cancelled (its database bounds it: SQLite's busy timeout), the rest are given up."""
         worker, self._worker = self._worker, None
         if worker is None:
             return
+        self._give_up_at = time.monotonic() + STOP_WAIT_S
         self._stopping.set()
-        try:
-            await asyncio.wait_for(self._queue.join(), STOP_WAIT_S)
-        except TimeoutError:
-            log.error('⛔ Call history: stopping with %d call row change(s) not written', self._unwritten)
-        worker.cancel()
+        await self._queue.join()  # every row written, or given up
+        worker.cancel()  # idle now: waiting for rows that will not come
 
     # writing (the call manager's Recorder)
 
@@ -124,14 +128,27 @@ class CallHistory:
             await asyncio.sleep(WRITE_DELAY_S)
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            for write in batch:
+            for index, write in enumerate(batch):
                 try:
                     await self._write_until_taken(write)
+                except _GaveUp:
+                    self._give_up(len(batch) - index)
+                    break
                 except Exception:  # a bug, not an outage: that one row is lost, the others still go out
                     log.exception('could not record a call')
-                finally:
-                    self._unwritten -= 1
-                    self._queue.task_done()
+                self._done(1)
+
+    def _give_up(self, left_in_batch: int) -> None:
+        log.error('⛔ Call history: stopping with %d call row change(s) not written', self._unwritten)
+        self._done(left_in_batch)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._done(1)
+
+    def _done(self, count: int) -> None:
+        for _ in range(count):
+            self._unwritten -= 1
+            self._queue.task_done()
 
     async def _write_until_taken(self, write: Write) -> None:
         """Write, and while the database refuses (an outage, not a bug), wait and write again."""
@@ -143,6 +160,8 @@ class CallHistory:
             except Exception as error:
                 if not unavailable(error):
                     raise
+                if self._stopping.is_set() and time.monotonic() >= self._give_up_at:
+                    raise _GaveUp from None
                 if outage_since is None:
                     outage_since = time.monotonic()
                     log.warning(
@@ -158,12 +177,12 @@ class CallHistory:
             return
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep before the next try; once stopping, only briefly (the process has STOP_WAIT_S left)."""
+        """Sleep before the next try; once stopping, only briefly."""
         if not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
         if self._stopping.is_set():
-            await asyncio.sleep(min(seconds, RETRY_FIRST_S))
+            await asyncio.sleep(min(seconds, RETRY_FIRST_S, max(0.0, self._give_up_at - time.monotonic())))
 
 
 def _reason(error: BaseException) -> str:

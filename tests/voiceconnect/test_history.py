@@ -241,7 +241,7 @@ async def test_stopping_while_the_database_is_locked_gives_up_in_seconds_and_say
     await alice.hang_up(await ring(alice, bob))
     started = time.monotonic()
     await call_recorder.stop()
-    assert time.monotonic() - started < STOP_WAIT_S + 1
+    assert time.monotonic() - started < STOP_WAIT_S + BUSY_TIMEOUT_S + 1  # the try in flight ends first
     (line,) = [record for record in caplog.records if 'not written' in record.getMessage()]
     assert (line.levelname, line.exc_info) == ('ERROR', None)
     assert 'stopping with 2 call row change(s) not written' in line.getMessage()
