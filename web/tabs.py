@@ -19,9 +19,13 @@ from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Event, ServiceInterrupted, SignedOut
 from voiceconnect.turn import IcePolicy
 
+from .core import backend
+from .unconnected_pages import UnconnectedPages
+
 E = TypeVar('E', bound=Event)
 
 _tabs: dict[str, 'TabState'] = {}  # client id → its tab state
+_unconnected = UnconnectedPages()  # documents whose socket has not come yet
 
 
 class BrowserTab:
@@ -129,9 +133,29 @@ def open_tab(client: Client) -> TabState:
     tab = TabState(client, app.storage.user, app.storage.browser['id'])
     _tabs[client.id] = tab
     client.on_disconnect(lambda: _socket_changed(tab, connected=False))
+    client.on_connect(lambda: _unconnected.settled(client))
     client.on_connect(lambda: _socket_changed(tab, connected=True))
     client.on_delete(lambda: _close(tab))
+    _unconnected.arrived(client, backend().settings.limits)
     return tab
+
+
+async def socket_came(tab: TabState) -> bool:
+    """Wait for the document's socket, PAGE_CONNECT_TIMEOUT_S at most. False if it never came: the page was
+    loaded by no browser (curl, a crawler) or let go for newer ones (web/unconnected_pages.py), and is gone."""
+    client = tab.client
+    try:
+        await client.connected(timeout=backend().settings.limits.page_connect_timeout_s)
+    except TimeoutError:  # NiceGUI's ClientConnectionTimeout
+        if not client.is_deleted:
+            client.delete()
+        return False
+    return not client.is_deleted  # deleted meanwhile: that also ends the wait
+
+
+def unconnected_pages() -> int:
+    """How many documents are waiting for their socket now."""
+    return len(_unconnected)
 
 
 def current_tab() -> TabState:
@@ -173,6 +197,7 @@ async def _socket_changed(tab: TabState, connected: bool) -> None:
 
 async def _close(tab: TabState) -> None:
     _tabs.pop(tab.client.id, None)
+    _unconnected.settled(tab.client)
     if tab.device is not None:
         device = tab.device
         await device.detach()
