@@ -55,6 +55,7 @@ def test_a_flood_of_page_loads_is_capped_per_address_and_in_all_and_lets_go_quie
     log = vc_server.log_text()
     assert 'Traceback' not in log and 'can only be used with a client connection' not in log
     assert 'page(s) let go before their socket came' in log
+    assert list(vc_server.data_dir.glob('nicegui/storage-user-*')) == []  # no browser stored anything: no file
 
 
 @pytest.mark.parametrize('vc_settings', [PAGES], indirect=True)
