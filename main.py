@@ -60,5 +60,6 @@ if __name__ in {'__main__', '__mp_main__'}:
         favicon=root.FAVICON,
         show_welcome_message=settings.log_format == 'text',  # NiceGUI prints it: not a JSON line
         # JSON: uvicorn's own lines (warnings, errors) go through the same JSON handler instead of its text one
-        log_config=None if settings.log_format == 'json' else uvicorn.config.LOGGING_CONFIG,
+        # text: uvicorn's own handlers, which escape and bound each message as ours do (voiceconnect/logs.py)
+        log_config=None if settings.log_format == 'json' else logs.guarded_config(uvicorn.config.LOGGING_CONFIG),
     )

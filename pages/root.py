@@ -9,7 +9,7 @@ from nicegui.events import GenericEventArguments
 
 from voiceconnect.device import SignalRejected, SignalsDropped
 from web.session import restore
-from web.tabs import current_tab, open_tab
+from web.tabs import current_tab, open_tab, socket_came
 
 from . import api, call, dashboard, login
 from .chrome import Chrome
@@ -73,8 +73,9 @@ async def root() -> None:
     with ui.column().classes('w-full max-w-3xl mx-auto q-pa-md'):
         core: dict[str, Callable[..., Any]] = {'/login': login.page, '/': dashboard.page, '/call/{call_id}': call.page}
         ui.sub_pages({**api.routes, **core}).classes('w-full')  # extensions add pages, never replace ours
-    await client.connected()
     try:
+        if not await socket_came(tab):
+            return  # a page load no browser followed (curl, a crawler): let go quietly
         name = await restore(tab)
         path = client.sub_pages_router.current_path
         if name is None and not path.startswith('/login'):

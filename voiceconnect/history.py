@@ -3,20 +3,34 @@
 Writes go out in order without making signaling wait for the disk: the ORM work of a write runs on the event
 loop, and done at the moment a call starts it would delay the ring and the first signaling messages by tens of
 milliseconds, so writes wait for a short quiet moment first.
+
+A database that refuses writes for a while (SQLite locked by another program for longer than its busy timeout, a
+full disk, a database server away) loses no row: the write waiting first is tried again, with a growing pause,
+and the ones behind it wait their turn, so rows land in order and each once (every write can be repeated: an
+insert of a row already there, or an update, changes nothing). Calls go on and end as usual meanwhile; the outage
+is logged once when it starts and once when it is over. Only stopping the process gives up, after a short wait,
+and says how many rows it could not write.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from .calls import Call, CallState, EndReason
 from .events import CallView
-from .store import CallRow, Store
+from .store import CallRow, Store, unavailable
 
 log = logging.getLogger('voiceconnect')
 
 WRITE_DELAY_S = 0.3  # after a call event, let its burst of signaling go out first
+RETRY_FIRST_S = 0.5  # a refused write is tried again after this, then after twice as long each time...
+RETRY_MAX_S = 30.0  # ...up to this: a database back after an outage gets its rows within half a minute
+STOP_WAIT_S = 5.0  # how long stopping waits for rows a refusing database still has not taken
+
+Write = Callable[[], Awaitable[None]]  # one row's write, which can be made (and awaited) again
 
 
 def utc(timestamp: float) -> datetime:
@@ -49,36 +63,57 @@ def past_call_view(row: CallRow, user: str) -> CallView | None:
     )
 
 
+class _GaveUp(Exception):
+    """Stopping, and the database still refuses: the rows left are not written."""
+
+
 class CallHistory:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._queue: asyncio.Queue[Awaitable[None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Write] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._unwritten = 0  # queued, or taken by the worker and not written yet
+        self._stopping = asyncio.Event()  # set: pauses are short, and retrying ends at _give_up_at
+        self._give_up_at = 0.0
 
     def start(self) -> None:
+        self._stopping.clear()
         self._worker = asyncio.create_task(self._write_forever(), name='call history')
 
     async def stop(self) -> None:
-        """Flush what is queued, then stop."""
-        await self._queue.join()
-        if self._worker is not None:
-            self._worker.cancel()
+        """Flush what is queued, then stop. While the database refuses, retrying goes on for STOP_WAIT_S; the
+        write in flight is never cancelled (its database bounds it: SQLite's busy timeout), the rest are given up."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        self._give_up_at = time.monotonic() + STOP_WAIT_S
+        self._stopping.set()
+        await self._queue.join()  # every row written, or given up
+        worker.cancel()  # idle now: waiting for rows that will not come
 
     # writing (the call manager's Recorder)
 
     def call_created(self, call: Call) -> None:
-        self._queue.put_nowait(self.store.add_call(call.id, call.caller, call.callee, utc(call.created)))
+        created = utc(call.created)
+        self._put(lambda: self.store.add_call(call.id, call.caller, call.callee, created))
 
     def call_answered(self, call: Call) -> None:
-        self._queue.put_nowait(self.store.answer_call(call.id, utc_or_none(call.answered_at)))
+        answered = utc_or_none(call.answered_at)
+        self._put(lambda: self.store.answer_call(call.id, answered))
 
     def call_finished(self, call: Call) -> None:
         assert call.ended_at is not None, 'a finished call has ended'
-        answered, ended = utc_or_none(call.answered_at), utc(call.ended_at)
-        finish = self.store.finish_call(
-            call.id, call.caller, call.callee, utc(call.created), answered, ended, str(call.end_reason)
-        )
-        self._queue.put_nowait(finish)
+        answered, ended, reason = utc_or_none(call.answered_at), utc(call.ended_at), str(call.end_reason)
+        caller, callee, created = call.caller, call.callee, utc(call.created)
+
+        def finish() -> Awaitable[None]:
+            return self.store.finish_call(call.id, caller, callee, created, answered, ended, reason)
+
+        self._put(finish)
+
+    def _put(self, write: Write) -> None:
+        self._unwritten += 1
+        self._queue.put_nowait(write)
 
     # reading
 
@@ -96,10 +131,64 @@ class CallHistory:
             await asyncio.sleep(WRITE_DELAY_S)
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            for write in batch:
+            for index, write in enumerate(batch):
                 try:
-                    await write
-                except Exception:  # one failed write must not stop the others
+                    await self._write_until_taken(write)
+                except _GaveUp:
+                    self._give_up(len(batch) - index)
+                    break
+                except Exception:  # a bug, not an outage: that one row is lost, the others still go out
                     log.exception('could not record a call')
-                finally:
-                    self._queue.task_done()
+                self._done(1)
+
+    def _give_up(self, left_in_batch: int) -> None:
+        log.error('⛔ Call history: stopping with %d call row change(s) not written', self._unwritten)
+        self._done(left_in_batch)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._done(1)
+
+    def _done(self, count: int) -> None:
+        for _ in range(count):
+            self._unwritten -= 1
+            self._queue.task_done()
+
+    async def _write_until_taken(self, write: Write) -> None:
+        """Write, and while the database refuses (an outage, not a bug), wait and write again."""
+        outage_since: float | None = None
+        pause = RETRY_FIRST_S
+        while True:
+            try:
+                await write()
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                if self._stopping.is_set() and time.monotonic() >= self._give_up_at:
+                    raise _GaveUp from None
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning(
+                        '⚠️ Call history: the database refuses writes (%s); %d call row change(s) kept, retrying',
+                        _reason(error),
+                        self._unwritten,
+                    )
+                await self._pause(pause)
+                pause = min(pause * 2, RETRY_MAX_S)
+                continue
+            if outage_since is not None:
+                log.info('✅ Call history: writing again after %.0f s', time.monotonic() - outage_since)
+            return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep before the next try; once stopping, only briefly."""
+        if not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+        if self._stopping.is_set():
+            await asyncio.sleep(min(seconds, RETRY_FIRST_S, max(0.0, self._give_up_at - time.monotonic())))
+
+
+def _reason(error: BaseException) -> str:
+    """The database's own words (e.g. `database is locked`), without SQLAlchemy's statement and parameters."""
+    original = getattr(error, 'orig', None) or error
+    return str(original).splitlines()[0][:200]

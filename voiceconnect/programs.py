@@ -39,8 +39,9 @@ class ProgramRefused(Exception):
 
 
 def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
-    """A call as one program connection sees it: what a browser module gets, and the words a program shows."""
-    return {
+    """A call as one program connection sees it: what a browser module gets, and the words a program shows. The
+    ICE servers (which may hold TURN credentials) come only with a call this connection carries, as for a tab."""
+    payload: dict[str, Any] = {
         'id': view.id,
         'role': view.role,
         'peer': view.peer,
@@ -54,8 +55,10 @@ def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str,
         'answered_elsewhere': view.answered_elsewhere,
         'failure': view.failure,
         'peer_reconnecting': view.peer_reconnecting,
-        'ice_servers': ice_servers,
     }
+    if view.here and view.live:
+        payload['ice_servers'] = ice_servers
+    return payload
 
 
 class ProgramTab:
@@ -118,9 +121,22 @@ CallAction = Literal['accept', 'decline', 'hang_up']
 
 
 def _problem(error: ValidationError) -> str:
+    """The first problem, as `'field': what is wrong`; the field's name may be the sender's (an extra field), so it
+    is quoted and cut to MAX_FIELD_NAME characters: it cannot forge a log line or flood the log."""
     first = error.errors()[0]
-    where = '.'.join(str(part) for part in first['loc'])
-    return f'{where}: {first["msg"]}' if where else str(first['msg'])
+    where = '.'.join(_field_name(part) for part in first['loc'])
+    what = str(first['msg'])[:200]
+    return f'{where}: {what}' if where else what
+
+
+MAX_FIELD_NAME = 40
+
+
+def _field_name(part: int | str) -> str:
+    if isinstance(part, int):
+        return str(part)
+    cut = part[:MAX_FIELD_NAME]
+    return repr(cut) + ('…' if len(part) > MAX_FIELD_NAME else '')
 
 
 @dataclass

@@ -297,3 +297,13 @@ class Limits(BaseModel):
     signal_burst: int = Field(
         200, gt=0, description="signaling messages per tab at once: a call's offers and ICE candidates come in a burst"
     )
+    # page loads that no socket followed (curl, a crawler, a flood): how long one waits, and how many may wait
+    page_connect_timeout_s: float = Field(
+        15.0, gt=0, description='how long a loaded page waits for its socket before it is let go (slow networks)'
+    )
+    unconnected_pages_max: int = Field(
+        500, gt=0, description='loaded pages waiting for their socket at once, in all; past it the oldest go'
+    )
+    unconnected_pages_per_address: int = Field(
+        50, gt=0, description="the same per client address (IPv6: per /64); past it that address's oldest go"
+    )

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, CursorResult
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -141,6 +141,14 @@ def _add_missing_columns(connection: Connection) -> None:
 def _made_meanwhile(error: OperationalError) -> bool:
     """Another process starting at the same moment made the table or column first."""
     return 'already exists' in str(error) or 'duplicate column' in str(error)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether the database refused for now (locked beyond the busy timeout, disk full, an I/O error, a server
+    that went away), so the same statement may succeed later; anything else is a mistake in the statement."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def hash_token(token: str) -> str:

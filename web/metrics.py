@@ -22,6 +22,8 @@ from voiceconnect import observe
 from voiceconnect.backend import Backend
 from voiceconnect.calls import CallState, EndReason
 
+from .tabs import unconnected_pages
+
 RING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
@@ -48,6 +50,9 @@ class Now(Collector):
             'voiceconnect_calls_active',
             'calls answered and not yet ended',
             value=sum(state in (CallState.CONNECTING, CallState.ACTIVE) for state in states),
+        )
+        yield GaugeMetricFamily(
+            'voiceconnect_unconnected_pages', 'loaded pages waiting for their socket', value=unconnected_pages()
         )
 
 

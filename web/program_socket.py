@@ -30,6 +30,8 @@ from .nicegui_fixes.socketio_server import socketio_server
 
 log = logging.getLogger('voiceconnect')
 NAMESPACE = '/program'
+SESSION_ROUTE = '/api/session'
+API_ROUTES = (SESSION_ROUTE,)  # every path under /api/ there is
 MAX_QUEUED = 1000  # events for a program that does not read them; beyond that its socket is closed
 CLOSE_AFTER_S = 5.0  # what is queued for a socket being closed (e.g. `signed_out`) goes out first, this long at most
 
@@ -136,4 +138,4 @@ def install(sound_test: bool) -> None:
     server = socketio_server()
     if NAMESPACE not in server.namespace_handlers:
         server.register_namespace(ProgramNamespace())
-    app.add_api_route('/api/session', open_session, methods=['POST'])
+    app.add_api_route(SESSION_ROUTE, open_session, methods=['POST'])

@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 from nicegui import app
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .core import backend
 from .nicegui_fixes import browser_session
+from .program_socket import API_ROUTES
 from .session import ACCOUNTS
 
 # not pages: no sign-in, no id renewal (`/api/`: programs, which sign in with a name and password of their own)
@@ -32,6 +33,9 @@ class SignInGate:
             await self.app(scope, receive, send)
             return
         path: str = scope['path']
+        if path.startswith('/api/') and path not in API_ROUTES:  # no page to build for a made-up API path
+            await PlainTextResponse('Not Found', status_code=404)(scope, receive, send)
+            return
         if not path.startswith(RESOURCES):
             # NiceGUI runs start-up handlers as tasks and serves meanwhile: no page before the database is there
             await backend().start()

@@ -19,19 +19,26 @@ from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, Event, ServiceInterrupted, SignedOut
 from voiceconnect.turn import IcePolicy
 
+from .core import backend
+from .unconnected_pages import UnconnectedPages
+
 E = TypeVar('E', bound=Event)
 
 _tabs: dict[str, 'TabState'] = {}  # client id → its tab state
 # user storage: the id the core knows this browser by (connection services, reload keys). The browser's own id in
 # its cookie changes at every sign-in and Log out; this one moves along with the browser's storage.
 LINEAGE = 'lineage'
+_unconnected = UnconnectedPages()  # documents whose socket has not come yet
 
 
 class BrowserTab:
     """The core's `Tab`: forwards call views and relayed signaling to the browser module of one document.
 
-    Each call view carries the ICE configuration as of now, with TURN credentials of the tab's user that are
-    fresh for TURN_TTL_S; while this document carries a call, new ones are pushed before the old run out
+    A view of a call this document carries (it placed it, rings with its own leg, or was answered on) carries the
+    ICE configuration as of now, with TURN credentials of the tab's user that are fresh for TURN_TTL_S: the
+    browser module builds its peer connections from the first such view. Other views (an ended call, a call to
+    someone offline or busy, a call carried by another tab) carry none, so credentials go out only to a tab that
+    is about to use them. While this document carries a call, new ones are pushed before the old run out
     (`vc.renewIce`: the browser module re-configures its peer connections and restarts ICE with them)."""
 
     def __init__(self, client: Client, ice: IcePolicy, user: str) -> None:
@@ -52,8 +59,9 @@ class BrowserTab:
                 'here': view.here,
                 'leg': view.leg,
                 'me_muted': view.me_muted,
-                'ice': self.ice.for_user(self.user, time.time()),
             }
+            if view.here and view.live:
+                payload['ice'] = self.ice.for_user(self.user, time.time())
             self._follow(view)
             self._run(f'vc.sync({json.dumps(payload)})')
         elif isinstance(event, SignedOut):
@@ -130,9 +138,29 @@ def open_tab(client: Client) -> TabState:
     tab = TabState(client, storage, storage.get(LINEAGE) or app.storage.browser['id'])
     _tabs[client.id] = tab
     client.on_disconnect(lambda: _socket_changed(tab, connected=False))
+    client.on_connect(lambda: _unconnected.settled(client))
     client.on_connect(lambda: _socket_changed(tab, connected=True))
     client.on_delete(lambda: _close(tab))
+    _unconnected.arrived(client, backend().settings.limits)
     return tab
+
+
+async def socket_came(tab: TabState) -> bool:
+    """Wait for the document's socket, PAGE_CONNECT_TIMEOUT_S at most. False if it never came: the page was
+    loaded by no browser (curl, a crawler) or let go for newer ones (web/unconnected_pages.py), and is gone."""
+    client = tab.client
+    try:
+        await client.connected(timeout=backend().settings.limits.page_connect_timeout_s)
+    except TimeoutError:  # NiceGUI's ClientConnectionTimeout
+        if not client.is_deleted:
+            client.delete()
+        return False
+    return not client.is_deleted  # deleted meanwhile: that also ends the wait
+
+
+def unconnected_pages() -> int:
+    """How many documents are waiting for their socket now."""
+    return len(_unconnected)
 
 
 def current_tab() -> TabState:
@@ -174,6 +202,7 @@ async def _socket_changed(tab: TabState, connected: bool) -> None:
 
 async def _close(tab: TabState) -> None:
     _tabs.pop(tab.client.id, None)
+    _unconnected.settled(tab.client)
     if tab.device is not None:
         device = tab.device
         await device.detach()

@@ -189,6 +189,24 @@ async def test_a_busy_callee_ends_the_programs_call_busy(programs: Programs, wor
     assert carol.call is not None
 
 
+async def test_ice_servers_come_only_with_a_call_the_program_carries(
+    accounts: Accounts, world: World, alice: Device
+) -> None:
+    """ICE_SERVERS may hold a TURN server's static credentials: a program gets them to set up its own leg, never
+    with a call to someone offline or busy, an ended call, or one answered elsewhere."""
+    servers = [{'urls': 'turn:turn.example.org:3478', 'username': 'static', 'credential': 'long-lived'}]
+    connection, socket = await connect(Programs(accounts, world.board, ice_servers=servers))
+    offline = await connection.handle('call_user', {'name': 'mallory'})
+    assert offline['call']['end_reason'] == 'offline' and 'ice_servers' not in offline['call']
+    laptop = await world.tab('bot', browser='laptop')
+    call_id = (await alice.call_user('bot')).id
+    ringing = socket.last_call()
+    assert ringing['ice_servers'] == servers  # its own leg rings: it negotiates now
+    await laptop.accept(call_id)
+    assert socket.last_call()['answered_elsewhere'] and 'ice_servers' not in socket.last_call()
+    assert [call for call in socket.of('call') if 'ice_servers' in call] == [ringing]
+
+
 # authority and validation
 
 

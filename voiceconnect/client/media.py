@@ -7,6 +7,7 @@ resampled to Opus's 48 kHz with PyAV (which aiortc already depends on).
 import asyncio
 import contextlib
 import fractions
+import struct
 import time
 import wave
 from collections import deque
@@ -28,23 +29,42 @@ Listener = Callable[[bytes], None]
 
 
 class AudioFormatError(ValueError):
-    """A file that is not 16-bit PCM WAV."""
+    """A file that is not 16-bit PCM WAV, or not one this client plays (its rate, its length)."""
+
+
+# What `read_wav` takes, checked on the header before the sound is read: a rate below 8 kHz would be resampled up
+# to 48 kHz many times over (a 4 KB file at 10 Hz declares 200 s, 19.2 MB once resampled), and 10 minutes at 48 kHz
+# is 57.6 MB in memory, the most a message or a prompt needs.
+MIN_RATE, MAX_RATE = 8_000, 192_000
+MAX_SECONDS = 600
 
 
 def read_wav(path: str | Path) -> bytes:
-    """The file's sound as 48 kHz mono 16-bit PCM. Raises AudioFormatError (or OSError) for a bad file."""
+    """The file's sound as 48 kHz mono 16-bit PCM. Raises AudioFormatError (or OSError) for a bad file, with one
+    line saying what is wrong with it."""
     try:
         with wave.open(str(path), 'rb') as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             frames = wav.getnframes()
+            _check_header(path, channels, width, rate, frames)
             data = wav.readframes(frames)
-    except (wave.Error, EOFError) as error:
+    except (wave.Error, EOFError, struct.error) as error:
         raise AudioFormatError(f'{path}: not a PCM WAV file ({error})') from None
-    if width != 2 or channels not in (1, 2):
-        raise AudioFormatError(f'{path}: {width * 8}-bit, {channels} channels; 16-bit mono or stereo is needed')
+    if len(data) != frames * channels * width:
+        whole = len(data) // (channels * width)
+        raise AudioFormatError(f'{path}: truncated: its header says {frames} frames, it holds {whole}')
     if frames == 0:
         return b''
     return resample(data, rate, 'mono' if channels == 1 else 'stereo')
+
+
+def _check_header(path: str | Path, channels: int, width: int, rate: int, frames: int) -> None:
+    if width != 2 or channels not in (1, 2):
+        raise AudioFormatError(f'{path}: {width * 8}-bit, {channels} channels; 16-bit mono or stereo is needed')
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioFormatError(f'{path}: a rate of {rate} Hz; {MIN_RATE} to {MAX_RATE} Hz is needed')
+    if frames > MAX_SECONDS * rate:
+        raise AudioFormatError(f'{path}: {frames / rate:.0f} s long; at most {MAX_SECONDS} s is played')
 
 
 def resample(pcm: bytes, rate: int, layout: str) -> bytes:

@@ -153,7 +153,9 @@ class Call:
     # the server's view of the call → this client's media (the browser module's `sync`)
 
     def sync(self, view: dict[str, Any]) -> None:
-        self.state, self._ice_servers = view['state'], view.get('ice_servers') or []
+        self.state = view['state']
+        if 'ice_servers' in view:  # only in views of a call this client carries
+            self._ice_servers = view['ice_servers'] or []
         leg = view.get('leg')
         if view['state'] == 'ended' or not view['here']:
             reason = view.get('end_reason') or ('answered_elsewhere' if view.get('answered_elsewhere') else 'ended')
