@@ -269,3 +269,8 @@ class Limits(BaseModel):
     signal_burst: int = Field(
         200, gt=0, description="signaling messages per tab at once: a call's offers and ICE candidates come in a burst"
     )
+    outgoing_queue_max_bytes: int = Field(
+        1024 * 1024,
+        ge=64 * 1024,
+        description='what may wait to be sent on one socket; a client reading slower is disconnected (and reconnects)',
+    )

@@ -23,6 +23,7 @@ ASSETS = Path(__file__).resolve().parents[1] / 'assets'
 
 def install(backend: Backend) -> None:
     nicegui_fixes.install()
+    nicegui_fixes.socket_backpressure.set_bound(backend.settings.outgoing_queue_max_bytes)
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
     program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test

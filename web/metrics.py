@@ -22,6 +22,8 @@ from voiceconnect import observe
 from voiceconnect.backend import Backend
 from voiceconnect.calls import CallState, EndReason
 
+from . import program_socket
+
 RING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 
@@ -40,6 +42,9 @@ class Now(Collector):
         yield GaugeMetricFamily('voiceconnect_online_users', 'users online', value=len(hub.online_users()))
         yield GaugeMetricFamily(
             'voiceconnect_connected_tabs', 'tabs of this process whose socket is up', value=hub.connected_tabs
+        )
+        yield GaugeMetricFamily(
+            'voiceconnect_program_sockets', 'program sockets this process holds', value=program_socket.held()
         )
         states = [call.state for call in self.backend.switchboard.calls.calls.values()]
         ringing = sum(state == CallState.RINGING for state in states)

@@ -11,21 +11,25 @@ there upstream (that test fails once NiceGUI changes it, and the fix can go):
 - `browser_session`: a browser's storage id never changes, so a copied cookie outlived Log out
   (tests/web/test_nicegui_fixes.py);
 - `socket_ping`: the socket's ping follows reconnect_timeout, so a dead network went unnoticed for half a minute
-  (tests/web/test_nicegui_fixes.py).
+  (tests/web/test_nicegui_fixes.py);
+- `socket_origin`: any website could open the app's socket with its visitor's cookie (tests/web/test_nicegui_fixes.py);
+- `socket_backpressure`: python-engineio queued without bound for a client that does not read
+  (tests/web/test_socket_backpressure.py).
 
-They patch internals of exactly `TESTED_NICEGUI`; `install` refuses to run on any other version rather than
-patch code it has never seen.
+They patch internals of exactly `TESTED_NICEGUI` (and `socket_backpressure` of python-engineio's
+`TESTED_ENGINEIO`); `install` refuses to run on any other version rather than patch code it has never seen.
 """
 
 import nicegui
 
-from . import browser_session, resync, session_binding, socket_guard, socket_ping
+from . import browser_session, resync, session_binding, socket_backpressure, socket_guard, socket_origin, socket_ping
 
 TESTED_NICEGUI = '3.18.0'
 
 
 class UntestedNiceGUI(RuntimeError):
-    """The installed NiceGUI is not the one the fixes were written and tested for."""
+    """The installed NiceGUI (or python-engineio, see socket_backpressure) is not the one the fixes were written and
+    tested for."""
 
 
 def check_version(installed: str | None = None) -> None:
@@ -41,8 +45,11 @@ def check_version(installed: str | None = None) -> None:
 def install() -> None:
     """Check the version, then apply every fix (idempotent: tests build the app more than once)."""
     check_version()
+    socket_backpressure.check_version()
     resync.install()
     socket_guard.install()
     session_binding.install()
     browser_session.install()
     socket_ping.install()
+    socket_origin.install()
+    socket_backpressure.install()

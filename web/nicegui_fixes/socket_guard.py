@@ -51,12 +51,12 @@ def _own_client_only(name: str, handler: Handler) -> Handler:
         if problem == GONE:  # e.g. a page from before a server restart, about to reload: NiceGUI ignores it too
             return None
         if problem is not None:
-            log.warning('⚠️ Rejected socket message from %s: %s %s', _who(sid), name, problem)
+            log.warning('⚠️ Rejected socket message from %s: %s %s', who(sid), name, problem)
             return None
         try:
             return handler(sid, msg)
         except Exception as error:  # NiceGUI's parsing of a frame a browser would never send
-            log.warning('⚠️ Rejected socket message from %s: malformed %s (%s)', _who(sid), name, type(error).__name__)
+            log.warning('⚠️ Rejected socket message from %s: malformed %s (%s)', who(sid), name, type(error).__name__)
             return None
 
     guarded.guarded = True  # type: ignore[attr-defined]
@@ -78,13 +78,13 @@ def _problem(sid: str, name: str, msg: Any) -> str | None:
 def _browser_log(sid: str, msg: dict[str, Any]) -> None:
     """NiceGUI's browser side logs only 'message too long'; whatever a browser says is quoted and bounded."""
     text = repr(str(msg['message'])[:MAX_LOGGED])
-    log.warning('🌐 Browser of %s says: %s', _who(sid), text)
+    log.warning('🌐 Browser of %s says: %s', who(sid), text)
 
 
 def _well_formed_handshake(handler: Callable[[str, Any], Awaitable[bool]]) -> Callable[[str, Any], Awaitable[bool]]:
     async def guarded(sid: str, data: Any = None, *_: Any) -> bool:
         if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ('client_id', 'tab_id')):
-            log.warning('⚠️ Rejected socket message from %s: malformed handshake', _who(sid))
+            log.warning('⚠️ Rejected socket message from %s: malformed handshake', who(sid))
             return False
         return await handler(sid, data)
 
@@ -98,7 +98,7 @@ def _rooms(sid: str) -> list[str]:
         return []
 
 
-def _who(sid: str) -> str:
+def who(sid: str) -> str:
     """The user on this socket's page, for the log (a socket before its handshake has none)."""
     for room in _rooms(sid):  # the page's client id
         if room in Client.instances and (tab := tab_of(room)) is not None and tab.device is not None:
