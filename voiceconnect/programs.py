@@ -163,7 +163,7 @@ class ProgramConnection:
                 return {'error': str(error)}
             return {}
         if event == 'online':
-            return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.online_users()]}
+            return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.list_online_users()]}
         if event == 'log_out':
             await self.programs.log_out(self)
             return {}

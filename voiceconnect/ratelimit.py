@@ -269,6 +269,19 @@ class Limits(BaseModel):
     signal_burst: int = Field(
         200, gt=0, description="signaling messages per tab at once: a call's offers and ICE candidates come in a burst"
     )
+    # what a person does by hand, each costing work for others (a write, a message to every tab, a whole list):
+    # far above what a hand does, so only a script meets them
+    dnd_changes_per_minute: int = Field(
+        20, gt=0, description='do not disturb switched on or off per user (each tells every online tab)'
+    )
+    searches_per_minute: int = Field(60, gt=0, description='people searches per user (a database query each)')
+    list_refreshes_per_minute: int = Field(
+        60, gt=0, description='whole online lists asked for per user (a page shown, a socket back, a program asking)'
+    )
+    mutes_per_minute: int = Field(60, gt=0, description="mute or unmute per user (each tells the call's tabs)")
+    browser_logs_per_minute: int = Field(
+        10, gt=0, description="log messages a browser page may write into the server's log"
+    )
     outgoing_queue_max_bytes: int = Field(
         1024 * 1024,
         ge=64 * 1024,

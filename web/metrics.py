@@ -91,7 +91,7 @@ class Metrics:
             self.calls.labels(str(outcome))  # present at 0 from the start: rate() needs the first sample
         for result in ('accepted', 'rejected', 'dropped'):
             self.signals.labels(result)
-        for limit in ('calls', 'signals', 'sign_in', 'sign_up'):
+        for limit in ('calls', 'signals', 'sign_in', 'sign_up', 'dnd_changes', 'searches', 'list_refreshes', 'mutes'):
             self.limited.labels(limit)
 
     def observe(self, happening: observe.Happening, fields: dict[str, Any]) -> None:

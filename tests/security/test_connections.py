@@ -5,6 +5,7 @@ and nobody holds more tabs or program sockets than allowed.
 Each test is bounded in count (a few hundred requests at most) and time (seconds).
 """
 
+import itertools
 import json
 import re
 import time
@@ -166,3 +167,99 @@ def test_renewing_an_anonymous_browser_writes_nothing(vc_server: AppServer) -> N
         with httpx.Client(base_url=vc_server.url, trust_env=False) as http:  # a new browser each time
             assert http.post('/session/renew', headers={'Sec-Fetch-Site': 'same-origin'}).status_code == 204
     assert set(storage.glob('storage-user-*.json')) == before
+
+
+# item 6: every event a person causes is rate limited
+
+
+def dnd_switch(element: dict[str, Any]) -> bool:
+    return element.get('text') == 'Do not disturb'
+
+
+def test_do_not_disturb_flipped_by_a_script_reaches_others_at_most_the_limit(
+    vc_server: AppServer, mallory: Person, bot: Program
+) -> None:
+    """100 flips of mallory's Do not disturb switch from a raw tab: the bot (and every other tab online) hears at
+    most DND_CHANGES_PER_MINUTE (20) of them; mallory is told when to retry; one log line."""
+    tab = raw_tab(vc_server, mallory)
+    switch = tab.listener('update:modelValue', dnd_switch)
+    for flip in range(100):
+        tab.emit(*switch, flip % 2 == 0)
+        time.sleep(0.02)  # 50 flips a second, each taking effect before the next
+    tab.read_until(lambda text: 'You switched Do not disturb too often. Try again in' in text)
+    time.sleep(1)  # what was allowed has reached the bot by now
+    heard = [data for event, data in bot.events if event == 'presence' and mallory.name in json.dumps(data)]
+    assert 15 <= len(heard) <= 20, len(heard)
+    lines = [line for line in vc_server.log_text().splitlines() if 'Rate limited: do not disturb changes' in line]
+    assert len(lines) == 1 and lines[0].startswith(f'⚠️ Rate limited: do not disturb changes by {mallory.name} (retry')
+    assert 'Traceback' not in vc_server.log_text()
+    tab.close()
+
+
+def test_searches_by_a_script_are_limited(vc_server: AppServer, mallory: Person) -> None:
+    """100 searches from a raw tab: at most SEARCHES_PER_MINUTE (60) are run, then she is told when to retry."""
+    tab = raw_tab(vc_server, mallory)
+    box = tab.listener('update:value', lambda element: element.get('props', {}).get('label') == 'Search people')
+    for query in range(100):
+        tab.emit(*box, f'q{query:03d}')
+    tab.read_until(lambda text: 'You searched too often. Try again in' in text)
+    assert tab.socket is not None
+    tab.socket.read_for(1)
+    refused = sum(text.count('You searched too often') for text in tab.socket.texts)
+    assert 40 <= refused <= 50, f'{100 - refused} searches were run'
+    assert vc_server.log_text().count('Rate limited: searches by') == 1
+    tab.close()
+
+
+def test_the_whole_online_list_asked_for_by_a_script_is_limited(vc_server: AppServer, mallory: Person) -> None:
+    """100 `ready` events of the online list (each asks for the whole list): at most LIST_REFRESHES_PER_MINUTE."""
+    tab = raw_tab(vc_server, mallory)
+    ready = tab.listener('ready')
+    for _ in range(100):
+        tab.emit(*ready)
+    tab.read_until(lambda text: 'The online list was asked for too often' in text)
+    time.sleep(0.5)
+    resets = [data for event, data in tab.messages() if event == 'run_javascript' and '"reset"' in data['code']]
+    assert 50 <= len(resets) <= 60, len(resets)
+    tab.close()
+
+
+def test_mute_flipped_by_a_script_is_limited(vc_server: AppServer, bot: Program) -> None:
+    """mallory (a program) in a call with the bot flips mute 100 times: at most MUTES_PER_MINUTE reach the bot."""
+    mallory = Program(vc_server, account(vc_server, 'mallory')).connect()
+    call = mallory.request('call_user', {'name': 'bot'})['call']
+    ringing = bot.wait_for_call(lambda c: c['state'] == 'ringing', 'the bot is rung')
+    bot.request('accept', {'call_id': ringing['id']})
+    answers = [mallory.request('mute', {'call_id': call['id'], 'muted': flip % 2 == 0}) for flip in range(100)]
+    refused = [answer['error'] for answer in answers if 'error' in answer]
+    assert 40 <= len(refused) <= 50 and refused[0].startswith('You muted and unmuted too often. Try again in')
+    time.sleep(0.5)
+    flips = [c['peer_muted'] for c in bot.calls() if c['state'] != 'ringing']
+    changes = sum(1 for a, b in itertools.pairwise(flips) if a != b)
+    assert changes <= 60, changes
+    mallory.close()
+
+
+def test_browser_log_messages_by_a_script_are_limited(vc_server: AppServer, mallory: Person) -> None:
+    """50 `log` frames from a page: BROWSER_LOGS_PER_MINUTE (10) reach the log, then one line says the rest went."""
+    tab = raw_tab(vc_server, mallory)
+    for n in range(50):
+        tab.log(f'message {n}')
+    vc_server.wait_for_log(f'⚠️ Rate limited: browser log messages from {mallory.name}')
+    time.sleep(0.5)
+    logged = [line for line in vc_server.log_text().splitlines() if line.startswith(f'🌐 Browser of {mallory.name}')]
+    assert len(logged) == 10, logged
+    tab.close()
+
+
+def test_calling_a_name_of_100000_characters_echoes_a_short_quoted_prefix(
+    vc_server: AppServer, mallory: Person
+) -> None:
+    tab = raw_tab(vc_server, mallory)
+    people_list = tab.listener('call', lambda element: any(e['type'] == 'ready' for e in element.get('events', [])))
+    tab.emit(*people_list, 'x' * 100_000)
+    told = tab.read_until(lambda text: 'There is nobody called' in text)
+    assert "There is nobody called 'xxxxxxxxxxxxxxxxxxxx…'." in told
+    assert 'x' * 100 not in ' '.join(tab.socket.texts if tab.socket else [])
+    assert 'x' * 100 not in vc_server.log_text()
+    tab.close()
