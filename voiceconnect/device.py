@@ -40,6 +40,10 @@ def shown_name(name: str) -> str:
     return repr(name[:SHOWN_NAME] + ('…' if len(name) > SHOWN_NAME else ''))
 
 
+class TooManyTabs(CallError):
+    """A tab or program socket refused: its user or address has as many open as allowed (the message says so)."""
+
+
 class SignalsDropped(CallError):
     """This tab sent more signaling than allowed; the excess was dropped (said once a minute, not per message)."""
 
@@ -88,6 +92,7 @@ class Guards:
         self.searches: RateLimiter[str] = RateLimiter(limits.searches_per_minute, 60.0, clock)
         self.list_refreshes: RateLimiter[str] = RateLimiter(limits.list_refreshes_per_minute, 60.0, clock)
         self.mutes: RateLimiter[str] = RateLimiter(limits.mutes_per_minute, 60.0, clock)
+        self.refusals_logged: RateLimiter[str] = RateLimiter(1, 60.0, clock)  # per user: tabs refused, told once
 
 
 class Board(Protocol):
@@ -125,7 +130,14 @@ class Device:
     """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
 
     def __init__(
-        self, board: Board, device_id: str, user: str, tab: Tab, tab_key: str | None = None, browser: str = ''
+        self,
+        board: Board,
+        device_id: str,
+        user: str,
+        tab: Tab,
+        tab_key: str | None = None,
+        browser: str = '',
+        address: str = '',
     ) -> None:
         self._board = board
         self.id = device_id
@@ -133,6 +145,7 @@ class Device:
         self.tab = tab
         self.tab_key = tab_key  # names the browser tab across reloads (NiceGUI's tab id)
         self.browser = browser
+        self.address = address  # the client address's limit key (ratelimit.address_key); '' for none
         self._handlers: dict[type, list[Handler]] = {}
         self._order = asyncio.Lock()
 

@@ -282,6 +282,16 @@ class Limits(BaseModel):
     browser_logs_per_minute: int = Field(
         10, gt=0, description="log messages a browser page may write into the server's log"
     )
+    # how much one person or address may hold open
+    tabs_per_user: int = Field(
+        40, gt=0, description="a user's tabs and program sockets at once, every browser and device together"
+    )
+    tabs_per_address: int = Field(
+        200, gt=0, description='tabs and program sockets from one client address (IPv6: per /64) in one process'
+    )
+    program_sockets_per_session: int = Field(
+        5, gt=0, description="program sockets one session's token may hold at once (a dropped one counts for its grace)"
+    )
     outgoing_queue_max_bytes: int = Field(
         1024 * 1024,
         ge=64 * 1024,

@@ -70,6 +70,13 @@ class Outbox:
         self._queue.put_nowait(None)
 
 
+def client_address(environ: dict[str, Any]) -> str:
+    """The socket's client address as uvicorn saw it (after trusted proxy headers)."""
+    scope = environ.get('asgi.scope')
+    client = scope.get('client') if isinstance(scope, dict) else None
+    return str(client[0]) if isinstance(client, list | tuple) and client else ''
+
+
 class ProgramNamespace(socketio.AsyncNamespace):
     def __init__(self) -> None:
         super().__init__(NAMESPACE)
@@ -93,7 +100,7 @@ class ProgramNamespace(socketio.AsyncNamespace):
                 socket_backpressure.disconnect_slow_reader(str(eio_sid), outbox.waiting)
 
         try:
-            connection = await programs().connect(auth, send, lambda: self._close(sid))
+            connection = await programs().connect(auth, send, lambda: self._close(sid), client_address(environ))
         except ProgramRefused as refused:
             self._forget(sid)  # a refused socket never connects, so no disconnect would ever let its outbox go
             raise socketio.exceptions.ConnectionRefusedError(str(refused)) from None

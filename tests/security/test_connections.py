@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.security.connections_helpers import (
     SOCKET_PATH,
@@ -263,3 +264,78 @@ def test_calling_a_name_of_100000_characters_echoes_a_short_quoted_prefix(
     assert 'x' * 100 not in ' '.join(tab.socket.texts if tab.socket else [])
     assert 'x' * 100 not in vc_server.log_text()
     tab.close()
+
+
+# item 7: how many tabs and program sockets one person, one address, one session may hold
+
+
+@pytest.mark.parametrize('vc_settings', [{'TABS_PER_USER': 4}], indirect=True)
+def test_a_user_past_the_tab_bound_is_refused_with_words_and_the_open_tabs_stay(
+    vc_server: AppServer, mallory: Person, bot: Program
+) -> None:
+    """mallory has her browser's page and three raw tabs open (4, the bound): a fifth tab lands on the sign-in page
+    saying why, a program socket of hers is refused saying why, and her four tabs are still hers (they all ring)."""
+    tabs = [raw_tab(vc_server, mallory) for _ in range(3)]
+    refused = raw_tab(vc_server, mallory)
+    told = refused.read_until(lambda text: 'tabs and programs open' in text)
+    assert 'You have 4 tabs and programs open, the most one person may have at once. Close one, then try again.' in told
+    assert f'Signed in as {mallory.name}' not in ' '.join(refused.socket.texts if refused.socket else [])
+    with pytest.raises(Refused, match='You have 4 tabs and programs open'):
+        program_socket(vc_server, account_token(vc_server, mallory))
+    call_id = bot.request('call_user', {'name': mallory.name})['call']['id']
+    for tab in tabs:  # nobody was kicked to make room
+        tab.read_until(lambda text: 'vc.sync' in text and call_id in text)
+    expect(mallory.page.get_by_role('dialog')).to_contain_text('Incoming call')
+    assert 'Traceback' not in vc_server.log_text()
+    for tab in [*tabs, refused]:
+        tab.close()
+
+
+def account_token(vc_server: AppServer, person: Person) -> str:
+    return session_token(vc_server, person.name, person.password)
+
+
+@pytest.mark.parametrize('vc_settings', [{'TABS_PER_ADDRESS': 4}], indirect=True)
+def test_an_address_past_the_tab_bound_is_refused(vc_server: AppServer, mallory: Person, bot: Program) -> None:
+    """From one address: mallory's page, the bot's socket and two raw tabs of hers (4, the bound); one more of
+    anyone's is refused, saying why."""
+    tabs = [raw_tab(vc_server, mallory) for _ in range(2)]
+    with pytest.raises(Refused, match='Too many tabs and programs are open from your network address'):
+        program_socket(vc_server, account(vc_server, 'carol'))
+    refused = raw_tab(vc_server, mallory)
+    refused.read_until(lambda text: 'Too many tabs and programs are open from your network address' in text)
+    for tab in [*tabs, refused]:
+        tab.close()
+
+
+def test_a_session_holds_at_most_its_program_sockets(vc_server: AppServer) -> None:
+    """PROGRAM_SOCKETS_PER_SESSION (5) sockets on one token; the sixth is refused, saying why."""
+    token = account(vc_server, 'mallory')
+    sockets = [program_socket(vc_server, token) for _ in range(5)]
+    with pytest.raises(Refused, match='This session has 5 program sockets open, the most allowed'):
+        program_socket(vc_server, token)
+    for raw in sockets:
+        raw.close()
+
+
+@pytest.mark.parametrize('vc_settings', [{'RECONNECT_GRACE_S': 3}], indirect=True)
+def test_a_program_socket_that_never_comes_back_goes_with_the_grace_like_a_tab(
+    vc_server: AppServer, bot: Program
+) -> None:
+    """mallory's program answers the bot on one socket while another socket of the same session stays connected;
+    the answering socket drops and never comes back. As for a browser tab, its device goes after the grace and the
+    call ends as connection lost (before, it stayed attached for as long as the other socket lived)."""
+    token = account(vc_server, 'mallory')
+    stays = Program(vc_server, token).connect()
+    answers = Program(vc_server, token).connect()
+    call_id = bot.request('call_user', {'name': 'mallory'})['call']['id']
+    wait_until(lambda: any(c['state'] == 'ringing' for c in answers.calls()), 'her sockets are rung')
+    answers.request('accept', {'call_id': call_id})
+    bot.wait_for_call(lambda c: c['state'] == 'connecting', 'the call is answered')
+    answers.disconnect()
+    ended = bot.wait_for_call(lambda c: c['state'] == 'ended', 'the call ends', timeout=3 + 5)
+    assert ended['end_reason'] == 'connection_lost'
+    vc_server.wait_for_log('💔 Connection lost: bot → mallory (mallory did not come back)')
+    assert 'User disconnected: mallory' not in vc_server.log_text()  # her other socket keeps her online
+    stays.close()
+    answers.close()
