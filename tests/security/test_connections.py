@@ -173,6 +173,11 @@ def test_renewing_an_anonymous_browser_writes_nothing(vc_server: AppServer) -> N
 # item 6: every event a person causes is rate limited
 
 
+def allowed(per_minute: int, since: float) -> int:
+    """What a limit of `per_minute` (its burst the same) lets through from `since` until now."""
+    return per_minute + int((time.monotonic() - since) * per_minute / 60) + 1
+
+
 def dnd_switch(element: dict[str, Any]) -> bool:
     return element.get('text') == 'Do not disturb'
 
@@ -184,13 +189,14 @@ def test_do_not_disturb_flipped_by_a_script_reaches_others_at_most_the_limit(
     most DND_CHANGES_PER_MINUTE (20) of them; mallory is told when to retry; one log line."""
     tab = raw_tab(vc_server, mallory)
     switch = tab.listener('update:modelValue', dnd_switch)
+    started = time.monotonic()
     for flip in range(100):
         tab.emit(*switch, flip % 2 == 0)
         time.sleep(0.02)  # 50 flips a second, each taking effect before the next
     tab.read_until(lambda text: 'You switched Do not disturb too often. Try again in' in text)
     time.sleep(1)  # what was allowed has reached the bot by now
     heard = [data for event, data in bot.events if event == 'presence' and mallory.name in json.dumps(data)]
-    assert 15 <= len(heard) <= 20, len(heard)
+    assert 15 <= len(heard) <= allowed(20, started), len(heard)
     lines = [line for line in vc_server.log_text().splitlines() if 'Rate limited: do not disturb changes' in line]
     assert len(lines) == 1 and lines[0].startswith(f'⚠️ Rate limited: do not disturb changes by {mallory.name} (retry')
     assert 'Traceback' not in vc_server.log_text()
@@ -201,13 +207,14 @@ def test_searches_by_a_script_are_limited(vc_server: AppServer, mallory: Person)
     """100 searches from a raw tab: at most SEARCHES_PER_MINUTE (60) are run, then she is told when to retry."""
     tab = raw_tab(vc_server, mallory)
     box = tab.listener('update:value', lambda element: element.get('props', {}).get('label') == 'Search people')
+    started = time.monotonic()
     for query in range(100):
         tab.emit(*box, f'q{query:03d}')
     tab.read_until(lambda text: 'You searched too often. Try again in' in text)
     assert tab.socket is not None
     tab.socket.read_for(1)
-    refused = sum(text.count('You searched too often') for text in tab.socket.texts)
-    assert 40 <= refused <= 50, f'{100 - refused} searches were run'
+    run = 100 - sum(text.count('You searched too often') for text in tab.socket.texts)
+    assert 50 <= run <= allowed(60, started), f'{run} searches were run'
     assert vc_server.log_text().count('Rate limited: searches by') == 1
     tab.close()
 
@@ -216,12 +223,13 @@ def test_the_whole_online_list_asked_for_by_a_script_is_limited(vc_server: AppSe
     """100 `ready` events of the online list (each asks for the whole list): at most LIST_REFRESHES_PER_MINUTE."""
     tab = raw_tab(vc_server, mallory)
     ready = tab.listener('ready')
+    started = time.monotonic()
     for _ in range(100):
         tab.emit(*ready)
     tab.read_until(lambda text: 'The online list was asked for too often' in text)
     time.sleep(0.5)
     resets = [data for event, data in tab.messages() if event == 'run_javascript' and '"reset"' in data['code']]
-    assert 50 <= len(resets) <= 60, len(resets)
+    assert 50 <= len(resets) <= allowed(60, started), len(resets)
     tab.close()
 
 
@@ -231,25 +239,28 @@ def test_mute_flipped_by_a_script_is_limited(vc_server: AppServer, bot: Program)
     call = mallory.request('call_user', {'name': 'bot'})['call']
     ringing = bot.wait_for_call(lambda c: c['state'] == 'ringing', 'the bot is rung')
     bot.request('accept', {'call_id': ringing['id']})
+    started = time.monotonic()
     answers = [mallory.request('mute', {'call_id': call['id'], 'muted': flip % 2 == 0}) for flip in range(100)]
     refused = [answer['error'] for answer in answers if 'error' in answer]
-    assert 40 <= len(refused) <= 50 and refused[0].startswith('You muted and unmuted too often. Try again in')
+    assert refused and refused[0].startswith('You muted and unmuted too often. Try again in')
+    assert 50 <= 100 - len(refused) <= allowed(60, started)
     time.sleep(0.5)
     flips = [c['peer_muted'] for c in bot.calls() if c['state'] != 'ringing']
     changes = sum(1 for a, b in itertools.pairwise(flips) if a != b)
-    assert changes <= 60, changes
+    assert changes <= allowed(60, started), changes
     mallory.close()
 
 
 def test_browser_log_messages_by_a_script_are_limited(vc_server: AppServer, mallory: Person) -> None:
     """50 `log` frames from a page: BROWSER_LOGS_PER_MINUTE (10) reach the log, then one line says the rest went."""
     tab = raw_tab(vc_server, mallory)
+    started = time.monotonic()
     for n in range(50):
         tab.log(f'message {n}')
     vc_server.wait_for_log(f'⚠️ Rate limited: browser log messages from {mallory.name}')
     time.sleep(0.5)
     logged = [line for line in vc_server.log_text().splitlines() if line.startswith(f'🌐 Browser of {mallory.name}')]
-    assert len(logged) == 10, logged
+    assert 10 <= len(logged) <= allowed(10, started), logged
     tab.close()
 
 
