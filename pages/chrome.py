@@ -5,7 +5,7 @@ Built once per document by the root, so a ringing dialog or a running call survi
 
 from nicegui import background_tasks, ui
 
-from voiceconnect.calls import CallState, EndReason
+from voiceconnect.calls import CallError, CallState, EndReason
 from voiceconnect.device import Device
 from voiceconnect.events import CallChanged, CallView, DoNotDisturbSet, MissedCallsSeen
 from web.session import log_out
@@ -154,7 +154,12 @@ class Chrome:
         if self.device is None or on == self._dnd_shown:
             return  # the server's own news, shown
         self._dnd_shown = on
-        await self.device.set_do_not_disturb(on)
+        try:
+            await self.device.set_do_not_disturb(on)
+        except CallError as refused:  # DND_CHANGES_PER_MINUTE
+            ui.notify(str(refused), type='warning')
+            self._show_dnd(not on)  # the switch shows what is true
+            return
         ui.notify('Do not disturb: calls to you end at once as missed calls' if on else 'You take calls again')
 
     async def _missed_seen(self) -> None:

@@ -36,7 +36,12 @@ async def page(next: str | None = None, switch: str | None = None) -> None:
         ui.navigate.to(target)
 
     async def switch_to(name: str, token: str) -> None:
-        if await continue_as(tab, name, token) is None:
+        try:
+            device = await continue_as(tab, name, token)
+        except AccountError as problem:  # e.g. too many tabs open
+            error.text = str(problem)
+            return
+        if device is None:
             error.text = f'{name} was signed out. Please sign in again.'
             return
         ui.navigate.to(target)

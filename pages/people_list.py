@@ -7,6 +7,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
+from voiceconnect.calls import CallError
 from voiceconnect.device import Device
 from voiceconnect.events import Presence, PresenceChange
 
@@ -30,7 +31,12 @@ class PeopleList(ui.element, component='people_list.js'):
         self.run_method('apply', [[change.name, str(change.presence)] for change in changes])
 
     def _send_all(self) -> None:
-        self.run_method('reset', [[person.name, str(person.presence)] for person in self.device.online_users()])
+        try:
+            people = self.device.list_online_users()  # LIST_REFRESHES_PER_MINUTE
+        except CallError as refused:
+            ui.notify(str(refused), type='warning')
+            return
+        self.run_method('reset', [[person.name, str(person.presence)] for person in people])
 
     @staticmethod
     async def _call(event: GenericEventArguments, on_call: Callable[[str], Awaitable[None]]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from nicegui import ui
 
+from voiceconnect.calls import CallError
 from voiceconnect.device import Device
 from voiceconnect.events import Person, Presence, PresenceChange
 
@@ -13,6 +14,7 @@ from . import format
 
 TYPING_PAUSE_MS = 200  # search once the person pauses, not at every key
 CONTACTS_SHOWN = 8  # with nothing typed; typing finds the others
+SHOWN_QUERY = 32  # characters of the query said back (no name is longer)
 
 
 class PeopleSearch:
@@ -25,19 +27,28 @@ class PeopleSearch:
         self.just_called = just_called
         self.shown: set[str] = set()  # names on screen: presence changes of others cost nothing
         self.contacts: set[str] = set()  # everyone the user called or was called by, online or not
-        self.box = ui.input('Search people', on_change=self.show).props(
+        self.box = ui.input('Search people', on_change=self.typed).props(
             f'clearable outlined dense debounce={TYPING_PAUSE_MS}'
         )
         self.box.props('autocomplete=off').classes('w-full')
         self.results = ui.column().classes('w-full gap-1')
 
-    async def show(self) -> None:
+    async def typed(self) -> None:
+        """The person changed the query: a search they asked for (SEARCHES_PER_MINUTE)."""
+        try:
+            await self.show(asked=True)
+        except CallError as refused:
+            self.results.clear()
+            with self.results:
+                ui.label(str(refused)).classes('text-orange-9').props('role=status')
+
+    async def show(self, asked: bool = False) -> None:
         """Draw the results for what is typed now (contacts not online when nothing is)."""
         query = (self.box.value or '').strip()
         if query:
-            people = await self.device.find_people(query)
+            people = await self.device.find_people(query, asked=asked)
         else:
-            contacts = await self.device.contacts()
+            contacts = await self.device.contacts(asked=asked)
             known = {person.name for person in contacts}
             contacts += [self.device.person(name) for name in sorted(set(self.just_called()) - known)]
             self.contacts = {person.name for person in contacts}
@@ -48,7 +59,7 @@ class PeopleSearch:
         self.results.clear()
         with self.results:
             if query and not people:
-                ui.label(f'Nobody is called {query}…').classes('text-grey-7')
+                ui.label(f'Nobody is called {query[:SHOWN_QUERY]}…').classes('text-grey-7')
             elif people:
                 ui.label('Found' if query else 'Contacts not online').classes('text-caption text-grey-7')
             for person in people:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from . import observe
+from .accounts import NAME_PATTERN
 from .call_manager import CallManager, Recorder
 from .calls import SESSION_MARK, Call, CallError, CallState
 from .clock import Clock
@@ -31,6 +32,17 @@ Handler = Callable[[Any], None]
 # rejected signals shown and logged per tab; beyond that a stream of bad ones only makes a line a minute
 REJECTIONS_SHOWN_PER_MINUTE = 5
 SIGNED_OUT_HERE = 'You are signed out here.'
+MAX_SEARCH = 32  # no name is longer (accounts.NAME_PATTERN): a longer query finds nobody, without a query
+SHOWN_NAME = 20  # characters of a name that is nobody's, quoted, in a message back
+
+
+def shown_name(name: str) -> str:
+    """A name that is nobody's, as a message may show it: quoted, and only its start."""
+    return repr(name[:SHOWN_NAME] + ('…' if len(name) > SHOWN_NAME else ''))
+
+
+class TooManyTabs(CallError):
+    """A tab or program socket refused: its user or address has as many open as allowed (the message says so)."""
 
 
 class SignalsDropped(CallError):
@@ -71,10 +83,17 @@ class Guards:
     """The limits applied at the boundary, on the core's clock."""
 
     def __init__(self, limits: Limits, clock: Clock) -> None:
+        self.limits = limits
         self.attempts: RateLimiter[str] = RateLimiter(limits.calls_per_minute, 60.0, clock)  # per calling user
         # per device (one browser document); an excess is dropped before it is even parsed
         self.signals: RateLimiter[str] = RateLimiter(limits.signals_per_second, 1.0, clock, burst=limits.signal_burst)
         self.rejections_shown: RateLimiter[str] = RateLimiter(REJECTIONS_SHOWN_PER_MINUTE, 60.0, clock)
+        # per user: each of these costs others work (a write and a message to every tab, a query, a whole list)
+        self.dnd_changes: RateLimiter[str] = RateLimiter(limits.dnd_changes_per_minute, 60.0, clock)
+        self.searches: RateLimiter[str] = RateLimiter(limits.searches_per_minute, 60.0, clock)
+        self.list_refreshes: RateLimiter[str] = RateLimiter(limits.list_refreshes_per_minute, 60.0, clock)
+        self.mutes: RateLimiter[str] = RateLimiter(limits.mutes_per_minute, 60.0, clock)
+        self.refusals_logged: RateLimiter[str] = RateLimiter(1, 60.0, clock)  # per user: tabs refused, told once
 
 
 class Board(Protocol):
@@ -116,7 +135,14 @@ class Device:
     """This tab's handle on its user's connection: who am I, who is online, my call, events, call actions."""
 
     def __init__(
-        self, board: Board, device_id: str, user: str, tab: Tab, tab_key: str | None = None, browser: str = ''
+        self,
+        board: Board,
+        device_id: str,
+        user: str,
+        tab: Tab,
+        tab_key: str | None = None,
+        browser: str = '',
+        address: str = '',
     ) -> None:
         self._board = board
         self.id = device_id
@@ -124,6 +150,7 @@ class Device:
         self.tab = tab
         self.tab_key = tab_key  # names the browser tab across reloads (NiceGUI's tab id)
         self.browser = browser
+        self.address = address  # the client address's limit key (ratelimit.address_key); '' for none
         self._handlers: dict[type, list[Handler]] = {}
         self._order = asyncio.Lock()
 
@@ -142,6 +169,13 @@ class Device:
     def online_users(self) -> tuple[OnlineUser, ...]:
         """Everyone else online, with whether they are in a call."""
         return self._board.hub.online_users(excluding=self.user)
+
+    def list_online_users(self) -> tuple[OnlineUser, ...]:
+        """`online_users()` as the person's page or program asks for it (the whole list, sent to them): at most
+        `LIST_REFRESHES_PER_MINUTE`, then CallError saying when to ask again."""
+        guards = self._board.guards
+        self._count(guards.list_refreshes, 'online lists', 'list_refreshes', 'The online list was asked for too often')
+        return self.online_users()
 
     @property
     def built_in_contacts(self) -> tuple[str, ...]:
@@ -171,13 +205,21 @@ class Device:
         await self._people().mark_missed_seen(self.user, self.now())
         self._board.hub.tell(self.user, MissedCallsSeen())
 
-    async def find_people(self, prefix: str) -> list[Person]:
-        """Anyone whose name starts with `prefix` (ignoring case), online or not, with their presence."""
+    async def find_people(self, prefix: str, *, asked: bool = True) -> list[Person]:
+        """Anyone whose name starts with `prefix` (ignoring case), online or not, with their presence. A search the
+        person `asked` for counts against `SEARCHES_PER_MINUTE` (CallError beyond); one the page repeats because
+        presence changed does not."""
+        if asked:
+            self._count(self._board.guards.searches, 'searches', 'searches', 'You searched too often')
+        if len(prefix.strip()) > MAX_SEARCH:
+            return []
         names = await self._people().find(prefix)
         return [self.person(name) for name in names if name != self.user]
 
-    async def contacts(self) -> list[Person]:
-        """Everyone this user called or was called by, online or not."""
+    async def contacts(self, *, asked: bool = True) -> list[Person]:
+        """Everyone this user called or was called by, online or not; counted as a search when `asked`."""
+        if asked:
+            self._count(self._board.guards.searches, 'searches', 'searches', 'You searched too often')
         return [self.person(name) for name in await self._people().contacts(self.user)]
 
     def person(self, name: str) -> Person:
@@ -189,8 +231,17 @@ class Device:
 
     async def set_do_not_disturb(self, on: bool) -> None:
         """Calls to this user end at once as missed calls while it is on; remembered for the user, shown to everyone
-        (presence `do_not_disturb`) and to every tab of theirs (DoNotDisturbSet)."""
-        await self._people().set_do_not_disturb(self.user, on)
+        (presence `do_not_disturb`) and to every tab of theirs (DoNotDisturbSet). At most `DND_CHANGES_PER_MINUTE`,
+        then CallError saying when to try again."""
+        people = self._people()
+        guards = self._board.guards
+        self._count(
+            guards.dnd_changes, 'do not disturb changes', 'dnd_changes', 'You switched Do not disturb too often'
+        )
+        await self._in_order(self._set_do_not_disturb(people, on))
+
+    async def _set_do_not_disturb(self, people: People, on: bool) -> None:
+        await people.set_do_not_disturb(self.user, on)  # remembered, then shown: in the order they were asked
         await self._board.hub.set_do_not_disturb(self.user, on)
         self._board.hub.tell(self.user, DoNotDisturbSet(on))
 
@@ -221,13 +272,16 @@ class Device:
 
     async def call_user(self, name: str) -> CallView:
         asked = time.perf_counter()
-        await self._acting()
-        self._count_call_attempt()
+        self._check_attached()
         callee = name
-        if (contact := self._board.contacts.get(name)) is not None:
+        if (contact := self._board.contacts.get(name)) is None and not NAME_PATTERN.fullmatch(name):
+            if SESSION_MARK in name:  # someone else's session of a contact is nobody to call
+                raise CallError(f'{shown_name(name)} is not online.')
+            raise CallError(f'There is nobody called {shown_name(name)}.')  # nobody can have that name
+        self._count(self._board.guards.attempts, 'calls', 'calls', 'You are calling too often')
+        await self._acting()  # checked after the cheap checks: a flood of bad names costs no database query
+        if contact is not None:
             callee = await contact.session_for(self.user)
-        elif SESSION_MARK in name:  # someone else's session of a contact is nobody to call
-            raise CallError(f'{name[:40]} is not online.')
         call = await self._in_order(self._board.calls.place_call(self.user, self.id, callee))
         if call.state == CallState.RINGING:  # rung: the callee's tabs have been handed the call
             observe.notify('call_rang', seconds=time.perf_counter() - asked)
@@ -247,6 +301,8 @@ class Device:
         return self._view(await self._in_order(self._calls().hang_up(call_id, self.user, self.id)))
 
     async def set_muted(self, call_id: str, muted: bool) -> CallView:
+        """At most `MUTES_PER_MINUTE` (each tells the tabs of both parties), then CallError saying when to retry."""
+        self._count(self._board.guards.mutes, 'mutes', 'mutes', 'You muted and unmuted too often')
         return self._view(await self._in_order(self._calls().set_muted(call_id, self.user, self.id, muted)))
 
     async def signal(self, data: object) -> None:
@@ -313,15 +369,17 @@ class Device:
         await self._board.check_session(self)
         return calls
 
-    def _count_call_attempt(self) -> None:
-        """Ringing someone again and again is the abuse: refused attempts do not count, so waiting is enough."""
-        if (limited := self._board.guards.attempts.hit(self.user)) is not None:
-            observe.notify('rate_limited', limit='calls')
-            if limited.report:
-                log.warning(
-                    '⚠️ Rate limited: calls by %s (retry in %s)', self.user, limited.wait, extra={'user': self.user}
-                )
-            raise CallError(f'You are calling too often. Try again in {limited.wait}.')
+    def _count(self, limiter: RateLimiter[str], what: str, limit: str, too_often: str) -> None:
+        """One more of `what` by this user, or CallError (`too_often`, and when to try again) beyond its limit. A
+        refused one does not count, so waiting is enough; a flood of refusals makes one log line a minute."""
+        if (limited := limiter.hit(self.user)) is None:
+            return
+        observe.notify('rate_limited', limit=limit)
+        if limited.report:
+            log.warning(
+                '⚠️ Rate limited: %s by %s (retry in %s)', what, self.user, limited.wait, extra={'user': self.user}
+            )
+        raise CallError(f'{too_often}. Try again in {limited.wait}.')
 
     def _drop_signal(self, limited: Limited) -> None:
         if limited.report:

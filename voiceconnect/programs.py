@@ -7,7 +7,9 @@ So it makes the user online, rings and is rung, hears `answered elsewhere`, and 
 same `Device` methods: call-attempt and signaling limits, the state machine, and the authority checks (identity is
 the device the message arrived on, never anything in the message). A dropped socket is a tab whose socket dropped:
 the user stays online and in the call for `RECONNECT_GRACE_S`, and a program reconnecting with the same
-`client_key` takes its calls over like a reloaded tab. Logging out ends the session everywhere it is used.
+`client_key` takes its calls over like a reloaded tab; one that does not come back within that time is gone, as a
+browser tab's closed page is. A session holds at most `PROGRAM_SOCKETS_PER_SESSION` sockets, and each counts in its
+user's and address's tabs. Logging out ends the session everywhere it is used.
 
 The web layer (web/program_socket.py) carries this over a socket.io namespace; this module knows no transport.
 """
@@ -21,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .accounts import AccountError, Accounts, SignedIn
 from .calls import CallError, new_id
-from .device import Device, SignalRejected, SignalsDropped
+from .clock import Timer
+from .device import Device, SignalRejected, SignalsDropped, TooManyTabs
 from .events import CallChanged, CallView, Event, PresenceChanged, ServiceInterrupted, SignedOut
 from .signals import CallId
 from .switchboard import Switchboard, digest
@@ -149,6 +152,7 @@ class ProgramConnection:
     token: str
     tab: ProgramTab
     key: str  # its reload key: a reconnection of the same client with the same session finds it
+    gone_after: Timer | None = None  # while parked: when its device goes, unless the program comes back
 
     async def handle(self, event: str, data: object) -> dict[str, Any]:
         try:
@@ -179,7 +183,7 @@ class ProgramConnection:
                 return {'error': str(error)}
             return {}
         if event == 'online':
-            return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.online_users()]}
+            return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.list_online_users()]}
         if event == 'log_out':
             await self.programs.log_out(self)
             return {}
@@ -210,8 +214,11 @@ class Programs:
             raise AccountError('Send a JSON object with a "name" and a "password" (strings).')
         return await self.accounts.sign_in(name, password, address=address)
 
-    async def connect(self, hello: object, send: Send, close: Callable[[], None]) -> ProgramConnection:
-        """Attach a program's socket as a tab of its user; raises ProgramRefused (bad hello, unknown session)."""
+    async def connect(
+        self, hello: object, send: Send, close: Callable[[], None], address: str = ''
+    ) -> ProgramConnection:
+        """Attach a program's socket as a tab of its user; raises ProgramRefused (bad hello, unknown session, as many
+        sockets as allowed). `address`: the client's, for TABS_PER_ADDRESS."""
         try:
             checked = Hello.model_validate(hello)
         except ValidationError as error:
@@ -222,11 +229,16 @@ class Programs:
         board = self.switchboard
         browser = PROGRAM_BROWSER + digest(checked.token)[:32]  # a key copied to another session takes nothing over
         key = f'{browser}/{checked.client_key}'
-        if (parked := self._parked.pop(key, None)) is not None and board.holds(parked.device):
+        if (parked := self._unpark(key)) is not None and board.holds(parked.device):
             return await self._resume(parked, send, close)
         service = await board.service_for(browser, user, checked.token)
+        if len(service.tabs) >= (most := board.guards.limits.program_sockets_per_session):
+            raise ProgramRefused(f'This session has {most} program sockets open, the most allowed. Close one first.')
         tab = ProgramTab(send, self.ice_servers, on_signed_out=lambda: self._signed_out(key, close))
-        device = await board.attach(service, new_id('p'), tab, tab_key=checked.client_key)
+        try:
+            device = await board.attach(service, new_id('p'), tab, tab_key=checked.client_key, address=address)
+        except TooManyTabs as refused:
+            raise ProgramRefused(str(refused)) from None
         return ProgramConnection(self, device, checked.token, tab, key)
 
     async def _resume(
@@ -242,10 +254,26 @@ class Programs:
         return connection
 
     def park(self, connection: 'ProgramConnection') -> None:
+        """Its socket dropped: its device stays for the grace period, for the program to take back."""
+        self._unpark(connection.key)
         self._parked[connection.key] = connection
+        board = self.switchboard
+        connection.gone_after = board.clock.call_later(board.timeouts.reconnect_grace_s, lambda: self._gone(connection))
+
+    def _unpark(self, key: str) -> 'ProgramConnection | None':
+        if (connection := self._parked.pop(key, None)) is not None and connection.gone_after is not None:
+            connection.gone_after.cancel()
+            connection.gone_after = None
+        return connection
+
+    async def _gone(self, connection: 'ProgramConnection') -> None:
+        """The program did not come back within the grace: its device goes, as a closed tab's does."""
+        if self._parked.get(connection.key) is connection:
+            self._unpark(connection.key)
+            await connection.device.detach()
 
     def _signed_out(self, key: str, close: Callable[[], None]) -> None:
-        self._parked.pop(key, None)
+        self._unpark(key)
         close()
 
     async def log_out(self, connection: ProgramConnection) -> None:

@@ -307,3 +307,31 @@ class Limits(BaseModel):
     unconnected_pages_per_address: int = Field(
         50, gt=0, description="the same per client address (IPv6: per /64); past it that address's oldest go"
     )
+    # what a person does by hand, each costing work for others (a write, a message to every tab, a whole list):
+    # far above what a hand does, so only a script meets them
+    dnd_changes_per_minute: int = Field(
+        20, gt=0, description='do not disturb switched on or off per user (each tells every online tab)'
+    )
+    searches_per_minute: int = Field(60, gt=0, description='people searches per user (a database query each)')
+    list_refreshes_per_minute: int = Field(
+        60, gt=0, description='whole online lists asked for per user (a page shown, a socket back, a program asking)'
+    )
+    mutes_per_minute: int = Field(60, gt=0, description="mute or unmute per user (each tells the call's tabs)")
+    browser_logs_per_minute: int = Field(
+        10, gt=0, description="log messages a browser page may write into the server's log"
+    )
+    # how much one person or address may hold open
+    tabs_per_user: int = Field(
+        40, gt=0, description="a user's tabs and program sockets at once, every browser and device together"
+    )
+    tabs_per_address: int = Field(
+        200, gt=0, description='tabs and program sockets from one client address (IPv6: per /64) in one process'
+    )
+    program_sockets_per_session: int = Field(
+        5, gt=0, description="program sockets one session's token may hold at once (a dropped one counts for its grace)"
+    )
+    outgoing_queue_max_bytes: int = Field(
+        1024 * 1024,
+        ge=64 * 1024,
+        description='what may wait to be sent on one socket; a client reading slower is disconnected (and reconnects)',
+    )

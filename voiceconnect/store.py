@@ -280,6 +280,12 @@ class Store:
             return await db.get(UserStateRow, name) or UserStateRow(name=name, do_not_disturb=False)
 
     async def set_user_state(self, name: str, **values: Any) -> None:
+        try:
+            await self._set_user_state(name, values)
+        except IntegrityError:  # two first writes at once (two tabs, a script): the other one made the row
+            await self._set_user_state(name, values)
+
+    async def _set_user_state(self, name: str, values: dict[str, Any]) -> None:
         async with self.sessions() as db, db.begin():
             row = await db.get(UserStateRow, name)
             if row is None:

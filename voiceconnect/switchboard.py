@@ -19,11 +19,11 @@ from .call_store import CallStore
 from .calls import Call, CallError, EndReason, ServiceUnavailable
 from .clock import Clock
 from .connection import ConnectionService
-from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab
+from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab, TooManyTabs
 from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut, SignOutReason
 from .hub import Hub
 from .people import People
-from .ratelimit import Limits
+from .ratelimit import Limits, address_key
 
 log = logging.getLogger('voiceconnect')
 Ending = SignOutReason
@@ -85,6 +85,7 @@ class Switchboard:
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
         self.devices: dict[str, Device] = {}
         self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
+        self._per_address: dict[str, int] = {}  # client address (its limit key) → devices attached from it here
         self.contacts: dict[str, Contact] = {}  # built-in contacts by name (the Sound test), listed for everyone
         # set by the backend (accounts in the store); without it (the core's unit tests) every session stays valid
         self.session_check: SessionCheck | None = None
@@ -150,16 +151,22 @@ class Switchboard:
 
     # tabs
 
-    async def attach(self, service: ConnectionService, device_id: str, tab: Tab, tab_key: str | None = None) -> Device:
+    async def attach(
+        self, service: ConnectionService, device_id: str, tab: Tab, tab_key: str | None = None, address: str = ''
+    ) -> Device:
         """A tab's document attaches. `tab_key` names the browser tab across reloads (NiceGUI's tab id, kept in
         the tab's sessionStorage): if the previous document of the same tab is still attached (its grace has
-        not run out), this one takes over its calls."""
-        device = Device(self, device_id, service.user, tab, tab_key, service.browser)
+        not run out), this one takes over its calls. `address`: the client's, for TABS_PER_ADDRESS. Raises
+        TooManyTabs past TABS_PER_USER or TABS_PER_ADDRESS: the tabs already open are never the ones to go."""
+        device = Device(self, device_id, service.user, tab, tab_key, service.browser, address_key(address))
+        key = device.reload_key
+        previous = await self.hub.previous_document(service.user, key, device_id) if key else None
+        await self._check_room(service, device, previous)
         self.devices[device_id] = device
         self._service_of[device_id] = service
         service.add_tab(device_id)
-        key = device.reload_key
-        previous = await self.hub.previous_document(service.user, key, device_id) if key else None
+        if device.address:
+            self._per_address[device.address] = self._per_address.get(device.address, 0) + 1
         await self.hub.attach(device)
         await self._mark_connected(service, device, True)
         if previous is not None:  # served here, by another process, or by one that died
@@ -170,6 +177,28 @@ class Switchboard:
                 await self.hub.detach(service.user, previous)
             await self.calls.move_device(service.user, previous, device_id)
         return device
+
+    async def _check_room(self, service: ConnectionService, device: Device, replacing: str | None) -> None:
+        """Refuse a device past the user's or the address's bound (the document it replaces makes room)."""
+        limits = self.guards.limits
+        others = set(await self.hub.devices_of(service.user)) - {replacing}
+        from_address = self._per_address.get(device.address, 0) if device.address else 0
+        if (replaced := self.devices.get(replacing or '')) is not None and replaced.address == device.address:
+            from_address -= 1
+        if len(others) < limits.tabs_per_user and from_address < limits.tabs_per_address:
+            return
+        if not service.tabs:  # a service made for this tab alone: it ends after the grace, as if its tab went
+            service.start_grace(self.clock, self.timeouts.reconnect_grace_s, lambda: self.end(service, 'expired'))
+        if len(others) >= limits.tabs_per_user:
+            why = f'{len(others)} tabs and programs open, the most one person may have at once'
+            self._log_refusal(service.user, why)
+            raise TooManyTabs(f'You have {why}. Close one, then try again.')
+        self._log_refusal(service.user, f'{from_address} tabs and programs open from their address')
+        raise TooManyTabs('Too many tabs and programs are open from your network address. Close one, then try again.')
+
+    def _log_refusal(self, user: str, why: str) -> None:
+        if self.guards.refusals_logged.hit(user) is None:  # a stream of refused tabs: a line a minute
+            log.warning('⚠️ Refused a tab of %s: %s', user, why, extra={'user': user})
 
     def holds(self, device: Device) -> bool:
         """Whether the device is still attached to a live service (not signed out, not closed)."""
@@ -206,7 +235,10 @@ class Switchboard:
             service.start_grace(self.clock, grace_s, lambda: self.end(service, 'expired'))
 
     async def _forget(self, device: Device) -> None:
-        self.devices.pop(device.id, None)
+        if self.devices.pop(device.id, None) is not None and device.address:
+            self._per_address[device.address] -= 1
+            if not self._per_address[device.address]:
+                del self._per_address[device.address]
         self._service_of.pop(device.id, None)
         await self.hub.detach(device.user, device.id)
 

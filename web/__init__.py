@@ -41,6 +41,7 @@ def session_cookie(settings: Settings) -> dict[str, Any]:
 
 def install(backend: Backend) -> None:
     nicegui_fixes.install(backend.settings.redis_timeout_s, backend.settings.redis_pool_size)
+    nicegui_fixes.socket_backpressure.set_bound(backend.settings.outgoing_queue_max_bytes)
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
     program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test

@@ -22,6 +22,7 @@ from voiceconnect import observe
 from voiceconnect.backend import Backend
 from voiceconnect.calls import CallState, EndReason
 
+from . import program_socket
 from .tabs import unconnected_pages
 
 RING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -42,6 +43,9 @@ class Now(Collector):
         yield GaugeMetricFamily('voiceconnect_online_users', 'users online', value=len(hub.online_users()))
         yield GaugeMetricFamily(
             'voiceconnect_connected_tabs', 'tabs of this process whose socket is up', value=hub.connected_tabs
+        )
+        yield GaugeMetricFamily(
+            'voiceconnect_program_sockets', 'program sockets this process holds', value=program_socket.held()
         )
         states = [call.state for call in self.backend.switchboard.calls.calls.values()]
         ringing = sum(state == CallState.RINGING for state in states)
@@ -91,7 +95,7 @@ class Metrics:
             self.calls.labels(str(outcome))  # present at 0 from the start: rate() needs the first sample
         for result in ('accepted', 'rejected', 'dropped'):
             self.signals.labels(result)
-        for limit in ('calls', 'signals', 'sign_in', 'sign_up'):
+        for limit in ('calls', 'signals', 'sign_in', 'sign_up', 'dnd_changes', 'searches', 'list_refreshes', 'mutes'):
             self.limited.labels(limit)
 
     def observe(self, happening: observe.Happening, fields: dict[str, Any]) -> None:

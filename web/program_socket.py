@@ -4,13 +4,15 @@ socket holding that token as a tab of its user (voiceconnect/programs.py says wh
 
 Every request on the namespace is answered through socket.io's acknowledgement: `{'call': …}`, `{}`, or
 `{'error': message}`; what the server has to say comes as events (`call`, `signal`, `presence`, `signed_out`,
-`service`), in order, through one queue per socket.
+`service`), in order, through one queue per socket. What waits there counts in the socket's bound
+(`OUTGOING_QUEUE_MAX_BYTES`, nicegui_fixes/socket_backpressure.py): a program that does not read is disconnected.
 
 `install` also lists the Sound test contact (voiceconnect/sound_test.py), a program inside the app.
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -26,21 +28,69 @@ from voiceconnect.programs import ProgramConnection, ProgramRefused, Programs
 from voiceconnect.sound_test import SOUND_TEST, SoundTest
 
 from .core import backend
+from .nicegui_fixes import socket_backpressure
 from .nicegui_fixes.socketio_server import socketio_server
 
 log = logging.getLogger('voiceconnect')
 NAMESPACE = '/program'
 SESSION_ROUTE = '/api/session'
 API_ROUTES = (SESSION_ROUTE,)  # every path under /api/ there is
-MAX_QUEUED = 1000  # events for a program that does not read them; beyond that its socket is closed
 CLOSE_AFTER_S = 5.0  # what is queued for a socket being closed (e.g. `signed_out`) goes out first, this long at most
+
+
+class Outbox:
+    """The events for one program socket, in order. What waits here counts in the socket's bound, like what waits
+    in engine.io's queue."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any], int] | None] = asyncio.Queue()
+        self.waiting = 0  # characters
+        self.ended = False  # its socket is gone: a device parked for the grace still sends, to nobody
+
+    def put(self, event: str, data: dict[str, Any]) -> bool:
+        """Queue an event; False (nothing queued) if it would pass the bound."""
+        if self.ended:
+            return True
+        size = len(json.dumps(data, default=str))
+        if self.waiting and self.waiting + size > socket_backpressure.Bound.max_bytes:
+            return False
+        self.waiting += size
+        self._queue.put_nowait((event, data, size))
+        return True
+
+    async def next(self) -> tuple[str, dict[str, Any]] | None:
+        """The next event to send; None once the socket is gone."""
+        if (item := await self._queue.get()) is None:
+            return None
+        event, data, size = item
+        self.waiting -= size
+        return event, data
+
+    def task_done(self) -> None:
+        """An event taken by `next` has been sent (or its socket is gone)."""
+        self._queue.task_done()
+
+    async def join(self) -> None:
+        """Until every event queued so far has been sent."""
+        await self._queue.join()
+
+    def end(self) -> None:
+        self.ended = True
+        self._queue.put_nowait(None)
+
+
+def client_address(environ: dict[str, Any]) -> str:
+    """The socket's client address as uvicorn saw it (after trusted proxy headers)."""
+    scope = environ.get('asgi.scope')
+    client = scope.get('client') if isinstance(scope, dict) else None
+    return str(client[0]) if isinstance(client, list | tuple) and client else ''
 
 
 class ProgramNamespace(socketio.AsyncNamespace):
     def __init__(self) -> None:
         super().__init__(NAMESPACE)
         self.connections: dict[str, ProgramConnection] = {}
-        self.outboxes: dict[str, asyncio.Queue[tuple[str, dict[str, Any]] | None]] = {}
+        self.outboxes: dict[str, Outbox] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -50,28 +100,34 @@ class ProgramNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         await backend().start()
-        outbox: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
-        self.outboxes[sid] = outbox
+        outbox = self.outboxes[sid] = Outbox()
         self._spawn(self._send_all(sid, outbox))
 
         def send(event: str, data: dict[str, Any]) -> None:
-            if outbox.qsize() >= MAX_QUEUED:
-                log.warning('⚠️ Program socket closed: it reads nothing (%d events waiting)', MAX_QUEUED)
-                self._close(sid)
-            else:
-                outbox.put_nowait((event, data))
+            if not outbox.put(event, data):
+                eio_sid = self.server.manager.eio_sid_from_sid(sid, NAMESPACE)
+                socket_backpressure.disconnect_slow_reader(str(eio_sid), outbox.waiting)
 
         try:
-            self.connections[sid] = await programs().connect(auth, send, lambda: self._close(sid))
+            connection = await programs().connect(auth, send, lambda: self._close(sid), client_address(environ))
         except (ProgramRefused, CallError) as refused:  # CallError: e.g. Redis does not answer just now
-            outbox.put_nowait(None)
+            self._forget(sid)  # a refused socket never connects, so no disconnect would ever let its outbox go
             raise socketio.exceptions.ConnectionRefusedError(str(refused)) from None
+        self.connections[sid] = connection
 
     async def on_disconnect(self, sid: str, reason: object = None) -> None:
-        if (outbox := self.outboxes.pop(sid, None)) is not None:
-            outbox.put_nowait(None)
+        self._forget(sid)
         if (connection := self.connections.pop(sid, None)) is not None:
             await connection.disconnected()
+
+    def _forget(self, sid: str) -> None:
+        if (outbox := self.outboxes.pop(sid, None)) is not None:
+            outbox.end()
+
+    def user_of(self, sid: str) -> str | None:
+        """The user of a program socket, for socket_backpressure's log line."""
+        connection = self.connections.get(sid)
+        return connection.device.user if connection is not None else None
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ('connect', 'disconnect'):
@@ -85,8 +141,8 @@ class ProgramNamespace(socketio.AsyncNamespace):
             log.exception('a program request %r failed', event[:40])
             return {'error': 'The server failed to handle this request.'}
 
-    async def _send_all(self, sid: str, outbox: 'asyncio.Queue[tuple[str, dict[str, Any]] | None]') -> None:
-        while (item := await outbox.get()) is not None:
+    async def _send_all(self, sid: str, outbox: Outbox) -> None:
+        while (item := await outbox.next()) is not None:
             with contextlib.suppress(Exception):  # a socket that is going away: its disconnect cleans up
                 await self.emit(item[0], item[1], to=sid)
             outbox.task_done()  # sent: `_close_after` waits for this, not only for the queue to be empty
@@ -97,10 +153,16 @@ class ProgramNamespace(socketio.AsyncNamespace):
         if (outbox := self.outboxes.get(sid)) is not None:
             self._spawn(self._close_after(sid, outbox))
 
-    async def _close_after(self, sid: str, outbox: 'asyncio.Queue[tuple[str, dict[str, Any]] | None]') -> None:
+    async def _close_after(self, sid: str, outbox: Outbox) -> None:
         with contextlib.suppress(TimeoutError):  # a socket that reads nothing is closed anyway
             await asyncio.wait_for(outbox.join(), CLOSE_AFTER_S)
         await self.disconnect(sid)
+
+
+def held() -> int:
+    """Program sockets the server holds (connected, or being let in), for /metrics."""
+    handler = socketio_server().namespace_handlers.get(NAMESPACE)
+    return len(handler.outboxes) if isinstance(handler, ProgramNamespace) else 0
 
 
 _programs: list[Programs] = []

@@ -20,7 +20,7 @@ import contextlib
 from nicegui import app, ui
 
 from voiceconnect.accounts import AccountError, SignedIn
-from voiceconnect.device import Device
+from voiceconnect.device import Device, TooManyTabs
 from voiceconnect.events import SignedOut
 
 from .core import backend
@@ -60,7 +60,11 @@ async def restore(tab: TabState) -> str | None:
     for name in candidates:
         if name and name in accounts:
             if await backend().accounts.resume(accounts[name]) == name:
-                await _attach(tab, SignedIn(name, accounts[name]))
+                try:
+                    await _attach(tab, SignedIn(name, accounts[name]))
+                except AccountError as refused:  # too many tabs open: the sign-in page says so
+                    tab.notice = str(refused)
+                    return None
                 return name
             _forget(tab, name)
     return None
@@ -150,7 +154,10 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
     switchboard = backend().switchboard
     service = await switchboard.service_for(tab.browser_id, signed_in.name, signed_in.token)
     browser_tab = BrowserTab(tab.client, backend().settings.ice_policy, signed_in.name)
-    device = await switchboard.attach(service, tab.client.id, browser_tab, tab.client.tab_id)
+    try:
+        device = await switchboard.attach(service, tab.client.id, browser_tab, tab.client.tab_id, tab.client.ip)
+    except TooManyTabs as refused:
+        raise AccountError(str(refused)) from None
     device.on(SignedOut, lambda event: _signed_out(tab, event))
     if not tab.client.has_socket_connection:
         await device.set_connected(False)

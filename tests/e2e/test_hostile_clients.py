@@ -81,7 +81,7 @@ def forged_signals(v: Victims) -> dict[str, object]:
     call_id, leg = v.call_id, v.bob_leg
     return {
         'offer as bob': {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': SDP},
-        'sdp of 65 KiB': {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': 'a' * (MAX_SDP + 1024)},
+        'sdp of 17 KiB': {'kind': 'offer', 'call_id': call_id, 'leg': leg, 'sdp': 'a' * (MAX_SDP + 1024)},
         'log forging kind': {'kind': f'x\n✅ Call answered: {v.mallory.name} → {v.alice.name}', 'call_id': call_id},
         'impersonating alice': {
             'kind': 'media_failed',
@@ -106,7 +106,7 @@ def forged_signals(v: Victims) -> dict[str, object]:
 # what the log says about the first five of them
 FIRST_REASONS = [
     'No such call.',
-    'String should have at most 65536 characters',
+    f'String should have at most {MAX_SDP} characters',
     'a signal is an object whose kind is one of',
     'Extra inputs are not permitted',
     'String should match pattern',

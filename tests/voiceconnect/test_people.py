@@ -1,6 +1,7 @@
 """Anyone by name, do not disturb, calls to people who are offline, recent and missed calls: what a person finds
 and is told, with the history in a real SQLite store."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -194,3 +195,53 @@ async def test_a_name_removed_and_made_again_starts_with_no_history_and_no_do_no
     await written(history)
     assert len(await new_bob.recent_calls()) == 1
     assert len(await alice.recent_calls()) == 3  # alice keeps every call she made
+
+
+# what a script could make of them: limits, and two writes at once
+
+
+async def test_do_not_disturb_switched_past_the_limit_is_refused_with_the_wait_and_told_to_nobody(
+    board: Switchboard, clock: FakeClock, logs: pytest.LogCaptureFixture
+) -> None:
+    alice, bob = await sign_in(board, 'alice'), await sign_in(board, 'bob')
+    for flip in range(20):
+        await alice.set_do_not_disturb(flip % 2 == 0)
+    tab_of(bob).clear()
+    with pytest.raises(CallError, match=r'^You switched Do not disturb too often\. Try again in 3 s\.$'):
+        await alice.set_do_not_disturb(True)
+    assert tab_of(bob).events == []  # nobody heard of the refused one
+    assert not await alice.do_not_disturb()
+    await clock.advance(3)
+    await alice.set_do_not_disturb(True)
+    assert await alice.do_not_disturb()
+    assert [line for line in log_lines(logs) if 'Rate limited' in line] == [
+        '⚠️ Rate limited: do not disturb changes by alice (retry in 3 s)'
+    ]
+
+
+async def test_searches_past_the_limit_are_refused_but_a_page_refreshing_its_results_is_not(
+    board: Switchboard, clock: FakeClock
+) -> None:
+    alice = await sign_in(board, 'alice')
+    for _ in range(60):
+        await alice.find_people('b')
+    with pytest.raises(CallError, match=r'^You searched too often\. Try again in 1 s\.$'):
+        await alice.find_people('b')
+    with pytest.raises(CallError, match='You searched too often'):
+        await alice.contacts()
+    assert [p.name for p in await alice.find_people('b', asked=False)] == ['bob']  # presence changed: re-drawn
+    assert await alice.contacts(asked=False) == []
+    await clock.advance(1)
+    assert [p.name for p in await alice.find_people('b')] == ['bob']
+
+
+async def test_a_search_longer_than_any_name_finds_nobody_without_a_query(board: Switchboard) -> None:
+    alice = await sign_in(board, 'alice')
+    assert await alice.find_people('b' * 33) == []
+    assert [p.name for p in await alice.find_people('b' * 1)] == ['bob']
+
+
+async def test_two_first_writes_of_a_users_state_at_once_both_land(store: Store) -> None:
+    """Two tabs (or a script) switching do not disturb for a user who never had a state row: no IntegrityError."""
+    await asyncio.gather(*(store.set_user_state('dave', do_not_disturb=on) for on in (True, False, True)))
+    assert (await store.user_state('dave')).do_not_disturb in (True, False)

@@ -304,3 +304,41 @@ async def test_another_session_with_the_same_client_key_takes_nothing_over(
     other, _ = await connect(programs, 'bot')  # a new sign-in: another session, same key
     assert other.device is not connection.device
     assert 'error' in await other.handle('accept', {'call_id': call_id})
+
+
+# how many sockets a session holds, and how long a dropped one stays
+
+
+async def test_a_session_holds_at_most_its_program_sockets(programs: Programs) -> None:
+    signed_in = await programs.sign_in('bot', PASSWORD, address='192.0.2.1')
+    hello = {'token': signed_in.token}
+    for n in range(5):
+        await programs.connect(hello | {'client_key': f'client-key-{n}'}, Socket().send, Socket().close)
+    with pytest.raises(ProgramRefused, match=r'^This session has 5 program sockets open, the most allowed\.'):
+        await programs.connect(hello | {'client_key': 'client-key-5'}, Socket().send, Socket().close)
+
+
+async def test_a_dropped_program_socket_goes_after_the_grace_while_another_of_its_session_lives(
+    programs: Programs, world: World, alice: Device
+) -> None:
+    """As a browser tab's closed page goes after its grace: its device no longer rings, nor holds a call."""
+    token = (await programs.sign_in('bot', PASSWORD, address='192.0.2.1')).token
+    stays = await programs.connect({'token': token, 'client_key': 'client-key-stays'}, Socket().send, Socket().close)
+    dropped = await programs.connect({'token': token, 'client_key': 'client-key-drops'}, Socket().send, Socket().close)
+    await dropped.disconnected()
+    await world.clock.advance(GRACE_S - 1)
+    assert programs.switchboard.holds(dropped.device)  # it may still come back
+    await world.clock.advance(2)
+    assert not programs.switchboard.holds(dropped.device)
+    assert programs.switchboard.holds(stays.device)
+    call = await alice.call_user('bot')
+    assert [leg for leg in world.calls.get(call.id).legs.values()] == [stays.device.id]  # type: ignore[union-attr]
+
+
+async def test_a_program_back_within_the_grace_keeps_its_device(programs: Programs, world: World) -> None:
+    connection, _ = await connect(programs)
+    await connection.disconnected()
+    await world.clock.advance(GRACE_S - 1)
+    back = await programs.connect({'token': connection.token, 'client_key': KEY}, Socket().send, Socket().close)
+    await world.clock.advance(GRACE_S)
+    assert back is connection and programs.switchboard.holds(back.device)

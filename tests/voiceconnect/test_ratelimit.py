@@ -357,3 +357,75 @@ async def test_signals_per_second_is_a_setting(clock: FakeClock, recorder: FakeR
 @pytest.fixture(autouse=True)
 def _warnings_are_captured(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger='voiceconnect')
+
+
+# every other event a person causes, per user
+
+
+async def test_mute_flipped_past_the_limit_is_refused_and_the_peer_hears_no_more(
+    world: World, alice: Device, bob: Device, logs: pytest.LogCaptureFixture
+) -> None:
+    call_id = await talk(alice, bob)
+    for flip in range(60):
+        await alice.set_muted(call_id, flip % 2 == 0)
+    tab_of(bob).clear()
+    with pytest.raises(CallError, match=r'^You muted and unmuted too often\. Try again in 1 s\.$'):
+        await alice.set_muted(call_id, True)
+    assert tab_of(bob).views == []
+    await world.clock.advance(1)
+    assert (await alice.set_muted(call_id, True)).me_muted
+    assert [line for line in log_lines(logs) if 'Rate limited' in line] == [
+        '⚠️ Rate limited: mutes by alice (retry in 1 s)'
+    ]
+
+
+async def test_the_whole_online_list_asked_for_past_the_limit_is_refused(world: World, alice: Device) -> None:
+    for _ in range(60):
+        alice.list_online_users()
+    with pytest.raises(CallError, match=r'^The online list was asked for too often\. Try again in 1 s\.$'):
+        alice.list_online_users()
+    assert alice.online_users() == ()  # what the server reads for itself is not counted
+    await world.clock.advance(1)
+    assert alice.list_online_users() == ()
+
+
+@pytest.mark.parametrize(
+    ('limits', 'action'),
+    [
+        (Limits(mutes_per_minute=2), 'mute'),
+        (Limits(list_refreshes_per_minute=2), 'list'),
+    ],
+)
+async def test_the_limits_on_user_events_are_settings(
+    clock: FakeClock, recorder: FakeRecorder, limits: Limits, action: str
+) -> None:
+    world = World(clock, recorder, make_board(clock, recorder, limits))
+    alice, bob = await world.tab('alice'), await world.tab('bob')
+    call_id = await talk(alice, bob)
+
+    async def once() -> None:
+        if action == 'mute':
+            await alice.set_muted(call_id, True)
+        else:
+            alice.list_online_users()
+
+    await once()
+    await once()
+    with pytest.raises(CallError, match='Try again in 30 s'):
+        await once()
+
+
+async def test_calling_a_name_nobody_can_have_says_so_with_a_short_quoted_prefix(world: World, alice: Device) -> None:
+    for name, shown in [
+        ('x' * 100_000, "'xxxxxxxxxxxxxxxxxxxx…'"),
+        ('bob\n✅ Call answered: x', "'bob\\n✅ Call answered:…'"),
+        ('', "''"),
+    ]:
+        with pytest.raises(CallError) as refused:
+            await alice.call_user(name)
+        assert str(refused.value) == f'There is nobody called {shown}.'
+    for _ in range(10):  # none of them rings anyone, nor counts as a call attempt
+        with pytest.raises(CallError):
+            await alice.call_user('')
+    assert world.recorder.created == []
+    assert (await alice.call_user('dave')).peer == 'dave'

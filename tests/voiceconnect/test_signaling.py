@@ -3,6 +3,7 @@
 import pytest
 
 from voiceconnect.device import Device
+from voiceconnect.signals import MAX_SDP
 
 from .helpers import CANDIDATE, SDP, World, answer_signal, candidate, leg_of, offer, ring, tab_of
 
@@ -82,7 +83,7 @@ async def test_negotiation_continues_on_the_answered_leg(alice: Device, bob: Dev
 
 async def test_a_large_sdp_is_relayed_unchanged(alice: Device, bob: Device) -> None:
     call_id = await ring(alice, bob)
-    sdp = SDP * 1000
+    sdp = SDP * (MAX_SDP // len(SDP))  # as large as allowed
     await bob.signal(offer(call_id, leg_of(bob, call_id), sdp))
     assert tab_of(alice).relayed[0]['sdp'] == sdp
 

@@ -1,6 +1,7 @@
 """The NiceGUI fixes are guarded by the version they were written for, and the upstream behaviours they fix are
 still there (each test here fails once NiceGUI changes that behaviour, and its fix can go). The resync and
-socket guard fixes have theirs in test_resync.py and test_socket_guard.py."""
+socket guard fixes have theirs in test_resync.py and test_socket_guard.py, the socket backpressure fix in
+test_socket_backpressure.py."""
 
 import asyncio
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import uuid
 from typing import Any
 
+import engineio
 import httpx
 import nicegui
 import pytest
@@ -26,6 +28,7 @@ from web.nicegui_fixes import (
     check_version,
     redis_storage,
     session_binding,
+    socket_origin,
     socket_ping,
 )
 
@@ -254,3 +257,33 @@ async def test_with_the_fix_a_browser_id_made_for_this_request_costs_redis_nothi
         assert redis_server.connected_clients() == before  # not read, not subscribed: nothing opened at all
     finally:
         await feed.close()
+
+
+# socket_origin: NiceGUI's socket.io server takes any Origin, with credentials
+
+
+def _environ(origin: str, host: str = '127.0.0.1:8080', scheme: str = 'ws', **headers: str) -> dict[str, Any]:
+    return {'HTTP_ORIGIN': origin, 'HTTP_HOST': host, 'asgi.scope': {'type': 'websocket', 'scheme': scheme}, **headers}
+
+
+def test_nicegui_alone_lets_any_origin_open_the_socket() -> None:
+    assert socket_origin.upstream == '*'
+    server = engineio.AsyncServer(async_mode='asgi', cors_allowed_origins=socket_origin.upstream)
+    assert server._cors_allowed_origins(_environ('https://evil.example')) is None  # None: every origin is allowed
+
+
+def test_with_the_fix_only_the_apps_own_origin_opens_the_socket() -> None:
+    same = socket_origin.same_origin
+    assert same('http://127.0.0.1:8080', _environ('http://127.0.0.1:8080'))
+    assert same('https://127.0.0.1:8080', _environ('https://127.0.0.1:8080', scheme='wss'))  # SSL_CERTFILE
+    behind_tls_proxy = _environ('https://voice.example.org', host='voice.example.org', scheme='wss')
+    assert same('https://voice.example.org', behind_tls_proxy)  # uvicorn took X-Forwarded-Proto from the proxy
+    forwarded = _environ('https://voice.example.org', HTTP_X_FORWARDED_HOST='voice.example.org')
+    assert same('https://voice.example.org', forwarded | {'HTTP_X_FORWARDED_PROTO': 'https'})
+    for foreign in ('https://evil.example', 'http://127.0.0.1:8081', 'https://127.0.0.1:8080', 'null'):
+        assert not same(foreign, _environ(foreign)), foreign
+    assert not same(None, _environ(''))
+
+
+async def test_the_app_installs_the_origin_check(user: User) -> None:
+    assert core.sio.eio.cors_allowed_origins is socket_origin.same_origin

@@ -121,6 +121,8 @@ async def renew(request: Request) -> Response:
     """POST from this app's own page at Log out: the browser's accounts move to a new id."""
     if not _from_this_app(request):
         return Response(status_code=403)
+    if not app.storage.user:  # nothing was ever signed in here: no id to protect, and no storage to make for it
+        return Response(status_code=204)
     kept = await _switch_to_new_id(request)
     app.storage.user.update(kept)
     return Response(status_code=204)

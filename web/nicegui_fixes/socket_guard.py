@@ -8,7 +8,8 @@ the `log` message wrote any text at any level (newlines included) into the serve
 
 `install` wraps NiceGUI's socket handlers: `event`, `javascript_response`, `ack` and `log` are accepted only for
 the client whose handshake this socket made (NiceGUI puts the socket in a room named after that client); a
-malformed message is dropped; a `log` from the browser is logged as one quoted, bounded line naming its user.
+malformed message is dropped; a `log` from the browser is logged as one quoted, bounded line naming its user, at
+most `BROWSER_LOGS_PER_MINUTE` per page (then one line a minute says how many were dropped).
 
 Still needed upstream while `test_without_the_guard_nicegui_lets_the_forged_click_through`
 (tests/web/test_socket_guard.py) passes.
@@ -20,6 +21,10 @@ from typing import Any
 
 from nicegui import Client, core
 
+from voiceconnect.backend import Backend
+from voiceconnect.ratelimit import RateLimiter
+
+from ..core import backend
 from ..tabs import tab_of
 
 log = logging.getLogger('voiceconnect')
@@ -51,12 +56,12 @@ def _own_client_only(name: str, handler: Handler) -> Handler:
         if problem == GONE:  # e.g. a page from before a server restart, about to reload: NiceGUI ignores it too
             return None
         if problem is not None:
-            log.warning('⚠️ Rejected socket message from %s: %s %s', _who(sid), name, problem)
+            log.warning('⚠️ Rejected socket message from %s: %s %s', who(sid), name, problem)
             return None
         try:
             return handler(sid, msg)
         except Exception as error:  # NiceGUI's parsing of a frame a browser would never send
-            log.warning('⚠️ Rejected socket message from %s: malformed %s (%s)', _who(sid), name, type(error).__name__)
+            log.warning('⚠️ Rejected socket message from %s: malformed %s (%s)', who(sid), name, type(error).__name__)
             return None
 
     guarded.guarded = True  # type: ignore[attr-defined]
@@ -75,16 +80,36 @@ def _problem(sid: str, name: str, msg: Any) -> str | None:
     return None
 
 
+_log_limits: dict[Backend, RateLimiter[str]] = {}  # per page (client id), on the backend's clock
+
+
+def _browser_logs() -> RateLimiter[str]:
+    current = backend()
+    if current not in _log_limits:
+        _log_limits.clear()  # tests build the app again: the limiter goes with the backend
+        _log_limits[current] = RateLimiter(current.settings.browser_logs_per_minute, 60.0, current.switchboard.clock)
+    return _log_limits[current]
+
+
 def _browser_log(sid: str, msg: dict[str, Any]) -> None:
     """NiceGUI's browser side logs only 'message too long'; whatever a browser says is quoted and bounded."""
+    if (limited := _browser_logs().hit(msg['client_id'])) is not None:
+        if limited.report:
+            log.warning(
+                '⚠️ Rate limited: browser log messages from %s (%d dropped, retry in %s; reported once a minute)',
+                who(sid),
+                limited.refused,
+                limited.wait,
+            )
+        return
     text = repr(str(msg['message'])[:MAX_LOGGED])
-    log.warning('🌐 Browser of %s says: %s', _who(sid), text)
+    log.warning('🌐 Browser of %s says: %s', who(sid), text)
 
 
 def _well_formed_handshake(handler: Callable[[str, Any], Awaitable[bool]]) -> Callable[[str, Any], Awaitable[bool]]:
     async def guarded(sid: str, data: Any = None, *_: Any) -> bool:
         if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ('client_id', 'tab_id')):
-            log.warning('⚠️ Rejected socket message from %s: malformed handshake', _who(sid))
+            log.warning('⚠️ Rejected socket message from %s: malformed handshake', who(sid))
             return False
         return await handler(sid, data)
 
@@ -98,7 +123,7 @@ def _rooms(sid: str) -> list[str]:
         return []
 
 
-def _who(sid: str) -> str:
+def who(sid: str) -> str:
     """The user on this socket's page, for the log (a socket before its handshake has none)."""
     for room in _rooms(sid):  # the page's client id
         if room in Client.instances and (tab := tab_of(room)) is not None and tab.device is not None:
