@@ -30,8 +30,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
 from voiceconnect.testing.harness import CHROMIUM, AppServer, chromium_args, write_tone_wav
 
 ROOT = Path(__file__).resolve().parents[1]

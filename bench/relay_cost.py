@@ -23,12 +23,13 @@ import socketio
 from redis.asyncio import Redis
 
 from bench.presence_load import cpu_seconds
-from voiceconnect.backend import shared_switchboard
 from voiceconnect.clock import LoopClock
-from voiceconnect.device import Device
-from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.cluster.switchboard import shared_switchboard
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.settings import Timeouts
 from voiceconnect.testing.harness import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,9 +5,10 @@ import asyncio
 from nicegui import background_tasks, ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from voiceconnect.calls import CallState
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Presence, PresenceChanged
+from voiceconnect.calls.machine import CallState
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, Presence, PresenceChanged
 from web.tabs import TabState, current_device, current_tab, subscribe
 
 from .actions import place_call

@@ -7,9 +7,9 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.calls import CallError
-from voiceconnect.device import Device
-from voiceconnect.events import Presence, PresenceChange
+from voiceconnect.calls.machine import CallError
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import Presence, PresenceChange
 
 from .actions import first_arg
 

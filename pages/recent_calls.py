@@ -8,8 +8,8 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.device import Device
-from voiceconnect.events import CallView
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
 
 from . import format
 from .actions import first_arg

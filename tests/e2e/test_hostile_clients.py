@@ -16,7 +16,7 @@ import pytest
 import socketio
 from playwright.sync_api import expect
 
-from voiceconnect.signals import MAX_SDP
+from voiceconnect.calls.signals import MAX_SDP
 from voiceconnect.testing.harness import AppServer, Person, wait_for_tone, wait_until
 
 from .conftest import accept, call

@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
 from voiceconnect.testing.harness import (
     PROJECT_DIR,
     TONES_HZ,

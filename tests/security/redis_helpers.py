@@ -15,7 +15,7 @@ import httpx
 import pytest
 import socketio
 
-from voiceconnect.calls import Call, new_id
+from voiceconnect.calls.machine import Call, new_id
 from voiceconnect.client.voice_client import NAMESPACE, SOCKETIO_PATH
 from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer
 

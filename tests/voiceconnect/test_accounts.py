@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from voiceconnect import accounts as accounts_module
-from voiceconnect.accounts import WRONG_CREDENTIALS, AccountError, Accounts
 from voiceconnect.clock import FakeClock
+from voiceconnect.people.accounts import WRONG_CREDENTIALS, AccountError, Accounts
+from voiceconnect.people.db import SessionRow, Store, UserRow
 from voiceconnect.ratelimit import Limits
-from voiceconnect.store import SessionRow, Store, UserRow
 
 PASSWORD = 'correct horse'
 

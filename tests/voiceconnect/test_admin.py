@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
 from voiceconnect.testing.harness import PROJECT_DIR
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from voiceconnect.calls import EndReason
+from voiceconnect.calls.machine import EndReason
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.history import STOP_WAIT_S, CallHistory
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.store import CallRow, Store
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
+from voiceconnect.people.db import CallRow, Store
+from voiceconnect.people.history import STOP_WAIT_S, CallHistory
+from voiceconnect.settings import Timeouts
 from voiceconnect.testing.harness import PROJECT_DIR
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, answer, ring, tab_of, talk

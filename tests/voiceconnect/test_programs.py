@@ -1,4 +1,4 @@
-"""Programs as participants (voiceconnect/programs.py): a program's socket is a tab of its user. Its sign-in is the
+"""Programs as participants (voiceconnect/programs/tabs.py): a program's socket is a tab of its user. Its sign-in is the
 form's (same limits), its connection needs a live session of that user, and every request goes through the same
 authority checks, validation and rate limits as a browser tab's."""
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from voiceconnect.accounts import TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS, AccountError, Accounts
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.programs import NOT_SIGNED_IN, ProgramConnection, ProgramRefused, Programs
+from voiceconnect.connections.device import Device
+from voiceconnect.people.accounts import TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS, AccountError, Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.programs.tabs import NOT_SIGNED_IN, ProgramConnection, ProgramRefused, Programs
 from voiceconnect.ratelimit import Limits
-from voiceconnect.store import Store
 
 from .helpers import GRACE_S, World, leg_of, make_board, offer, tab_of
 

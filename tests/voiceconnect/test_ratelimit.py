@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from voiceconnect.calls import CallError, CallState
+from voiceconnect.calls.machine import CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device, SignalsDropped
+from voiceconnect.connections.device import Device, SignalsDropped
 from voiceconnect.ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 
 from .helpers import (

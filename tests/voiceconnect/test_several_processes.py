@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from voiceconnect.backend import shared_switchboard
-from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.calls.machine import CallError, CallState, EndReason
 from voiceconnect.clock import LoopClock
-from voiceconnect.device import Device
-from voiceconnect.events import ServiceInterrupted
+from voiceconnect.cluster.pool import connect
+from voiceconnect.cluster.redis_call_store import RedisCallStore
+from voiceconnect.cluster.redis_hub import RedisHub
+from voiceconnect.cluster.switchboard import shared_switchboard
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import ServiceInterrupted
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.redis_hub import RedisHub
-from voiceconnect.redis_pool import connect
-from voiceconnect.redis_store import RedisCallStore
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.settings import Timeouts
 from voiceconnect.testing.harness import RedisServer
 
 from .helpers import FakeRecorder, FakeTab, log_lines, media_up, tab_of

@@ -18,7 +18,7 @@ from nicegui.persistence import RedisPersistentDict
 from nicegui.testing import User
 
 from tests.simulated import sign_up
-from voiceconnect.redis_pool import connect
+from voiceconnect.cluster.pool import connect
 from voiceconnect.testing.harness import PROJECT_DIR, RedisServer
 from web import nicegui_fixes
 from web.nicegui_fixes import (

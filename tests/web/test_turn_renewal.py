@@ -7,10 +7,11 @@ import asyncio
 import json
 import re
 
-from voiceconnect.calls import CallState, EndReason
+from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.calls.views import CallView
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged
 from voiceconnect.turn import IcePolicy
 from web.tabs import BrowserTab
 

@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
-from . import observe
-from .clock import Clock, LoopClock
-from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
-from .store import SessionInfo, Store, UserRow, hash_token
+from .. import observe
+from ..clock import Clock, LoopClock
+from ..ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
+from .db import SessionInfo, Store, UserRow, hash_token
 
 log = logging.getLogger('voiceconnect')
 
