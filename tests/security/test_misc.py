@@ -18,11 +18,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 import socketio
-from misc_helpers import coturn_log, gauge, get, last_headers, readme_block, rss_mb
 from playwright.sync_api import Playwright
 
 from voiceconnect.logs import MAX_MESSAGE
 from voiceconnect.testing.harness import PROJECT_DIR, AppServer, launch_person, wait_until
+
+from .misc_helpers import coturn_log, gauge, get, last_headers, readme_block, rss_mb
 
 T = TypeVar('T')
 
