@@ -13,7 +13,7 @@ import engineio
 import httpx
 import nicegui
 import pytest
-from nicegui import Client, app, core
+from nicegui import Client, app, core, ui
 from nicegui.persistence import RedisPersistentDict
 from nicegui.testing import User
 
@@ -26,6 +26,7 @@ from web.nicegui_fixes import (
     UntestedNiceGUI,
     browser_session,
     check_version,
+    page_elements,
     redis_storage,
     session_binding,
     socket_origin,
@@ -287,3 +288,38 @@ def test_with_the_fix_only_the_apps_own_origin_opens_the_socket() -> None:
 
 async def test_the_app_installs_the_origin_check(user: User) -> None:
     assert core.sio.eio.cors_allowed_origins is socket_origin.same_origin
+
+
+# page_elements: NiceGUI's simulated user finds a custom element's text only through a private hook
+
+
+class BrowserRows(ui.element):
+    """Like the online list: its rows are drawn by its JavaScript from data, so NiceGUI has no text of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._props['rows'] = [['carol', 'online']]
+
+    def shown_text(self) -> list[str | None]:
+        return ['carol']
+
+
+class ShownBrowserRows(page_elements.ShownText, BrowserRows):
+    pass
+
+
+async def test_without_shown_text_the_simulated_user_sees_nothing_of_a_custom_element(user: User) -> None:
+    await user.open('/login')
+    with user.client or pytest.fail('no page'):
+        BrowserRows()
+    with pytest.raises(AssertionError):
+        await user.should_see('carol', retries=1)
+
+
+async def test_with_shown_text_the_simulated_user_sees_what_the_element_says_it_shows(user: User) -> None:
+    await user.open('/login')
+    with user.client or pytest.fail('no page'):
+        ShownBrowserRows()
+        page_elements.TextTag('h2', 'Recent calls')
+    await user.should_see('carol')
+    await user.should_see('Recent calls')
