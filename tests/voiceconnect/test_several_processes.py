@@ -28,7 +28,7 @@ from .helpers import FakeRecorder, FakeTab, log_lines, media_up, tab_of
 RING_S = 1.5
 GRACE_S = 5.0  # longer than a dead process's heartbeat takes to lapse (3 s)
 TIMEOUTS = Timeouts(ring_timeout_s=RING_S, reconnect_grace_s=GRACE_S, media_timeout_s=5)
-LIMITS = Limits(call_attempts_per_minute=1000)
+LIMITS = Limits(calls_per_minute=1000)  # a misspelt name is refused now (it ran with the default)
 
 
 class Process:
