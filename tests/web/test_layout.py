@@ -5,6 +5,7 @@ of one of NiceGUI's private element hooks (`_displayed_contents`). The layering 
 import-linter (pyproject.toml)."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,39 @@ def test_the_check_sees_what_the_fixes_do() -> None:
         'line 19: imports from deep inside NiceGUI, nicegui.elements.mixins.text_element',
         "line 29: overrides NiceGUI's private _displayed_contents",
     ]
+
+
+# the README's architecture: the folder list as the tree is
+
+
+def readme_tree() -> dict[str, set[str]]:
+    """The README's architecture block as {folder: the modules and folders listed under it}."""
+    readme = (PROJECT_DIR / 'README.md').read_text()
+    block = readme.split('## Architecture\n\n```\n', 1)[1].split('```', 1)[0]
+    tree: dict[str, set[str]] = {}
+    parents: list[tuple[int, str]] = []  # (indent, folder) of the folders the current line is inside
+    for line in block.splitlines():
+        if not (match := re.match(r'^( *)([a-z_]+/|[a-z_]+)(?:\s{2,}|$)', line)) or '.' in match[2]:
+            continue  # the browser drawing, main.py, and descriptions that go on
+        indent, name = len(match[1]), match[2]
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        parent = parents[-1][1] if parents else ''
+        if parent:
+            tree.setdefault(parent, set()).add(name.rstrip('/'))
+        if name.endswith('/'):
+            parents.append((indent, parent + name))
+            tree.setdefault(parent + name, set())
+    return tree
+
+
+def modules_in(folder: Path) -> set[str]:
+    modules = {p.stem for p in folder.glob('*.py') if p.stem != '__init__'}
+    return modules | {p.parent.name for p in folder.glob('*/__init__.py')}
+
+
+def test_the_readme_lists_every_module_of_the_tree_and_only_those() -> None:
+    tree = readme_tree()
+    assert {'pages/', 'web/', 'web/nicegui_fixes/', 'voiceconnect/', 'voiceconnect/calls/'} <= tree.keys()
+    for folder, listed in tree.items():
+        assert listed == modules_in(PROJECT_DIR / folder), folder
