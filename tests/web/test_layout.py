@@ -75,7 +75,7 @@ def readme_tree() -> dict[str, set[str]]:
     tree: dict[str, set[str]] = {}
     parents: list[tuple[int, str]] = []  # (indent, folder) of the folders the current line is inside
     for line in block.splitlines():
-        if not (match := re.match(r'^( *)([a-z_]+/|[a-z_]+)(?:\s{2,}|$)', line)) or '.' in match[2]:
+        if not (match := re.match(r'^( *)([a-z_]+/|[a-z_]+)(?:\s+|$)', line)) or '.' in match[2]:
             continue  # the browser drawing, main.py, and descriptions that go on
         indent, name = len(match[1]), match[2]
         while parents and parents[-1][0] >= indent:
