@@ -9,8 +9,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from voiceconnect import accounts as accounts_module
 from voiceconnect.clock import FakeClock
+from voiceconnect.people import accounts as accounts_module
 from voiceconnect.people.accounts import WRONG_CREDENTIALS, AccountError, Accounts
 from voiceconnect.people.db import SessionRow, Store, UserRow
 from voiceconnect.ratelimit import Limits

@@ -210,10 +210,10 @@ async def test_ice_servers_come_only_with_a_call_the_program_carries(
 async def test_refusals_carry_a_code_the_program_reads(programs: Programs, alice: Device) -> None:
     """One wire format (voiceconnect/wire.py): a program reads why from the code, never from the words."""
     connection, _ = await connect(programs)
-    assert (await connection.handle('call_user', {'name': 'nobody'}))['code'] == 'not_found'
+    assert (await connection.handle('call_user', {'name': 'no such name'}))['code'] == 'not_found'
     assert (await connection.handle('call_user', {'name': 'Sound test/alice'}))['code'] == 'offline'
     await alice.call_user('bot')
-    assert (await connection.handle('call_user', {'name': 'alice'}))['code'] == 'in_call'
+    assert (await connection.handle('call_user', {'name': 'carol'}))['code'] == 'in_call'  # bot's phone rings
     assert (await connection.handle('format_disk', {}))['code'] == 'refused'
 
 

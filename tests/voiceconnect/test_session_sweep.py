@@ -96,7 +96,10 @@ async def test_a_removed_accounts_call_ends_and_its_program_socket_is_closed(
     assert socket.closed
     view = tab_of(bob).last_view(call_id)
     assert (view.state, view.end_reason) == (CallState.ENDED, EndReason.MISSED)  # as if alice had logged out
-    assert (await program.handle('call_user', {'name': 'bob'})) == {'error': 'You are signed out here.'}
+    assert (await program.handle('call_user', {'name': 'bob'})) == {
+        'error': 'You are signed out here.',
+        'code': 'signed_out',
+    }
 
 
 async def test_a_session_at_its_maximum_age_ends_its_tabs_even_while_they_are_in_use(

@@ -62,6 +62,7 @@ def test_the_check_sees_what_the_fixes_do() -> None:
     assert internal_uses(FIXES / 'page_elements.py') == [
         'line 19: imports from deep inside NiceGUI, nicegui.elements.mixins.text_element',
         "line 29: overrides NiceGUI's private _displayed_contents",
+        'line 30: uses private ._displayed_contents',
     ]
 
 

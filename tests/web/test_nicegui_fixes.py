@@ -304,7 +304,7 @@ class BrowserRows(ui.element):
         return ['carol']
 
 
-class ShownBrowserRows(page_elements.ShownText, BrowserRows):
+class ShownBrowserRows(BrowserRows, page_elements.ShownText):
     pass
 
 
