@@ -18,6 +18,7 @@ Usage: `scripts/bench.sh presence_load [--sizes 25,100,250] [--rounds 10] [--rin
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -291,7 +292,7 @@ async def voiceconnect_run(
         names = [CALLER, CALLEE, *others]
         contexts = [await browsers.context() for _ in names]
         pages = await in_batches(
-            [lambda c=c, u=u: sign_in(c, server.url, u) for c, u in zip(contexts, names, strict=True)]
+            [functools.partial(sign_in, c, server.url, u) for c, u in zip(contexts, names, strict=True)]
         )
         newcomer_context = await browsers.context()
         await newcomer_context.add_init_script(NOTE_CONNECTED)
@@ -334,7 +335,9 @@ async def floor_run(playwright: Playwright, n: int, rounds: int, tmp: Path) -> R
             await page.get_by_text('Online now').wait_for()
             return page
 
-        pages = await in_batches([lambda c=c: open_page(c) for c in [await browsers.context() for _ in range(n)]])
+        pages = await in_batches(
+            [functools.partial(open_page, c) for c in [await browsers.context() for _ in range(n)]]
+        )
         await settle(pid, IDLE_S)
         result = Result('bare NiceGUI', n, (rss_mb(pid) - idle_rss) / n)
         newcomer_context = await browsers.context()

@@ -16,7 +16,7 @@ SENT_TRACK_ID = """(() => {
 })()"""
 
 
-def recent(page: Page):  # type: ignore[no-untyped-def]
+def recent(page: Page):
     """The Recent calls list (after its heading)."""
     return page.locator('#vc-recent-calls + *')
 

@@ -25,7 +25,7 @@ def talking(alice: Person, bob: Person) -> str:
     return alice.page.url.rsplit('/', 1)[-1]
 
 
-def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, people) -> None:
     alice, bob = people(2)
     talking(alice, bob)
     for person in (alice, bob):
@@ -34,7 +34,7 @@ def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, 
     assert 'Rate limited' not in vc_server.log_text()
 
 
-def test_a_tab_flooding_signals_is_told_once_and_the_call_goes_on(vc_server: AppServer, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_tab_flooding_signals_is_told_once_and_the_call_goes_on(vc_server: AppServer, people) -> None:
     alice, bob = people(2)
     call_id = talking(alice, bob)
     bob.page.evaluate(FLOOD, call_id)

@@ -242,7 +242,7 @@ def test_a_session_cookie_copied_before_log_out_is_worthless_after_it(
 
     def thief_opens(path: str) -> Page:
         context = carol.browser.new_context()
-        context.add_cookies(cookies)  # what an attacker copied from Carol's browser
+        context.add_cookies(cookies)  # type: ignore[arg-type]  # what an attacker copied from Carol's browser
         page = context.new_page()
         page.goto(server.url + path)
         return page
@@ -288,7 +288,7 @@ def test_a_cookie_copied_before_log_out_stays_worthless_after_the_owner_signs_in
     expect(dave.page.get_by_text(f'Signed in as {dave.name}')).to_be_visible()  # his browser still knows him
 
     thief = dave.browser.new_context()
-    thief.add_cookies(cookies)
+    thief.add_cookies(cookies)  # type: ignore[arg-type]  # Playwright types what it gives and takes apart
     page = thief.new_page()
     try:
         for path in ('/', '/login'):

@@ -3,6 +3,7 @@ carries voice both ways through it; coturn refuses an expired and a tampered cre
 credentials that expire, never the secret."""
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -60,7 +61,7 @@ def test_a_relay_only_call_carries_voice_both_ways_through_turn(
     wait_for_tone(alice.page, bob.tone_hz)
     wait_for_tone(bob.page, alice.tone_hz)
     for person in (alice, bob):
-        pair = wait_until(lambda p=person: peek(p.page, SELECTED_PAIR), f'{person.name} has a selected pair')
+        pair = wait_until(functools.partial(peek, person.page, SELECTED_PAIR), f'{person.name} has a selected pair')
         assert pair == ['relay', 'relay'], pair
         config = peek(person.page, ICE_CONFIG)
         assert config['iceTransportPolicy'] == 'relay'

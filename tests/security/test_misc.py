@@ -168,7 +168,10 @@ MUST_BE_DENIED = [
 ]  # fmt: skip
 
 
-def denied_ranges(config: str) -> list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]]:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def denied_ranges(config: str) -> list[tuple[Address, Address]]:
     ranges = []
     for value in re.findall(r'^denied-peer-ip=(\S+)$', config, re.MULTILINE):
         first, _, last = value.partition('-')
@@ -176,11 +179,25 @@ def denied_ranges(config: str) -> list[tuple[ipaddress.IPv4Address | ipaddress.I
     return ranges
 
 
+def _within(address: Address, first: Address, last: Address) -> bool:
+    if isinstance(address, ipaddress.IPv4Address):
+        return (
+            isinstance(first, ipaddress.IPv4Address)
+            and isinstance(last, ipaddress.IPv4Address)
+            and first <= address <= last
+        )
+    return (
+        isinstance(first, ipaddress.IPv6Address)
+        and isinstance(last, ipaddress.IPv6Address)
+        and first <= address <= last
+    )
+
+
 def test_the_readmes_coturn_config_is_read_by_coturn_and_denies_private_and_reserved_peers(tmp_path: Path) -> None:
     config = readme_block(PROJECT_DIR / 'README.md', TURN_CONFIG_HEADING)
     ranges = denied_ranges(config)
     for address in map(ipaddress.ip_address, MUST_BE_DENIED):
-        assert any(first.version == address.version and first <= address <= last for first, last in ranges), address
+        assert any(_within(address, first, last) for first, last in ranges), address
     for option in ('no-tcp-relay', 'no-multicast-peers', 'user-quota=', 'total-quota='):
         assert re.search(rf'^{option}', config, re.MULTILINE), option
     log = coturn_log(config, tmp_path)

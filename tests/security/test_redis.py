@@ -138,7 +138,7 @@ def test_the_sweep_gets_past_stale_and_undecodable_deadlines_to_an_orphaned_call
         shared = Redis.from_url(own_redis.url)
         long_ago = time.time() - 3600
         shared.zadd('vc:deadlines', {f'cStale{i}': long_ago + i for i in range(150)})  # calls gone, ids left
-        shared.zadd('vc:deadlines', {b'\xff\xfe not text': long_ago, 'cCorrupt': long_ago})
+        shared.zadd('vc:deadlines', {b'\xff\xfe not text': long_ago, 'cCorrupt': long_ago})  # type: ignore[type-var]
         shared.set('vc:call:cCorrupt', b'{not json')
         call = orphan_call(caller, callee, rings_until=time.time() + 1)
         with shared.pipeline() as pipe:

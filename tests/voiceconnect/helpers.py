@@ -120,7 +120,7 @@ def settle(awaitable: Awaitable[T]) -> T:
     try:
         steps.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     raise AssertionError('the in-memory core waited for something')
 
 

@@ -200,7 +200,7 @@ async def test_rows_of_calls_ended_while_another_program_locks_the_database_are_
     await eventually(first_answered, 'the first call was not written', timeout=5)
     locker = sqlite3.connect(tmp_path / 't.db', isolation_level=None)
     locker.execute('BEGIN EXCLUSIVE')  # mid-call: its end, and all of the next calls, meet the lock
-    calls = []
+    calls: list[tuple[str, int]] = []
     for seconds in (3, 7, 11):
         call_id = first if not calls else await answer(alice, bob)
         await clock.advance(seconds)

@@ -163,21 +163,26 @@ def _page_client(user: User) -> Client:
     return user.client
 
 
+def _tab(client: Client) -> str:
+    assert client.tab_id is not None
+    return client.tab_id
+
+
 async def test_without_the_binding_nicegui_accepts_another_sessions_handshake(user: User) -> None:
     await sign_up(user, 'alice')
     client = _page_client(user)
     forged = _handshake_environ(client.id, 'another-browser')
-    assert session_binding.upstream(client, 'mallory-socket', client.tab_id, forged) is True
+    assert session_binding.upstream(client, 'mallory-socket', _tab(client), forged) is True
 
 
 async def test_with_the_binding_only_the_pages_own_session_may_handshake(user: User) -> None:
     await sign_up(user, 'alice')
     client = _page_client(user)
     own = client.request.session['id']
-    assert client.accept_handshake('mallory-socket', client.tab_id, _handshake_environ(client.id, 'another')) is False
+    assert client.accept_handshake('mallory-socket', _tab(client), _handshake_environ(client.id, 'another')) is False
     no_session = {'QUERY_STRING': f'client_id={client.id}', 'asgi.scope': {'type': 'websocket'}}
-    assert client.accept_handshake('cookieless-socket', client.tab_id, no_session) is False
-    assert client.accept_handshake('own-socket', client.tab_id, _handshake_environ(client.id, own)) is True
+    assert client.accept_handshake('cookieless-socket', _tab(client), no_session) is False
+    assert client.accept_handshake('own-socket', _tab(client), _handshake_environ(client.id, own)) is True
 
 
 async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(user: User) -> None:
@@ -189,7 +194,7 @@ async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(us
     browser_session._successor[old] = 'renewed-id'
     try:
         environ = _handshake_environ(client.id, 'renewed-id')
-        assert client.accept_handshake('reconnecting-socket', client.tab_id, environ) is True
+        assert client.accept_handshake('reconnecting-socket', _tab(client), environ) is True
     finally:
         browser_session._successor.pop(old)
 
