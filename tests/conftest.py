@@ -1,7 +1,7 @@
 import pytest
 from argon2 import PasswordHasher
 
-from voiceconnect import accounts
+from voiceconnect.people import accounts
 
 pytest_plugins = ['voiceconnect.testing.harness']
 
