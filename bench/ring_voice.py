@@ -23,7 +23,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
-from voiceconnect.testing.harness import AppServer, Cluster, launch_person, sign_up
+from voiceconnect.testing.browser import launch_person, sign_up
+from voiceconnect.testing.servers import AppServer, Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 # Before each ring the pages get a second to finish the last call's teardown (peer connections closed, the

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 from bench.ring_voice import SETTLE_S, WATCH_CLICK, WATCH_TONE, VoiceConnectRig, report, settled, watch
-from voiceconnect.testing.harness import CoturnServer
+from voiceconnect.testing.servers import CoturnServer
 
 WATCH_CONNECTED = """(key) => { window[key] = new Promise((resolve) => {
   const timer = setInterval(() => {

@@ -7,7 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from voiceconnect.testing.harness import AppServer, free_port, wait_until
+from voiceconnect.testing.servers import AppServer, free_port
+from voiceconnect.testing.waiting import wait_until
 
 _last_headers: dict[str, str] = {}
 

@@ -17,7 +17,7 @@ import socketio
 
 from voiceconnect.calls.machine import Call, new_id
 from voiceconnect.client.voice_client import NAMESPACE, SOCKETIO_PATH
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, RedisServer
 
 T = TypeVar('T')
 TRACEBACKS = ('Traceback', 'Task exception was never retrieved')

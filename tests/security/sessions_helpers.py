@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import socketio
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
 
 T = TypeVar('T')
 NAMESPACE = '/program'

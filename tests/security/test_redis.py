@@ -23,7 +23,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer, wait_until
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, RedisServer
+from voiceconnect.testing.waiting import wait_until
 
 from .redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
 

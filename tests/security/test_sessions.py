@@ -16,7 +16,9 @@ import httpx
 import pytest
 from playwright.sync_api import Playwright, expect
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, Person, launch_person, sign_in, sign_up, wait_until
+from voiceconnect.testing.browser import Person, launch_person, sign_in, sign_up
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
+from voiceconnect.testing.waiting import wait_until
 
 from .sessions_helpers import ProgramSocket, admin, open_session, token_of
 

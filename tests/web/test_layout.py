@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.testing.servers import PROJECT_DIR
 
 INTERNAL_MODULES = {'nicegui.core', 'nicegui.outbox', 'nicegui.nicegui', 'nicegui.client', 'nicegui.storage'}
 FIXES = PROJECT_DIR / 'web' / 'nicegui_fixes'
