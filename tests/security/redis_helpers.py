@@ -35,14 +35,6 @@ def app_on(redis: RedisServer, directory: Path, name: str = 'app', **settings: A
     return AppServer(PROJECT_DIR, directory / 'data', directory / f'{name}.log', {'REDIS_URL': redis.url, **settings})
 
 
-def health(server: AppServer) -> int | None:
-    """The status `/healthz` answers within 2 s, or None."""
-    try:
-        return httpx.get(server.url + '/healthz', timeout=2, trust_env=False).status_code
-    except httpx.HTTPError:
-        return None
-
-
 def tracebacks(server: AppServer) -> list[str]:
     return [line for line in server.log_text().splitlines() if line.startswith(TRACEBACKS)]
 
