@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 from .waiting import wait_until
 
@@ -59,6 +59,21 @@ def clean_environment() -> dict[str, str]:
     VOICECONNECT_* settings, and pytest's PYTEST_CURRENT_TEST / NICEGUI_* (with them, ui.run() thinks it is a
     NiceGUI screen test and dies)."""
     return {k: v for k, v in os.environ.items() if not k.startswith((ENV_PREFIX, 'PYTEST_', 'NICEGUI_'))}
+
+
+def app_environment(port: int, data_dir: Path, overrides: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """The environment of the app a test starts (`python main.py`, or the cluster script's processes): on
+    127.0.0.1:`port` with its own data dir and no ICE servers, then `extra`, then the test's `overrides`."""
+    env = clean_environment()
+    env.update(
+        VOICECONNECT_HOST='127.0.0.1',
+        VOICECONNECT_PORT=str(port),
+        VOICECONNECT_DATA_DIR=str(data_dir),
+        VOICECONNECT_ICE_SERVERS='[]',
+        **extra,
+    )
+    env.update(overrides)
+    return env
 
 
 def setting_names(overrides: Mapping[str, Any] | None) -> dict[str, str]:
@@ -124,7 +139,7 @@ class Server:
             self._fail(f'{self.what} exited with code {self.process.returncode} before it answered')
         return self.answers()
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         raise RuntimeError(f'{message}\n--- log tail ({self.log_path}) ---\n{self.log_tail()}')
 
     def stop(self, timeout: float | None = None) -> None:
@@ -219,16 +234,7 @@ class AppServer(Server):
         return [sys.executable, self.script]
 
     def env(self) -> dict[str, str]:
-        env = clean_environment()
-        env.update(
-            PYTHONUNBUFFERED='1',
-            VOICECONNECT_HOST='127.0.0.1',
-            VOICECONNECT_PORT=str(self.port),
-            VOICECONNECT_DATA_DIR=str(self.data_dir),
-            VOICECONNECT_ICE_SERVERS='[]',
-        )
-        env.update(self.overrides)
-        return env
+        return app_environment(self.port, self.data_dir, self.overrides, PYTHONUNBUFFERED='1')
 
     def start(self, timeout: float | None = None) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -433,17 +439,11 @@ class Cluster(Server):
         return ['bash', 'scripts/cluster.sh', str(self.n)]
 
     def env(self) -> dict[str, str]:
-        env = clean_environment()
-        for alias in ('PORT', 'HOST', 'REDIS_URL'):  # the script's own names for VOICECONNECT_PORT, _HOST, _REDIS_URL
+        """The app's environment with HAProxy on `port`, and none of the script's own names for VOICECONNECT_PORT,
+        _HOST and _REDIS_URL from this process's environment."""
+        env = app_environment(self.port, self.data_dir, self.overrides, CLUSTER_DIR=str(self.run_dir))
+        for alias in ('PORT', 'HOST', 'REDIS_URL'):
             env.pop(alias, None)
-        env.update(
-            CLUSTER_DIR=str(self.run_dir),
-            VOICECONNECT_HOST='127.0.0.1',
-            VOICECONNECT_PORT=str(self.port),
-            VOICECONNECT_DATA_DIR=str(self.data_dir),
-            VOICECONNECT_ICE_SERVERS='[]',
-        )
-        env.update(self.overrides)
         return env
 
     def answers(self) -> bool:
