@@ -43,7 +43,8 @@ from bench.presence_load import CHEAP, cpu_seconds, percentile, rss_mb, settle
 from bench.ring_voice import measure_ring
 from voiceconnect.people.accounts import Accounts
 from voiceconnect.people.db import Store
-from voiceconnect.testing.harness import AppServer, RedisServer, launch_person, sign_up
+from voiceconnect.testing.browser import launch_person, sign_up
+from voiceconnect.testing.servers import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = 'capacity-bench-secret'

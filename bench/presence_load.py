@@ -33,7 +33,9 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 
 from voiceconnect.people.accounts import Accounts
 from voiceconnect.people.db import Store
-from voiceconnect.testing.harness import CHROMIUM, AppServer, chromium_args, write_tone_wav
+from voiceconnect.testing.audio import write_tone_wav
+from voiceconnect.testing.browser import CHROMIUM, chromium_args
+from voiceconnect.testing.servers import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = 'bench password'

@@ -30,7 +30,7 @@ from voiceconnect.connections.memory_hub import InMemoryHub
 from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
 from voiceconnect.settings import Timeouts
-from voiceconnect.testing.harness import AppServer, RedisServer
+from voiceconnect.testing.servers import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(signals_per_second=10**6, signal_burst=10**6, calls_per_minute=1000)

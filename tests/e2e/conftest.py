@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from voiceconnect.testing.harness import Person
+from voiceconnect.testing.browser import Person
 
 DURATION = re.compile(r'^Duration \d+:\d\d$')
 

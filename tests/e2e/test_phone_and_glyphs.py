@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from voiceconnect.testing.harness import Person
+from voiceconnect.testing.browser import Person
 
 from .conftest import DESKTOP, PHONE, accept, call, missed_call
 

@@ -6,7 +6,9 @@ import time
 from playwright.sync_api import expect
 
 from voiceconnect.ratelimit import Limits
-from voiceconnect.testing.harness import AppServer, Person, wait_for_tone
+from voiceconnect.testing.browser import Person
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer
 
 from .conftest import accept, call
 

@@ -17,18 +17,10 @@ from playwright.sync_api import Page, Playwright, expect
 
 from voiceconnect.people.accounts import Accounts
 from voiceconnect.people.db import Store
-from voiceconnect.testing.harness import (
-    PROJECT_DIR,
-    TONES_HZ,
-    AppServer,
-    Person,
-    is_playing,
-    launch_person,
-    peek,
-    sign_up,
-    wait_for_tone,
-    wait_until,
-)
+from voiceconnect.testing.browser import TONES_HZ, Person, launch_person, peek, sign_up
+from voiceconnect.testing.probes import is_playing, wait_for_tone
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
 

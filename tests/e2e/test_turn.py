@@ -15,7 +15,10 @@ import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
-from voiceconnect.testing.harness import AppServer, CoturnServer, peek, wait_for_tone, wait_until
+from voiceconnect.testing.browser import peek
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer, CoturnServer
+from voiceconnect.testing.waiting import wait_until
 from voiceconnect.turn import turn_credentials
 
 from .conftest import accept, call

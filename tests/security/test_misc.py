@@ -21,7 +21,9 @@ import socketio
 from playwright.sync_api import Playwright
 
 from voiceconnect.logs import MAX_MESSAGE
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, launch_person, wait_until
+from voiceconnect.testing.browser import launch_person
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
+from voiceconnect.testing.waiting import wait_until
 
 from .misc_helpers import coturn_log, gauge, get, last_headers, readme_block, rss_mb
 

@@ -8,7 +8,7 @@ import pytest
 
 from voiceconnect.people.accounts import Accounts
 from voiceconnect.people.db import Store
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.testing.servers import PROJECT_DIR
 
 
 def admin(data_dir: Path, *args: str, password: str = '') -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.people.db import CallRow, Store
 from voiceconnect.people.history import STOP_WAIT_S, CallHistory
 from voiceconnect.settings import Timeouts
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.testing.servers import PROJECT_DIR
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, answer, ring, tab_of, talk
 

@@ -21,7 +21,7 @@ from voiceconnect.connections.events import ServiceInterrupted
 from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
 from voiceconnect.settings import Timeouts
-from voiceconnect.testing.harness import RedisServer
+from voiceconnect.testing.servers import RedisServer
 
 from .helpers import FakeRecorder, FakeTab, log_lines, media_up, tab_of
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from nicegui.element import Element
 
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.testing.servers import PROJECT_DIR
 
 INTERNAL_MODULES = {'nicegui.core', 'nicegui.outbox', 'nicegui.nicegui', 'nicegui.client', 'nicegui.storage'}
 PUBLIC_MODULES = {'nicegui', 'nicegui.events'}  # what NiceGUI documents importing from

@@ -19,7 +19,7 @@ from nicegui.testing import User
 
 from tests.simulated import sign_up
 from voiceconnect.cluster.pool import connect
-from voiceconnect.testing.harness import PROJECT_DIR, RedisServer
+from voiceconnect.testing.servers import PROJECT_DIR, RedisServer
 from web import nicegui_fixes
 from web.nicegui_fixes import (
     TESTED_NICEGUI,
