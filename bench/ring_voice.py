@@ -241,8 +241,9 @@ def main() -> None:
     across_ring: list[Ring] = []
     with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
         tmp = Path(tmp_dir)
-        rigs = [FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS), VoiceConnectRig(playwright, tmp)]
-        floor_rig, sized_rig, voiceconnect = rigs
+        floor_rig, sized_rig = FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS)
+        voiceconnect = VoiceConnectRig(playwright, tmp)
+        rigs: list[FloorRig | VoiceConnectRig] = [floor_rig, sized_rig, voiceconnect]
         cluster = None
         try:
             if with_cluster:

@@ -43,9 +43,9 @@ def main() -> None:
                 rig.close()
             coturn.stop()
     print(f'call set-up and voice-up over {runs} calls each, real Chromium, loopback only (coturn for relay)')
-    for name, measured in results.items():
-        print(report(f'{name}: Call → connected', [m[0] for m in measured]))
-        print(report(f'{name}: Accept → both tones', [m[1] for m in measured]))
+    for name, pairs in results.items():
+        print(report(f'{name}: Call → connected', [connected for connected, _ in pairs]))
+        print(report(f'{name}: Accept → both tones', [voice for _, voice in pairs]))
 
 
 if __name__ == '__main__':

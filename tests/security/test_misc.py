@@ -148,7 +148,7 @@ def test_no_request_writes_a_line_of_its_own_into_the_log(vc_server: AppServer, 
     vc_server.wait_for_log('Rejected program request', since=mark)
     text = vc_server.log_text()[mark:]
     assert forged_lines(text) == []
-    assert all(set(answer) == {'error'} and '\n' not in answer['error'] for answer in answers), answers
+    assert all(set(answer) == {'error', 'code'} and '\n' not in answer['error'] for answer in answers), answers
     assert all(len(answer['error']) < 300 for answer in answers)
     assert text.count('not found') >= len(BREAKS), 'NiceGUI logged its 404 lines (this test is not vacuous)'
     assert re.search(r'/login/A{100}.*… \[\d+ more characters\]', text), 'the long URL was logged, cut'
