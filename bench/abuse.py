@@ -41,8 +41,8 @@ import socketio
 
 from bench.capacity import SECRET, Dashboard, ack_forever, sign_in_browsers
 from bench.presence_load import cpu_seconds, rss_mb, settle
-from voiceconnect.signals import MAX_SDP
-from voiceconnect.testing.harness import AppServer, RedisServer
+from voiceconnect.calls.signals import MAX_SDP
+from voiceconnect.testing.servers import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SOCKET_PATH = '_nicegui_ws/socket.io'

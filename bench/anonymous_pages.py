@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.presence_load import rss_mb
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
 
 SETTLE_S = 75  # NiceGUI prunes a page that never connected after 60 s, every 10 s
 IN_FLIGHT = 8

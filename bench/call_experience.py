@@ -23,9 +23,10 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
 from bench.ring_voice import FloorRig, percentile, settled, watch
+from voiceconnect.people.db import Store
 from voiceconnect.settings import Settings
-from voiceconnect.store import Store
-from voiceconnect.testing.harness import AppServer, launch_person, sign_in
+from voiceconnect.testing.browser import launch_person, sign_in
+from voiceconnect.testing.servers import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = 'bench password'

@@ -41,9 +41,10 @@ from playwright.sync_api import sync_playwright
 
 from bench.presence_load import CHEAP, cpu_seconds, percentile, rss_mb, settle
 from bench.ring_voice import measure_ring
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
-from voiceconnect.testing.harness import AppServer, RedisServer, launch_person, sign_up
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.testing.browser import launch_person, sign_up
+from voiceconnect.testing.servers import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = 'capacity-bench-secret'

@@ -17,15 +17,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
-from voiceconnect.testing.harness import (
-    AppServer,
-    Cluster,
-    Person,
-    RedisServer,
-    launch_person,
-    sign_up,
-    wait_for_tone,
-)
+from voiceconnect.testing.browser import Person, launch_person, sign_up
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer, Cluster, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceconnect.backend import Backend
-from voiceconnect.events import Event
+from voiceconnect.connections.events import Event
 from voiceconnect.settings import Settings
 
 SCRAPES = 300

@@ -18,6 +18,7 @@ Usage: `scripts/bench.sh presence_load [--sizes 25,100,250] [--rounds 10] [--rin
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -30,9 +31,11 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
-from voiceconnect.testing.harness import CHROMIUM, AppServer, chromium_args, write_tone_wav
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.testing.audio import write_tone_wav
+from voiceconnect.testing.browser import CHROMIUM, chromium_args
+from voiceconnect.testing.servers import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = 'bench password'
@@ -291,7 +294,7 @@ async def voiceconnect_run(
         names = [CALLER, CALLEE, *others]
         contexts = [await browsers.context() for _ in names]
         pages = await in_batches(
-            [lambda c=c, u=u: sign_in(c, server.url, u) for c, u in zip(contexts, names, strict=True)]
+            [functools.partial(sign_in, c, server.url, u) for c, u in zip(contexts, names, strict=True)]
         )
         newcomer_context = await browsers.context()
         await newcomer_context.add_init_script(NOTE_CONNECTED)
@@ -334,7 +337,9 @@ async def floor_run(playwright: Playwright, n: int, rounds: int, tmp: Path) -> R
             await page.get_by_text('Online now').wait_for()
             return page
 
-        pages = await in_batches([lambda c=c: open_page(c) for c in [await browsers.context() for _ in range(n)]])
+        pages = await in_batches(
+            [functools.partial(open_page, c) for c in [await browsers.context() for _ in range(n)]]
+        )
         await settle(pid, IDLE_S)
         result = Result('bare NiceGUI', n, (rss_mb(pid) - idle_rss) / n)
         newcomer_context = await browsers.context()

@@ -20,7 +20,8 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 from bench.ring_voice import WATCH_CLICK, WATCH_TONE, settled, watch
-from voiceconnect.testing.harness import AppServer, Person, launch_person, sign_up
+from voiceconnect.testing.browser import Person, launch_person, sign_up
+from voiceconnect.testing.servers import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCH_PAUSE = """([key, id]) => { window[key] = new Promise((resolve) => document.getElementById(id)

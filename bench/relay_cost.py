@@ -23,13 +23,14 @@ import socketio
 from redis.asyncio import Redis
 
 from bench.presence_load import cpu_seconds
-from voiceconnect.backend import shared_switchboard
 from voiceconnect.clock import LoopClock
-from voiceconnect.device import Device
-from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.cluster.switchboard import shared_switchboard
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.switchboard import Switchboard, Timeouts
-from voiceconnect.testing.harness import AppServer, RedisServer
+from voiceconnect.settings import Timeouts
+from voiceconnect.testing.servers import AppServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(signals_per_second=10**6, signal_burst=10**6, calls_per_minute=1000)
@@ -77,7 +78,9 @@ async def in_call(alice: Device, bob: Device, bob_tab: Tab) -> tuple[str, str]:
     await bob.accept(call.id)
     view = alice.call
     assert view is not None
-    return call.id, next(iter(alice._board.calls.get(call.id).legs))  # type: ignore[attr-defined,union-attr]
+    live = alice._board.calls.get(call.id)
+    assert live is not None
+    return call.id, next(iter(live.legs))
 
 
 async def relay_many(alice: Device, bob_tab: Tab, call_id: str, leg: str, count: int) -> None:
@@ -97,7 +100,7 @@ async def relay_many(alice: Device, bob_tab: Tab, call_id: str, leg: str, count:
 
 
 async def core_in_memory(count: int) -> list[float]:
-    board = Switchboard(LoopClock(), InMemoryHub(), Recorder(), TIMEOUTS, LIMITS)  # type: ignore[arg-type]
+    board = Switchboard(LoopClock(), InMemoryHub(), Recorder(), TIMEOUTS, LIMITS)
     (alice, _), (bob, bob_tab) = await tab(board, 'alice'), await tab(board, 'bob')
     call_id, leg = await in_call(alice, bob, bob_tab)
     per_message = []
@@ -111,7 +114,7 @@ async def core_in_memory(count: int) -> list[float]:
 async def core_over_redis(count: int, redis: RedisServer) -> tuple[list[float], list[float]]:
     boards = []
     for name in ('one', 'two'):
-        board = shared_switchboard(Redis.from_url(redis.url), name, LoopClock(), Recorder(), TIMEOUTS, LIMITS)  # type: ignore[arg-type]
+        board = shared_switchboard(Redis.from_url(redis.url), name, LoopClock(), Recorder(), TIMEOUTS, LIMITS)
         await board.hub.start()
         boards.append(board)
     (alice, _), (bob, bob_tab) = await tab(boards[0], 'alice'), await tab(boards[1], 'bob')

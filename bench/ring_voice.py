@@ -19,11 +19,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
-from voiceconnect.testing.harness import AppServer, Cluster, launch_person, sign_up
+from voiceconnect.testing.browser import launch_person, sign_up
+from voiceconnect.testing.servers import AppServer, Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 # Before each ring the pages get a second to finish the last call's teardown (peer connections closed, the
@@ -99,15 +102,34 @@ def settled(page: Page, key: str, timeout_ms: int = 20_000) -> float:
     )
 
 
-def measure_ring(caller: Page, callee: Page, button: str) -> tuple[float, float]:
-    """(in the pages: click event → dialog in the DOM, as a test sees it: Playwright click → dialog visible)."""
+# The callee's first peer connection up: it negotiates while it rings (its offer is the caller's "180 Ringing").
+WATCH_CONNECTED = """(key) => { window[key] = new Promise((resolve) => {
+  const timer = setInterval(() => {
+    for (const [, call] of window.vc.calls) for (const [, leg] of call.legs)
+      if (leg.pc.connectionState === 'connected') {
+        clearInterval(timer);
+        resolve(performance.timeOrigin + performance.now());
+      }
+  }, 2);
+}); }"""
+
+
+class Ring(NamedTuple):
+    in_pages: float  # click event → dialog in the DOM, ms
+    seen: float  # as a test sees it: Playwright click → dialog visible, ms
+    clicked_at: float  # the click event, epoch ms in the caller's page
+
+
+def measure_ring(caller: Page, callee: Page, button: str) -> Ring:
+    """One ring: the caller clicks `button`, the callee's dialog shows."""
     clicked = watch(caller, WATCH_CLICK, button)
     shown = watch(callee, WATCH_DIALOG)
     start = time.perf_counter()
     caller.get_by_role('button', name=button).click()
     callee.get_by_role('dialog').wait_for()
     seen = (time.perf_counter() - start) * 1000
-    return settled(callee, shown) - settled(caller, clicked), seen
+    clicked_at = settled(caller, clicked)
+    return Ring(settled(callee, shown) - clicked_at, seen, clicked_at)
 
 
 class FloorRig:
@@ -123,7 +145,7 @@ class FloorRig:
         for person in (self.caller, self.callee):
             expect(person.page.get_by_role('button', name='Ring')).to_be_visible()
 
-    def ring(self) -> tuple[float, float]:
+    def ring(self) -> Ring:
         measured = measure_ring(self.caller.page, self.callee.page, 'Ring')
         self.callee.page.get_by_role('button', name='Close').click()
         expect(self.callee.page.get_by_role('dialog')).to_have_count(0)
@@ -133,6 +155,13 @@ class FloorRig:
         self.caller.close()
         self.callee.close()
         self.server.stop()
+
+
+@dataclass
+class MeasuredCall:
+    ring: Ring
+    voice: float  # Accept → both sides hear the other's tone, ms
+    connected: float | None = None  # Call click → the callee's peer connection connected, ms (when asked for)
 
 
 class VoiceConnectRig:
@@ -162,13 +191,17 @@ class VoiceConnectRig:
                 person.context.add_cookies([{'name': 'SRV', 'value': instance, 'url': url}])
             sign_up(person.page, url, person.name, 'bench password')
 
-    def call(self) -> tuple[tuple[float, float], float]:
+    def call(self, until_connected: bool = False) -> MeasuredCall:
+        """One call, hung up once both hear each other; `until_connected` also times the callee's peer connection
+        (which comes up while it rings, before Accept)."""
         alice, bob = self.alice, self.bob
         button = f'Call {bob.name}'
         expect(alice.page.get_by_role('button', name=button)).to_be_visible()
         time.sleep(SETTLE_S)
+        connected = watch(bob.page, WATCH_CONNECTED) if until_connected else None
         ring = measure_ring(alice.page, bob.page, button)
         expect(alice.page.get_by_text(f'Calling {bob.name}…')).to_be_visible()
+        setup = settled(bob.page, connected) - ring.clicked_at if connected else None
         time.sleep(1.0)  # a person takes a moment to answer
         hears_bob = watch(alice.page, WATCH_TONE, bob.tone_hz)
         hears_alice = watch(bob.page, WATCH_TONE, alice.tone_hz)
@@ -179,7 +212,7 @@ class VoiceConnectRig:
         bob.page.get_by_role('button', name='Hang up').click()
         for person in (alice, bob):
             person.page.get_by_role('button', name='Back to dashboard').click()
-        return ring, voice
+        return MeasuredCall(ring, voice, setup)
 
     def close(self) -> None:
         self.alice.close()
@@ -200,16 +233,17 @@ def main() -> None:
     args = [arg for arg in sys.argv[1:] if not arg.startswith('--')]
     with_cluster = '--cluster' in sys.argv
     runs = int(args[0]) if args else 20
-    floor: list[tuple[float, float]] = []
-    sized_floor: list[tuple[float, float]] = []
-    ring: list[tuple[float, float]] = []
+    floor: list[Ring] = []
+    sized_floor: list[Ring] = []
+    ring: list[Ring] = []
     voice: list[float] = []
-    same_ring: list[tuple[float, float]] = []
-    across_ring: list[tuple[float, float]] = []
+    same_ring: list[Ring] = []
+    across_ring: list[Ring] = []
     with tempfile.TemporaryDirectory() as tmp_dir, sync_playwright() as playwright:
         tmp = Path(tmp_dir)
-        rigs = [FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS), VoiceConnectRig(playwright, tmp)]
-        floor_rig, sized_rig, voiceconnect = rigs
+        floor_rig, sized_rig = FloorRig(playwright, tmp), FloorRig(playwright, tmp, DASHBOARD_ROWS)
+        voiceconnect = VoiceConnectRig(playwright, tmp)
+        rigs: list[FloorRig | VoiceConnectRig] = [floor_rig, sized_rig, voiceconnect]
         cluster = None
         try:
             if with_cluster:
@@ -218,12 +252,12 @@ def main() -> None:
             for _ in range(runs):  # one of each in turn: a machine that slows down mid-run skews no side
                 floor.append(floor_rig.ring())
                 sized_floor.append(sized_rig.ring())
-                call_ring, call_voice = voiceconnect.call()
-                ring.append(call_ring)
-                voice.append(call_voice)
+                measured = voiceconnect.call()
+                ring.append(measured.ring)
+                voice.append(measured.voice)
                 if with_cluster:
-                    same_ring.append(same.call()[0])
-                    across_ring.append(across.call()[0])
+                    same_ring.append(same.call().ring)
+                    across_ring.append(across.call().ring)
         finally:
             for rig in rigs:
                 rig.close()

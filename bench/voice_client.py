@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from voiceconnect.client import Call, VoiceClient
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, write_tone_wav
+from voiceconnect.testing.audio import write_tone_wav
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
 
 TICKS = os.sysconf('SC_CLK_TCK')
 

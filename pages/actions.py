@@ -7,8 +7,8 @@ from typing import TypeVar
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.calls import CallError
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import CallError
+from voiceconnect.connections.device import Device
 
 T = TypeVar('T')
 

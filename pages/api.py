@@ -9,7 +9,7 @@
         ...
         api.subscribe(me, api.CallChanged, handler)  # for as long as the page is shown
 
-`connection()` returns a `voiceconnect.device.Device`: `.user`, `.online_users()`, `.call` (a `CallView` or
+`connection()` returns a `voiceconnect.connections.device.Device`: `.user`, `.online_users()`, `.call` (a `CallView` or
 None), `.now()`, `.on(event, handler)`, `await .past_call(id)`, and the actions `await .call_user(name)`,
 `await .accept(id)`, `await .decline(id)`, `await .hang_up(id)`, `await .set_muted(id, muted)` (each raises
 `CallError` with a message for the person; `api.attempt(action)` shows it instead). Pages are sub pages of the
@@ -19,9 +19,10 @@ SPA root, so the connection, a ringing dialog and a running call survive moving 
 from collections.abc import Callable
 from typing import Any
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, OnlineUser, PresenceChanged, SignedOut
+from voiceconnect.calls.machine import CallError, CallState, EndReason
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, OnlineUser, PresenceChanged, SignedOut
 from web.tabs import current_device as connection
 from web.tabs import subscribe
 

@@ -4,9 +4,10 @@ import html
 
 from nicegui import ui
 
-from voiceconnect.calls import CallState
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView
+from voiceconnect.calls.machine import CallState
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged
 from web.tabs import current_device, current_tab, subscribe
 
 from . import format

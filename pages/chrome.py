@@ -5,9 +5,10 @@ Built once per document by the root, so a ringing dialog or a running call survi
 
 from nicegui import background_tasks, ui
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, DoNotDisturbSet, MissedCallsSeen
+from voiceconnect.calls.machine import CallError, CallState, EndReason
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, DoNotDisturbSet, MissedCallsSeen
 from web.session import log_out
 from web.tabs import TabState
 

@@ -3,11 +3,12 @@
 import asyncio
 
 from nicegui import background_tasks, ui
-from nicegui.elements.mixins.text_element import TextElement
 
-from voiceconnect.calls import CallState
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Presence, PresenceChanged
+from voiceconnect.calls.machine import CallState
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, Presence, PresenceChanged
+from web.nicegui_fixes.page_elements import TextTag
 from web.tabs import TabState, current_device, current_tab, subscribe
 
 from .actions import place_call
@@ -16,11 +17,6 @@ from .people_search import PeopleSearch
 from .recent_calls import PAGE, RecentCalls
 
 CALL_STARTED_DELAY_S = 0.05  # a ring and the first signaling of a call go out before the lists hear of it
-
-
-class Heading(TextElement):
-    def __init__(self, text: str) -> None:
-        super().__init__(tag='h2', text=text)
 
 
 async def recent_views(device: Device, tab: TabState) -> list[CallView]:
@@ -46,7 +42,7 @@ async def page() -> None:
     search = PeopleSearch(device, on_call=call, just_called=lambda: [view.peer for view in ended_here])
     ui.label('Online now').classes('text-h6 q-mt-md')
     people = PeopleList(device, on_call=call).classes('w-full')
-    Heading('Recent calls').classes('text-h6 q-mt-lg q-mb-sm').props('id=vc-recent-calls')
+    TextTag('h2', 'Recent calls').classes('text-h6 q-mt-lg q-mb-sm').props('id=vc-recent-calls')
     recent = RecentCalls(device, await recent_views(device, tab), on_call=call).classes('w-full')
     await search.show()
 

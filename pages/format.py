@@ -3,8 +3,9 @@
 import time
 from datetime import datetime
 
-from voiceconnect.calls import EndReason
-from voiceconnect.events import CallView, Presence
+from voiceconnect.calls.machine import EndReason
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.events import Presence
 
 
 def duration(seconds: float) -> str:

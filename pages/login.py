@@ -4,7 +4,7 @@ from urllib.parse import quote, unquote
 
 from nicegui import ui
 
-from voiceconnect.accounts import AccountError
+from voiceconnect.people.accounts import AccountError
 from web.session import continue_as, current_accounts, sign_in
 from web.tabs import current_tab
 

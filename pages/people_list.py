@@ -2,21 +2,21 @@
 people online: one small message to each open dashboard, never a redraw (people_list.js renders the rows)."""
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.calls import CallError
-from voiceconnect.device import Device
-from voiceconnect.events import Presence, PresenceChange
+from voiceconnect.calls.machine import CallError
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import Presence, PresenceChange
+from web.nicegui_fixes.page_elements import ShownText
 
 from .actions import first_arg
 
 NOBODY = 'Nobody else is online yet. Ask someone to sign in.'
 
 
-class PeopleList(ui.element, component='people_list.js'):
+class PeopleList(ShownText, component='people_list.js'):
     """Everyone else online, with `Call <name>` each. The server keeps no copy of the list per page: the browser
     asks for the whole list when it shows it (and again after a reconnect), then hears only changes."""
 
@@ -43,7 +43,7 @@ class PeopleList(ui.element, component='people_list.js'):
         if isinstance(name := first_arg(event), str):  # anything else did not come from this list
             await on_call(name)
 
-    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+    def shown_text(self) -> list[str | None]:
         """What the rows show, for NiceGUI's simulated user (tests without a browser)."""
         people = self.device.online_users()
         if not people:

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from nicegui import ui
 
-from voiceconnect.calls import CallError
-from voiceconnect.device import Device
-from voiceconnect.events import Person, Presence, PresenceChange
+from voiceconnect.calls.machine import CallError
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import Person, Presence, PresenceChange
 
 from . import format
 

@@ -5,11 +5,11 @@ older ones on demand."""
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.device import Device
-from voiceconnect.events import CallView
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from web.nicegui_fixes.page_elements import ShownText
 
 from . import format
 from .actions import first_arg
@@ -29,7 +29,7 @@ def row_of(view: CallView) -> dict[str, Any]:
     }
 
 
-class RecentCalls(ui.element, component='recent_calls.js'):
+class RecentCalls(ShownText, component='recent_calls.js'):
     def __init__(self, device: Device, views: list[CallView], on_call: Callable[[str], Awaitable[None]]) -> None:
         """`views`: the newest finished calls (at most PAGE, newest first), as the page found them."""
         super().__init__()
@@ -65,7 +65,7 @@ class RecentCalls(ui.element, component='recent_calls.js'):
         if isinstance(name := first_arg(event), str):
             await on_call(name)
 
-    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+    def shown_text(self) -> list[str | None]:
         """What the rows show, for NiceGUI's simulated user (tests without a browser)."""
         if not self.rows:
             return [EMPTY]

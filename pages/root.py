@@ -7,7 +7,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import GenericEventArguments
 
-from voiceconnect.device import SignalRejected, SignalsDropped
+from voiceconnect.connections.device import SignalRejected, SignalsDropped
 from web.session import restore
 from web.tabs import current_tab, open_tab, socket_came
 

@@ -1,14 +1,12 @@
 """A running clock: a call's duration (m:ss) or the seconds left to answer, counted by the browser. The server
 sends a value when the call changes, never one per second, so an idle tab costs the server nothing."""
 
-from typing import Any
-
-from nicegui import ui
+from web.nicegui_fixes.page_elements import ShownText
 
 from . import format
 
 
-class RunningClock(ui.element, component='running_clock.js'):
+class RunningClock(ShownText, component='running_clock.js'):
     def __init__(self, *, countdown: bool = False) -> None:
         super().__init__()
         self._props['countdown'] = countdown
@@ -18,7 +16,7 @@ class RunningClock(ui.element, component='running_clock.js'):
         """Count on from `seconds` (None: show nothing)."""
         self._props['seconds'] = seconds
 
-    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+    def shown_text(self) -> list[str | None]:
         """What it shows when sent, for NiceGUI's simulated user (tests without a browser)."""
         seconds = self._props['seconds']
         if seconds is None:

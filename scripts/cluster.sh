@@ -3,13 +3,14 @@
 #
 # Starts Redis (Debian's redis-server on a free loopback port, unless REDIS_URL is set), N app processes
 # (instances app1…appN on free loopback ports, all with VOICECONNECT_REDIS_URL and one shared data dir) and HAProxy
-# on PORT (default 8080; HOST, default 127.0.0.1) with cookie stickiness (a browser's page and socket stay on the
-# process that served the page) and /healthz checks (a browser whose process died goes to another one). An app
-# process that dies is started again a second later. Ctrl-C stops them all. Each app's log goes to the terminal,
-# each line prefixed with its instance.
+# on HOST:PORT with cookie stickiness (a browser's page and socket stay on the process that served the page) and
+# /healthz checks (a browser whose process died goes to another one). An app process that dies is started again a
+# second later. Ctrl-C stops them all. Each app's log goes to the terminal, each line prefixed with its instance.
 #
-# Environment: PORT, HOST, REDIS_URL, VOICECONNECT_* (passed to every app process; VOICECONNECT_DATA_DIR defaults to
-# ./data), CLUSTER_DIR (where the pids, logs and the generated haproxy.cfg go; default a new temporary directory).
+# Settings are main.py's: VOICECONNECT_* from the environment, else from .env, else the defaults; HOST, PORT and
+# REDIS_URL are the app's VOICECONNECT_HOST (127.0.0.1), VOICECONNECT_PORT (8080) and VOICECONNECT_REDIS_URL, and
+# stand in for them when those are not in the environment. Every VOICECONNECT_* also reaches each app process.
+# CLUSTER_DIR: where the pids, logs and the generated haproxy.cfg go (default a new temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,15 +23,41 @@ if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
   echo "scripts/cluster.sh: N must be a whole number of processes, 1 or more, not '$n'" >&2
   exit 2
 fi
-port=${PORT:-8080}
-host=${HOST:-127.0.0.1}
-if ! command -v haproxy >/dev/null || { [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; } \
-  || [ ! -x .venv/bin/python ]; then
+if ! command -v haproxy >/dev/null || [ ! -x .venv/bin/python ]; then
+  bash scripts/bootstrap.sh --cluster
+fi
+# the short names stand in for the app's own (which win when both are set)
+if [ -n "${HOST:-}" ]; then export VOICECONNECT_HOST=${VOICECONNECT_HOST:-$HOST}; fi
+if [ -n "${PORT:-}" ]; then export VOICECONNECT_PORT=${VOICECONNECT_PORT:-$PORT}; fi
+if [ -n "${REDIS_URL:-}" ]; then export VOICECONNECT_REDIS_URL=${VOICECONNECT_REDIS_URL:-$REDIS_URL}; fi
+# What main.py would read (environment, .env, defaults), checked as main.py checks it: a bad value, a data dir that
+# cannot be written, a front port in use or an unreachable Redis stops here with main.py's one line, exit status 2.
+# The storage secret is made here once, for all the processes (a session cookie made by one is read by the others).
+settings=$(.venv/bin/python - <<'PY'
+import sys
+
+from voiceconnect.startup import CannotStart, exit_line, read_settings
+from voiceconnect.startup import data_dir_problem, port_problem, redis_url_problem
+
+try:
+    settings = read_settings()
+    for check in (data_dir_problem, port_problem, redis_url_problem):
+        if (problem := check(settings)) is not None:
+            raise CannotStart(problem)
+except CannotStart as error:
+    print(exit_line(error), file=sys.stderr)
+    sys.exit(2)
+print(settings.host, settings.port, settings.redis_url or '-', settings.effective_storage_secret)
+PY
+) || exit $?
+read -r host port REDIS_URL VOICECONNECT_STORAGE_SECRET <<<"$settings"
+export VOICECONNECT_STORAGE_SECRET
+[ "$REDIS_URL" != - ] || REDIS_URL=''
+if [ -z "$REDIS_URL" ] && ! command -v redis-server >/dev/null; then
   bash scripts/bootstrap.sh --cluster
 fi
 run_dir=${CLUSTER_DIR:-$(mktemp -d -t voiceconnect-cluster.XXXXXX)}
 mkdir -p "$run_dir"
-export VOICECONNECT_DATA_DIR=${VOICECONNECT_DATA_DIR:-data}
 
 pids=()       # HAProxy, the apps, the log tail: stopped first (the apps stop gracefully, while Redis still answers)
 redis_pid=''  # then Redis
@@ -56,7 +83,7 @@ wait_for() {  # what, then a command that succeeds once it is up
 }
 healthy() { .venv/bin/python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1"; }
 
-if [ -z "${REDIS_URL:-}" ]; then
+if [ -z "$REDIS_URL" ]; then
   redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$run_dir" \
     >"$run_dir/redis.log" 2>&1 &
@@ -65,10 +92,6 @@ if [ -z "${REDIS_URL:-}" ]; then
   REDIS_URL=redis://127.0.0.1:$redis_port/0
   wait_for "redis-server on port $redis_port" redis-cli -p "$redis_port" ping
 fi
-# one storage secret for all (session cookies made by one process are read by the others), kept in the data dir
-VOICECONNECT_STORAGE_SECRET=${VOICECONNECT_STORAGE_SECRET:-$(.venv/bin/python -c \
-  'from voiceconnect.settings import Settings; print(Settings().effective_storage_secret)')}
-export VOICECONNECT_STORAGE_SECRET
 
 supervise() {  # instance number, port: run that app process, and start it again whenever it dies (as systemd would)
   local i=$1 app_port=$2 child=''

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from voiceconnect.testing.harness import AppServer, launch_person, sign_up
+from voiceconnect.testing.browser import launch_person, sign_up
+from voiceconnect.testing.servers import AppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / 'docs'

@@ -1,9 +1,9 @@
 import pytest
 from argon2 import PasswordHasher
 
-from voiceconnect import accounts
+from voiceconnect.people import accounts
 
-pytest_plugins = ['voiceconnect.testing.harness']
+pytest_plugins = ['voiceconnect.testing.plugin']
 
 # argon2 at production cost takes tens of milliseconds per hash; in-process tests hash dozens of passwords and
 # check something else (the app started as a subprocess, in tests/e2e, keeps the production cost)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nicegui import ui
 from nicegui.storage import Storage
 from nicegui.testing import User
 
@@ -55,12 +56,20 @@ def _fetch(user: User, path: str, ticket: str) -> None:
     task.add_done_callback(_fetches.discard)
 
 
-async def sign_up(user: User, name: str, password: str = 'correct horse') -> None:
-    await user.open('/login')
+async def submit_login(
+    user: User, name: str, password: str = 'correct horse', button: str = 'Create account', path: str = '/login'
+) -> None:
+    """Open `path` (a page that sends a signed-out browser to the sign-in form), fill in the form and click
+    `button` (`Create account` or `Sign in`); what the page says next is the caller's to check."""
+    await user.open(path)
     await user.should_see('Username')
     user.find('Username').type(name)
     user.find('Password').type(password)
-    user.find('Create account').click()
+    user.find(kind=ui.button, content=button).click()
+
+
+async def sign_up(user: User, name: str, password: str = 'correct horse') -> None:
+    await submit_login(user, name, password)
     await user.should_see(f'Signed in as {name}', retries=20)  # sign-up writes to SQLite: slower on a busy machine
 
 

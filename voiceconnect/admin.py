@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from .accounts import AccountError, Accounts
+from .people.accounts import AccountError, Accounts
+from .people.db import Store
 from .settings import Settings
 from .startup import keep_data_private
-from .store import Store
 
 
 def read_password(prompt: str = 'Password: ') -> str:

@@ -7,49 +7,21 @@ import logging
 
 from redis.asyncio import Redis
 
-from .accounts import Accounts
-from .calls import EndReason
-from .clock import Clock, LoopClock, SharedClock
-from .device import Device, History
-from .history import CallHistory
-from .memory_hub import InMemoryHub
-from .people import People
-from .ratelimit import Limits
-from .redis_hub import RedisHub
-from .redis_pool import connect
-from .redis_store import RedisCallStore, call_key
-from .session_sweep import SessionSweep
+from .calls.machine import EndReason
+from .clock import LoopClock, SharedClock
+from .cluster.pool import connect
+from .cluster.switchboard import shared_switchboard
+from .connections.device import Device
+from .connections.memory_hub import InMemoryHub
+from .connections.session_sweep import SessionSweep
+from .connections.switchboard import Switchboard
+from .people.accounts import Accounts
+from .people.db import Store
+from .people.directory import People
+from .people.history import CallHistory
 from .settings import Settings
-from .store import Store
-from .switchboard import Switchboard, Timeouts
 
 log = logging.getLogger('voiceconnect')
-
-
-def shared_switchboard(
-    redis: Redis,
-    instance: str,
-    clock: Clock,
-    history: History,
-    timeouts: Timeouts,
-    limits: Limits,
-    people: People | None = None,
-) -> Switchboard:
-    """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`.
-    A SharedClock is kept on Redis's clock by the hub: the leases and deadlines every process compares."""
-    hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s, clock=clock)
-    board = Switchboard(
-        clock,
-        hub,
-        history,
-        timeouts,
-        limits,
-        store=lambda on_deadline: RedisCallStore(redis, clock, on_deadline, healthy=lambda: hub.healthy),
-        people=people,
-    )
-    assert isinstance(board.calls.store, RedisCallStore)
-    hub.on_call_heard = board.calls.store.heard  # news of other processes' commits keeps the cache current
-    return board
 
 
 class Backend:
@@ -98,7 +70,7 @@ class Backend:
 
     @property
     def healthy(self) -> bool:
-        return self.ready and (not isinstance(self.hub, RedisHub) or self.hub.healthy)
+        return self.ready and self.hub.healthy
 
     async def start(self) -> None:
         """Idempotent: NiceGUI's test simulation may run start-up handlers more than once."""
@@ -109,20 +81,13 @@ class Backend:
     async def _start(self) -> None:
         await self.store.create_schema()
         await self.hub.start()
-        if isinstance(self.switchboard.calls.store, RedisCallStore):
-            self.switchboard.calls.store.start()
-        if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART, still_live=self._still_live):
+        self.switchboard.calls.store.start()
+        still_live = self.switchboard.calls.store.still_live  # with Redis, other processes may carry them on
+        if closed := await self.store.close_open_calls(EndReason.SERVER_RESTART, still_live=still_live):
             log.info('🔁 Closed %d call(s) left open by the last run: server_restart', closed)
         self.history.start()
         self.session_sweep.start()
         self.ready = True
-
-    async def _still_live(self, call_ids: list[str]) -> set[str]:
-        """Of these open rows, the calls that are still going on (in Redis: other processes carry them)."""
-        if self.redis is None or not call_ids:
-            return set()
-        found = await self.redis.mget([call_key(call_id) for call_id in call_ids])
-        return {call_id for call_id, raw in zip(call_ids, found, strict=True) if raw is not None}
 
     async def log_out(self, device: Device) -> None:
         """Log out the device's session: signed out in the store, ended on every tab that uses it."""
@@ -139,8 +104,7 @@ class Backend:
         self.session_sweep.stop()
         if not self.shared:
             await self.switchboard.shutdown()
-        if isinstance(self.switchboard.calls.store, RedisCallStore):
-            await self.switchboard.calls.store.stop()
+        await self.switchboard.calls.store.stop()
         await self.hub.stop()
         await self.history.stop()
         await self.store.close()

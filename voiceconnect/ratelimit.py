@@ -263,7 +263,7 @@ class Limits(BaseModel):
     """The limits as configured: the base of `Settings`, whose environment variables (`SIGNIN_FAILURES_PER_MINUTE`
     …) have these names; the defaults here are the settings' defaults."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra='forbid')  # a misspelt limit is an error, not the default
 
     signin_failures_per_minute: int = Field(
         5,

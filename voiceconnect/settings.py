@@ -9,12 +9,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .ratelimit import Limits
-from .switchboard import Timeouts
 from .turn import IcePolicy
+
+
+class Timeouts(BaseModel):
+    """How long things may take: the base of `Settings` (environment variables `RING_TIMEOUT_S` …)."""
+
+    model_config = ConfigDict(frozen=True, extra='forbid')  # a misspelt limit is an error, not the default
+
+    ring_timeout_s: float = Field(45, gt=0, description='an unanswered call becomes `missed`')
+    reconnect_grace_s: float = Field(20, gt=0, description='how long a user with no connected tab stays online')
+    media_timeout_s: float = Field(20, gt=0, description='an answered call whose audio never comes up ends `failed`')
 
 
 def redis_problem(url: str) -> str | None:

@@ -163,13 +163,13 @@ def redis_url_problem(settings: Settings) -> str | None:
 
 
 def instance_problem(settings: Settings) -> str | None:
-    """With Redis, this process's name is not that of another live process (voiceconnect/instance_claim.py);
+    """With Redis, this process's name is not that of another live process (voiceconnect/cluster/instance_claim.py);
     a process restarted after its predecessor died waits for the dead one's heartbeat to run out."""
     if not settings.redis_url:
         return None
     import redis  # only when REDIS_URL is set
 
-    from . import instance_claim
+    from .cluster import instance_claim
 
     name = settings.instance_name
     try:

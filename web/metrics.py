@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from voiceconnect import observe
 from voiceconnect.backend import Backend
-from voiceconnect.calls import CallState, EndReason
+from voiceconnect.calls.machine import CallState, EndReason
 
 from . import program_socket
 from .tabs import unconnected_pages

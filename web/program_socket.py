@@ -1,13 +1,13 @@
 """Programs' way in: `POST /api/session` signs in with a name and password (the sign-in form's limits and
 lockouts) and answers a session token; the socket.io namespace `/program` on NiceGUI's server then attaches a
-socket holding that token as a tab of its user (voiceconnect/programs.py says what that means).
+socket holding that token as a tab of its user (voiceconnect/programs/tabs.py says what that means).
 
 Every request on the namespace is answered through socket.io's acknowledgement: `{'call': …}`, `{}`, or
 `{'error': message}`; what the server has to say comes as events (`call`, `signal`, `presence`, `signed_out`,
 `service`), in order, through one queue per socket. What waits there counts in the socket's bound
 (`OUTGOING_QUEUE_MAX_BYTES`, nicegui_fixes/socket_backpressure.py): a program that does not read is disconnected.
 
-`install` also lists the Sound test contact (voiceconnect/sound_test.py), a program inside the app.
+`install` also lists the Sound test contact (voiceconnect/programs/sound_test.py), a program inside the app.
 """
 
 import asyncio
@@ -22,10 +22,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from nicegui import app
 
-from voiceconnect.accounts import AccountError
-from voiceconnect.calls import CallError
-from voiceconnect.programs import ProgramConnection, ProgramRefused, Programs
-from voiceconnect.sound_test import SOUND_TEST, SoundTest
+from voiceconnect.calls.machine import CallError
+from voiceconnect.people.accounts import AccountError
+from voiceconnect.programs.sound_test import SOUND_TEST, SoundTest
+from voiceconnect.programs.tabs import ProgramConnection, ProgramRefused, Programs
 
 from .core import backend
 from .nicegui_fixes import socket_backpressure

@@ -8,7 +8,7 @@ attach, so a signed-out token is worthless.
 A sign-in gives the browser a new id (browser_session): the accounts already signed in on it move along, and the
 new session is stored only under the new id, so a cookie planted or copied before is worth nothing. The storage
 also remembers which names signed in on this browser (`KNOWN`): their sign-ins here pass the per-name ceiling on
-failures that distributed guessing runs into (accounts.py), so the owner's own browser is never locked out.
+failures that distributed guessing runs into (people/accounts.py), so the owner's own browser is never locked out.
 
 A tab signed out by the grace expiry (its browser was away too long) keeps its account: the session is still
 valid, so when the tab's socket comes back it quietly signs in again, in place. A tab whose session ended on the
@@ -19,9 +19,9 @@ import contextlib
 
 from nicegui import app, ui
 
-from voiceconnect.accounts import AccountError, SignedIn
-from voiceconnect.device import Device, TooManyTabs
-from voiceconnect.events import SignedOut
+from voiceconnect.connections.device import Device, TooManyTabs
+from voiceconnect.connections.events import SignedOut
+from voiceconnect.people.accounts import AccountError, SignedIn
 
 from .core import backend
 from .nicegui_fixes import browser_session

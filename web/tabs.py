@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 
 from nicegui import Client, app, ui
 
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Event, ServiceInterrupted, SignedOut
+from voiceconnect import wire
+from voiceconnect.calls.views import CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, Event, ServiceInterrupted, SignedOut
 from voiceconnect.turn import IcePolicy
 
 from .core import backend
@@ -51,17 +53,8 @@ class BrowserTab:
     def deliver(self, event: Event) -> None:
         if isinstance(event, CallChanged):
             view = event.call
-            payload = {
-                'id': view.id,
-                'role': view.role,
-                'peer': view.peer,
-                'state': str(view.state),
-                'here': view.here,
-                'leg': view.leg,
-                'me_muted': view.me_muted,
-            }
-            if view.here and view.live:
-                payload['ice'] = self.ice.for_user(self.user, time.time())
+            carried = view.here and view.live  # TURN credentials only for a call this tab carries
+            payload = wire.call_payload(view, self.ice.for_user(self.user, time.time()) if carried else None)
             self._follow(view)
             self._run(f'vc.sync({json.dumps(payload)})')
         elif isinstance(event, SignedOut):

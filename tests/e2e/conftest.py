@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from voiceconnect.testing.harness import Person
+from voiceconnect.testing.browser import Person
 
 DURATION = re.compile(r'^Duration \d+:\d\d$')
 
@@ -64,7 +64,7 @@ def covering(control: Locator) -> list[str]:
     """What lies over `control` as a person sees it: the notices drawn over any part of it, and what is at its
     centre if that is not the control itself."""
     control.scroll_into_view_if_needed()
-    return control.evaluate(COVERING, NOTICES)  # type: ignore[no-any-return]
+    return control.evaluate(COVERING, NOTICES)
 
 
 def missed_notice(page: Page) -> Locator:

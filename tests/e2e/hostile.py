@@ -19,7 +19,7 @@ import httpx
 import socketio
 from playwright.sync_api import Page
 
-from voiceconnect.testing.harness import peek
+from voiceconnect.testing.browser import peek
 
 SOCKET_PATH = '_nicegui_ws/socket.io'
 T = TypeVar('T')

@@ -6,7 +6,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from voiceconnect.testing.harness import Person, peek, sign_in, wait_for_tone, wait_until
+from voiceconnect.testing.browser import Person, peek, sign_in
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call
 
@@ -16,7 +18,7 @@ SENT_TRACK_ID = """(() => {
 })()"""
 
 
-def recent(page: Page):  # type: ignore[no-untyped-def]
+def recent(page: Page):
     """The Recent calls list (after its heading)."""
     return page.locator('#vc-recent-calls + *')
 

@@ -5,7 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import is_playing, wait_for_silence, wait_for_tone, wait_until
+from voiceconnect.testing.probes import is_playing, wait_for_silence, wait_for_tone
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
 

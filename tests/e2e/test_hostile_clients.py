@@ -16,8 +16,11 @@ import pytest
 import socketio
 from playwright.sync_api import expect
 
-from voiceconnect.signals import MAX_SDP
-from voiceconnect.testing.harness import AppServer, Person, wait_for_tone, wait_until
+from voiceconnect.calls.signals import MAX_SDP
+from voiceconnect.testing.browser import Person
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call
 from .hostile import (

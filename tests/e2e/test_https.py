@@ -4,7 +4,9 @@ prefixed (no other site or subdomain can set or overwrite it)."""
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import chromium_args, self_signed_certificate, sign_up, write_tone_wav
+from voiceconnect.testing.audio import write_tone_wav
+from voiceconnect.testing.browser import chromium_args, sign_up
+from voiceconnect.testing.servers import self_signed_certificate
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import wait_for_tone, wait_until
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import peek
+from voiceconnect.testing.browser import peek
 
 from .conftest import DESKTOP, PHONE, accept, call, covering, missed_call, missed_notice, open_menu_if_folded
 

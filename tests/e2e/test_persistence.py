@@ -4,7 +4,7 @@ import sqlite3
 
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import wait_until
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from voiceconnect.testing.harness import Person
+from voiceconnect.testing.browser import Person
 
 from .conftest import DESKTOP, PHONE, accept, call, missed_call
 
@@ -33,7 +33,7 @@ EMOJI_IN_THE_UI = r"""() => {
 
 
 def emoji_in_the_ui(page: Page) -> list[str]:
-    return page.evaluate(EMOJI_IN_THE_UI)  # type: ignore[no-any-return]
+    return page.evaluate(EMOJI_IN_THE_UI)
 
 
 def test_on_a_phone_the_header_is_one_row_and_the_rest_is_in_the_menu(vc_server, people) -> None:
@@ -56,14 +56,14 @@ def test_on_a_phone_the_header_is_one_row_and_the_rest_is_in_the_menu(vc_server,
         assert part is not None and part['y'] >= 0 and part['y'] + part['height'] <= box['height'], part
         assert part['x'] >= 0 and part['x'] + part['width'] <= PHONE['width'], part
     for role, name in [*IN_THE_MENU, ('button', 'Log out')]:
-        expect(bob.page.get_by_role(role, name=name)).to_be_hidden()  # type: ignore[arg-type]
+        expect(bob.page.get_by_role(role, name=name)).to_be_hidden()
 
     menu = bob.page.get_by_role('button', name='Menu')
     menu.click()
     expect(menu).to_have_attribute('aria-expanded', 'true')
     expect(bob.page.get_by_text(f'Signed in as {bob.name}')).to_be_visible()
     for role, name in [*IN_THE_MENU, ('button', 'Log out')]:
-        expect(bob.page.get_by_role(role, name=name)).to_be_visible()  # type: ignore[arg-type]
+        expect(bob.page.get_by_role(role, name=name)).to_be_visible()
     dnd = bob.page.get_by_role('switch', name='Do not disturb')
     dnd.click()
     expect(dnd).to_be_checked()  # the switch keeps the menu open
@@ -100,7 +100,7 @@ def test_a_desktop_window_keeps_the_whole_header_in_its_row(vc_server, people) -
     alice.page.set_viewport_size(DESKTOP)
     expect(alice.page.get_by_role('button', name='Menu')).to_be_hidden()
     for role, name in [*IN_THE_MENU, ('button', 'Log out')]:
-        expect(alice.page.get_by_role(role, name=name)).to_be_visible()  # type: ignore[arg-type]
+        expect(alice.page.get_by_role(role, name=name)).to_be_visible()
     expect(alice.page.get_by_text(f'Signed in as {alice.name}')).to_be_visible()
     box = alice.page.get_by_role('banner').bounding_box()
     assert box is not None and box['height'] <= 68, box

@@ -6,7 +6,9 @@ import time
 from playwright.sync_api import expect
 
 from voiceconnect.ratelimit import Limits
-from voiceconnect.testing.harness import AppServer, Person, wait_for_tone
+from voiceconnect.testing.browser import Person
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer
 
 from .conftest import accept, call
 
@@ -25,7 +27,7 @@ def talking(alice: Person, bob: Person) -> str:
     return alice.page.url.rsplit('/', 1)[-1]
 
 
-def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, people) -> None:
     alice, bob = people(2)
     talking(alice, bob)
     for person in (alice, bob):
@@ -34,7 +36,7 @@ def test_a_real_calls_signaling_stays_far_below_the_limit(vc_server: AppServer, 
     assert 'Rate limited' not in vc_server.log_text()
 
 
-def test_a_tab_flooding_signals_is_told_once_and_the_call_goes_on(vc_server: AppServer, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_tab_flooding_signals_is_told_once_and_the_call_goes_on(vc_server: AppServer, people) -> None:
     alice, bob = people(2)
     call_id = talking(alice, bob)
     bob.page.evaluate(FLOOD, call_id)

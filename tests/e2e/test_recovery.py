@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import wait_for_tone
+from voiceconnect.testing.probes import wait_for_tone
 
 from .conftest import accept, call
 from .test_persistence import wait_for_rows

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import wait_for_tone
+from voiceconnect.testing.probes import wait_for_tone
 
 from .conftest import accept, call
 

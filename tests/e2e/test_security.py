@@ -15,20 +15,12 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
-from voiceconnect.testing.harness import (
-    PROJECT_DIR,
-    TONES_HZ,
-    AppServer,
-    Person,
-    is_playing,
-    launch_person,
-    peek,
-    sign_up,
-    wait_for_tone,
-    wait_until,
-)
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.testing.browser import TONES_HZ, Person, launch_person, peek, sign_up
+from voiceconnect.testing.probes import is_playing, wait_for_tone
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
 
@@ -242,7 +234,7 @@ def test_a_session_cookie_copied_before_log_out_is_worthless_after_it(
 
     def thief_opens(path: str) -> Page:
         context = carol.browser.new_context()
-        context.add_cookies(cookies)  # what an attacker copied from Carol's browser
+        context.add_cookies(cookies)  # type: ignore[arg-type]  # what an attacker copied from Carol's browser
         page = context.new_page()
         page.goto(server.url + path)
         return page
@@ -288,7 +280,7 @@ def test_a_cookie_copied_before_log_out_stays_worthless_after_the_owner_signs_in
     expect(dave.page.get_by_text(f'Signed in as {dave.name}')).to_be_visible()  # his browser still knows him
 
     thief = dave.browser.new_context()
-    thief.add_cookies(cookies)
+    thief.add_cookies(cookies)  # type: ignore[arg-type]  # Playwright types what it gives and takes apart
     page = thief.new_page()
     try:
         for path in ('/', '/login'):

@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from voiceconnect.testing.harness import (
-    NAMES,
-    PROJECT_DIR,
-    TONES_HZ,
-    AppServer,
-    Cluster,
-    Person,
-    launch_person,
-    sign_up,
-    wait_for_tone,
-    wait_until,
-)
+from voiceconnect.testing.browser import NAMES, TONES_HZ, Person, launch_person, sign_up
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, Cluster
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
 from .test_persistence import call_rows, wait_for_rows

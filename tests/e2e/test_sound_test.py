@@ -3,7 +3,8 @@ tone) played back, then it hangs up."""
 
 from playwright.sync_api import expect
 
-from voiceconnect.testing.harness import AppServer, wait_for_tone
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer
 
 from .conftest import expect_call_ended
 

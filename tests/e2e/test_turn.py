@@ -3,6 +3,7 @@ carries voice both ways through it; coturn refuses an expired and a tampered cre
 credentials that expire, never the secret."""
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -14,7 +15,10 @@ import pytest
 from aioice.stun import TransactionFailed
 from aioice.turn import create_turn_endpoint
 
-from voiceconnect.testing.harness import AppServer, CoturnServer, peek, wait_for_tone, wait_until
+from voiceconnect.testing.browser import peek
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer, CoturnServer
+from voiceconnect.testing.waiting import wait_until
 from voiceconnect.turn import turn_credentials
 
 from .conftest import accept, call
@@ -60,7 +64,7 @@ def test_a_relay_only_call_carries_voice_both_ways_through_turn(
     wait_for_tone(alice.page, bob.tone_hz)
     wait_for_tone(bob.page, alice.tone_hz)
     for person in (alice, bob):
-        pair = wait_until(lambda p=person: peek(p.page, SELECTED_PAIR), f'{person.name} has a selected pair')
+        pair = wait_until(functools.partial(peek, person.page, SELECTED_PAIR), f'{person.name} has a selected pair')
         assert pair == ['relay', 'relay'], pair
         config = peek(person.page, ICE_CONFIG)
         assert config['iceTransportPolicy'] == 'relay'

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from voiceconnect.client import Call, CallRefused, VoiceClient, VoiceClientError
-from voiceconnect.testing.audio import dominant_frequency
-from voiceconnect.testing.harness import AppServer, write_tone_wav
+from voiceconnect.testing.audio import dominant_frequency, write_tone_wav
+from voiceconnect.testing.servers import AppServer
 
 TOLERANCE_HZ = 15
 

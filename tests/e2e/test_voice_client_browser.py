@@ -7,8 +7,10 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from voiceconnect.testing.audio import dominant_frequency
-from voiceconnect.testing.harness import AppServer, wait_for_tone, wait_until, write_tone_wav
+from voiceconnect.testing.audio import dominant_frequency, write_tone_wav
+from voiceconnect.testing.probes import wait_for_tone
+from voiceconnect.testing.servers import AppServer
+from voiceconnect.testing.waiting import wait_until
 
 COMMAND = Path(sys.executable).parent / 'voiceconnect'  # the console script
 CLI_TONE_HZ = 660

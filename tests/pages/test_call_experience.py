@@ -12,8 +12,8 @@ from pages.missed_notice import headline
 from pages.people_list import PeopleList
 from pages.recent_calls import RecentCalls
 from tests.simulated import alice_sees_bob, click_call, ring, sign_up
-from voiceconnect.calls import CallState, EndReason
-from voiceconnect.events import CallView
+from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.calls.views import CallView
 
 R = EndReason
 

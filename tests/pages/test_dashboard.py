@@ -29,7 +29,7 @@ async def test_decline_shows_the_caller_who_declined(user: User, create_user) ->
 
 def sent_to(user: User) -> list[tuple[str, int]]:
     """From now on, what the user's page is sent: (kind, size in bytes) for each message and element update."""
-    outbox, sent = user.client.outbox, []
+    outbox, sent = (user.client or pytest.fail('no page')).outbox, []
     enqueue_message, enqueue_update = outbox.enqueue_message, outbox.enqueue_update
 
     def message(kind: str, data: Any, target: str) -> None:
@@ -40,7 +40,7 @@ def sent_to(user: User) -> list[tuple[str, int]]:
         sent.append((f'update of {type(element).__name__}', len(json.dumps(element._to_dict(), default=str))))
         enqueue_update(element)
 
-    outbox.enqueue_message, outbox.enqueue_update = message, update  # type: ignore[method-assign]
+    outbox.enqueue_message, outbox.enqueue_update = message, update  # type: ignore[method-assign,assignment]
     return sent
 
 

@@ -1,17 +1,12 @@
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
-from tests.simulated import sign_up
+from tests.simulated import sign_up, submit_login
 from web.core import backend
 
 
 async def test_signed_out_visitor_lands_on_login_and_returns_after_signing_in(user: User) -> None:
-    await user.open('/call/abc')
-    await user.should_see('Username')
-    user.find('Username').type('alice')
-    user.find('Password').type('correct horse')
-    user.find('Create account').click()
+    await submit_login(user, 'alice', 'correct horse', path='/call/abc')
     await user.should_see('Signed in as alice')
     await user.should_see('This call is not available here.')
 
@@ -25,31 +20,19 @@ async def test_new_account_lands_on_the_dashboard(user: User) -> None:
 
 
 async def test_usernames_follow_the_rules(user: User) -> None:
-    await user.open('/login')
-    await user.should_see('Username')
-    user.find('Username').type('Al')
-    user.find('Password').type('correct horse')
-    user.find('Create account').click()
+    await submit_login(user, 'Al', 'correct horse')
     await user.should_see('Usernames are 3–32 characters')
 
 
 async def test_short_password_is_refused(user: User) -> None:
-    await user.open('/login')
-    await user.should_see('Username')
-    user.find('Username').type('alice')
-    user.find('Password').type('short')
-    user.find('Create account').click()
+    await submit_login(user, 'alice', 'short')
     await user.should_see('at least 8 characters')
 
 
 async def test_name_taken_ignoring_case(user: User, create_user) -> None:
     await sign_up(user, 'alice')
     other = create_user()
-    await other.open('/login')
-    await other.should_see('Username')
-    other.find('Username').type('ALICE')
-    other.find('Password').type('correct horse')
-    other.find('Create account').click()
+    await submit_login(other, 'ALICE', 'correct horse')
     await other.should_see('That username is taken.')
 
 
@@ -57,11 +40,7 @@ async def test_wrong_credentials_do_not_say_which_part(user: User, create_user) 
     await sign_up(user, 'alice')
     for name, password in (('alice', 'wrong password'), ('nobody', 'correct horse')):
         other = create_user()
-        await other.open('/login')
-        await other.should_see('Username')
-        other.find('Username').type(name)
-        other.find('Password').type(password)
-        other.find(kind=ui.button, content='Sign in').click()
+        await submit_login(other, name, password, 'Sign in')
         await other.should_see('Wrong username or password.')
 
 
@@ -76,10 +55,6 @@ async def test_with_signup_closed_create_account_is_refused_visibly(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(backend().settings, 'signup', 'closed')
-    await user.open('/login')
-    await user.should_see('Username')
-    user.find('Username').type('alice')
-    user.find('Password').type('correct horse')
-    user.find('Create account').click()
+    await submit_login(user, 'alice', 'correct horse')
     await user.should_see('New accounts are made by the administrator here.')
     await user.should_not_see('Signed in as alice')

@@ -1,10 +1,9 @@
 """What people see when a rate limit applies: the sign-in lock, the sign-up limit, the call-attempt limit."""
 
 import pytest
-from nicegui import ui
 from nicegui.testing import User
 
-from tests.simulated import alice_sees_bob, click_call, ring, sign_up
+from tests.simulated import alice_sees_bob, click_call, ring, sign_up, submit_login
 
 
 @pytest.fixture
@@ -16,11 +15,7 @@ def one_sign_up_and_one_call_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def sign_in_on_a_fresh_page(user: User, name: str, password: str) -> None:
     """A freshly opened sign-in page, so the message seen afterwards is this attempt's."""
-    await user.open('/login')
-    await user.should_see('Username')
-    user.find('Username').type(name)
-    user.find('Password').type(password)
-    user.find(kind=ui.button, content='Sign in').click()
+    await submit_login(user, name, password, 'Sign in')
 
 
 async def test_five_wrong_passwords_lock_the_name_and_the_lock_says_how_long(user: User, create_user) -> None:
@@ -52,11 +47,7 @@ async def test_account_creation_per_address_is_limited_with_a_clear_message(
     await sign_up(user, 'alice')
     await sign_up(create_user(), 'bob')
     carol = create_user()
-    await carol.open('/login')
-    await carol.should_see('Username')
-    carol.find('Username').type('carol')
-    carol.find('Password').type('correct horse')
-    carol.find('Create account').click()
+    await submit_login(carol, 'carol', 'correct horse')
     await carol.should_see('Too many new accounts from your network. Try again in 30 min.')
     await carol.should_not_see('Signed in as carol')
 

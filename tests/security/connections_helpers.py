@@ -26,7 +26,8 @@ import httpx
 import socketio
 
 from tests.e2e.hostile import event_frame, page_ids
-from voiceconnect.testing.harness import AppServer, wait_until
+from voiceconnect.testing.servers import AppServer
+from voiceconnect.testing.waiting import wait_until
 
 SOCKET_PATH = '/_nicegui_ws/socket.io/'
 T = TypeVar('T')

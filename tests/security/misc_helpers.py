@@ -3,11 +3,10 @@ coturn started on a given configuration."""
 
 import http.client
 import re
-import subprocess
 import time
 from pathlib import Path
 
-from voiceconnect.testing.harness import AppServer, free_port, wait_until
+from voiceconnect.testing.servers import AppServer, Server, free_port
 
 _last_headers: dict[str, str] = {}
 
@@ -56,22 +55,37 @@ def readme_block(readme: Path, after: str) -> str:
     return rest.split('```\n', 1)[1].split('```', 1)[0]
 
 
+class ConfiguredCoturn(Server):
+    """coturn on nothing but a configuration file (its ports moved to free loopback ones) and where its files go."""
+
+    what = 'turnserver'
+    start_timeout_s = 10.0
+
+    def __init__(self, config: str, directory: Path) -> None:
+        super().__init__(directory / 'turnserver.log', cwd=directory)
+        self.config = re.sub(r'^listening-port=\d+$', f'listening-port={free_port()}', config, flags=re.MULTILINE)
+        self.config += f'listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\ntls-listening-port={free_port()}\n'
+        self.directory = directory
+
+    def command(self) -> list[str]:
+        conf = self.directory / 'turnserver.conf'
+        conf.write_text(self.config)
+        files = [
+            '--log-file',
+            'stdout',
+            '--db',
+            str(self.directory / 'turndb'),
+            '--pidfile',
+            str(self.directory / 'turn.pid'),
+        ]
+        return ['turnserver', '-c', str(conf), *files]
+
+    def answers(self) -> bool:
+        return 'Total General servers' in self.log_text()
+
+
 def coturn_log(config: str, directory: Path) -> str:
-    """Start coturn on `config` (its ports moved to free loopback ones), let it come up, stop it; its log."""
-    port = free_port()
-    conf = directory / 'turnserver.conf'
-    conf.write_text(
-        re.sub(r'^listening-port=\d+$', f'listening-port={port}', config, flags=re.MULTILINE)
-        + f'listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\ntls-listening-port={free_port()}\n'
-    )
-    log = directory / 'turnserver.log'
-    files = ['--log-file', 'stdout', '--db', str(directory / 'turndb'), '--pidfile', str(directory / 'turn.pid')]
-    with log.open('wb') as out:
-        process = subprocess.Popen(['turnserver', '-c', str(conf), *files], stdout=out, stderr=out)
-        try:
-            wait_until(lambda: 'Total General servers' in log.read_text(errors='replace'), 'coturn did not start', 10)
-            time.sleep(0.3)
-        finally:
-            process.terminate()
-            process.wait(5)
-    return log.read_text(errors='replace')
+    """Start coturn on `config`, let it come up, stop it; its log."""
+    with ConfiguredCoturn(config, directory) as coturn:
+        time.sleep(0.3)
+    return coturn.log_text()

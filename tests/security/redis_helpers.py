@@ -15,9 +15,9 @@ import httpx
 import pytest
 import socketio
 
-from voiceconnect.calls import Call, new_id
+from voiceconnect.calls.machine import Call, new_id
 from voiceconnect.client.voice_client import NAMESPACE, SOCKETIO_PATH
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, RedisServer
 
 T = TypeVar('T')
 TRACEBACKS = ('Traceback', 'Task exception was never retrieved')
@@ -33,14 +33,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def app_on(redis: RedisServer, directory: Path, name: str = 'app', **settings: Any) -> AppServer:
     """The app (`python main.py`) with REDIS_URL, not started; its log and data under `directory`."""
     return AppServer(PROJECT_DIR, directory / 'data', directory / f'{name}.log', {'REDIS_URL': redis.url, **settings})
-
-
-def health(server: AppServer) -> int | None:
-    """The status `/healthz` answers within 2 s, or None."""
-    try:
-        return httpx.get(server.url + '/healthz', timeout=2, trust_env=False).status_code
-    except httpx.HTTPError:
-        return None
 
 
 def tracebacks(server: AppServer) -> list[str]:

@@ -1,11 +1,9 @@
 """Tools for tests/security/test_sessions.py: a program's socket without the voice client (what a script holding a
-session token does), sign-ins over `POST /api/session` from any address (uvicorn trusts X-Forwarded-For from
-loopback, as from a proxy on the same host), and the admin command run as the operator runs it."""
+session token does) and sign-ins over `POST /api/session` from any address (uvicorn trusts X-Forwarded-For from
+loopback, as from a proxy on the same host); the admin command is `AppServer.admin`."""
 
 import asyncio
 import secrets
-import subprocess
-import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -13,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 import socketio
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer
+from voiceconnect.testing.servers import AppServer
 
 T = TypeVar('T')
 NAMESPACE = '/program'
@@ -32,21 +30,6 @@ def token_of(server: AppServer, name: str, password: str) -> str:
     reply = open_session(server, name, password)
     assert reply.status_code == 200, reply.text
     return str(reply.json()['token'])
-
-
-def admin(server: AppServer, *args: str, password: str | None = None) -> str:
-    """`python -m voiceconnect.admin …` on the server's data dir, while it runs; returns what it printed."""
-    done = subprocess.run(
-        [sys.executable, '-m', 'voiceconnect.admin', *args],
-        input=(password or '') + '\n',
-        text=True,
-        capture_output=True,
-        cwd=PROJECT_DIR,
-        env={**server.env(), 'PYTHONPATH': str(PROJECT_DIR)},
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
 
 
 class ProgramSocket:

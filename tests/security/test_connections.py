@@ -29,7 +29,9 @@ from tests.security.connections_helpers import (
     program_socket,
     session_token,
 )
-from voiceconnect.testing.harness import AppServer, Person, wait_until
+from voiceconnect.testing.browser import Person
+from voiceconnect.testing.servers import AppServer
+from voiceconnect.testing.waiting import wait_until
 
 FLOOD = {'SIGNALS_PER_SECOND': 100_000, 'SIGNAL_BURST': 100_000}  # the signaling limit is not what these test
 SDP_KB = 15  # under the SDP cap, as the largest real offers are (a cap of its own is tested below)

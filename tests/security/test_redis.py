@@ -23,9 +23,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, RedisServer, wait_until
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, RedisServer
+from voiceconnect.testing.waiting import wait_until
 
-from .redis_helpers import Program, app_on, health, orphan_call, own_redis, tracebacks
+from .redis_helpers import Program, app_on, orphan_call, own_redis, tracebacks
 
 __all__ = ['own_redis']  # a fixture
 
@@ -104,7 +105,7 @@ def test_a_hung_redis_is_noticed_within_seconds_every_tab_is_told_and_requests_a
 
         own_redis.pause()
         hung_at = time.monotonic()
-        wait_until(lambda: health(server) == 503, '/healthz says 503', timeout=8)
+        wait_until(lambda: server.health() == 503, '/healthz says 503', timeout=8)
         noticed_s = time.monotonic() - hung_at
         wait_until(lambda: {'interrupted': True} in alice.told('service'), 'alice is told', timeout=4)
         asked = time.monotonic()
@@ -116,7 +117,7 @@ def test_a_hung_redis_is_noticed_within_seconds_every_tab_is_told_and_requests_a
         assert noticed_s < 6
 
         own_redis.resume()
-        wait_until(lambda: health(server) == 200, '/healthz says ok again', timeout=10)
+        wait_until(lambda: server.health() == 200, '/healthz says ok again', timeout=10)
         wait_until(lambda: {'interrupted': False} in alice.told('service'), 'alice is told it is back', timeout=5)
         call = alice.request('call_user', {'name': bob.name})['call']
         assert call['state'] == 'ringing'
@@ -138,7 +139,7 @@ def test_the_sweep_gets_past_stale_and_undecodable_deadlines_to_an_orphaned_call
         shared = Redis.from_url(own_redis.url)
         long_ago = time.time() - 3600
         shared.zadd('vc:deadlines', {f'cStale{i}': long_ago + i for i in range(150)})  # calls gone, ids left
-        shared.zadd('vc:deadlines', {b'\xff\xfe not text': long_ago, 'cCorrupt': long_ago})
+        shared.zadd('vc:deadlines', {b'\xff\xfe not text': long_ago, 'cCorrupt': long_ago})  # type: ignore[type-var]
         shared.set('vc:call:cCorrupt', b'{not json')
         call = orphan_call(caller, callee, rings_until=time.time() + 1)
         with shared.pipeline() as pipe:
@@ -221,11 +222,11 @@ def test_a_second_process_under_a_live_instance_name_refuses_to_start_in_one_lin
         assert len(lines) == 1, refused.stderr
         assert lines[0].startswith('VoiceConnect cannot start: VOICECONNECT_INSTANCE:'), lines
         assert taken in lines[0]
-        assert health(first) == 200  # the first one carries on
+        assert first.health() == 200  # the first one carries on
 
         first.crash()  # kill -9: its heartbeat stops; a process restarted under its name must start
         started = time.monotonic()
         again = app_on(own_redis, tmp_path, 'again', INSTANCE=taken)
         with again:
             print(f'restarted under the name of a killed process in {time.monotonic() - started:.1f} s')
-            assert health(again) == 200
+            assert again.health() == 200

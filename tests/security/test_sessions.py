@@ -16,9 +16,11 @@ import httpx
 import pytest
 from playwright.sync_api import Playwright, expect
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, Person, launch_person, sign_in, sign_up, wait_until
+from voiceconnect.testing.browser import Person, launch_person, sign_in, sign_up
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer
+from voiceconnect.testing.waiting import wait_until
 
-from .sessions_helpers import ProgramSocket, admin, open_session, token_of
+from .sessions_helpers import ProgramSocket, open_session, token_of
 
 
 @pytest.fixture
@@ -176,7 +178,7 @@ def test_a_new_password_from_the_admin_command_ends_the_tab_and_the_program_sock
     program = ProgramSocket(vc_server, token_of(vc_server, browser.name, browser.password))
     callee = ProgramSocket(vc_server, token_of(vc_server, bob, bob_password))
     try:
-        assert admin(vc_server, 'set-password', browser.name, password='a brand new password').startswith('Changed')
+        assert vc_server.admin('set-password', browser.name, password='a brand new password').startswith('Changed')
         placed = program.request('call_user', {'name': bob})
         assert 'call' not in placed, placed  # refused: the old session may not ring anyone
         assert callee.of('call') == []
@@ -206,9 +208,9 @@ def test_a_removed_name_made_again_inherits_neither_history_nor_do_not_disturb(
         assert caller.request('call_user', {'name': browser.name})['call']['end_reason'] == 'do_not_disturb'
         expect(page.get_by_role('button', name='1 missed')).to_be_visible()
 
-        admin(vc_server, 'remove-user', browser.name)
+        vc_server.admin('remove-user', browser.name)
         expect(page.get_by_label('Username')).to_be_visible(timeout=5_000)  # signed out at once
-        admin(vc_server, 'add-user', browser.name, password='the new owners password')
+        vc_server.admin('add-user', browser.name, password='the new owners password')
         sign_in(page, vc_server.url, browser.name, 'the new owners password')
         expect(page.get_by_text('No calls yet.')).to_be_visible()
         expect(page.get_by_role('button', name='1 missed')).to_be_hidden()

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.store import Store
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.people.db import Store
 
 from .helpers import FakeRecorder, World, make_board
 

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select
 
 from voiceconnect.clock import FakeClock
-from voiceconnect.history import CallHistory
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.store import CallRow, Store
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
+from voiceconnect.people.db import CallRow, Store
+from voiceconnect.people.history import CallHistory
+from voiceconnect.settings import Timeouts
 
 from .helpers import FakeTab, answer, tab_of
 

@@ -27,11 +27,11 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from voiceconnect.calls import Call, CallError, CallState
+from voiceconnect.calls.machine import Call, CallError, CallState
+from voiceconnect.calls.signals import KINDS, MAX_CANDIDATE, MAX_SDP
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, PresenceChanged
-from voiceconnect.signals import KINDS, MAX_CANDIDATE, MAX_SDP
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, PresenceChanged
 
 from .helpers import CANDIDATE, SDP, FakeRecorder, FakeTab, World, make_board, settle
 
@@ -175,7 +175,7 @@ def snapshot(call: Call) -> tuple:
 
 
 def allowed(world: World, call: Call | None, device: Device, action: str, signal_kind: object) -> bool:
-    """The server's rules, written down independently of calls.py: may `device` do `action` on `call` now?"""
+    """The server's rules, written down independently of calls/machine.py: may `device` do `action` on `call` now?"""
     if call is None or not call.live or not call.has_user(device.user) or not world.board.holds(device):
         return False
     party = device.id in call.party_devices()

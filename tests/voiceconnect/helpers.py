@@ -13,15 +13,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from voiceconnect.call_manager import CallManager
-from voiceconnect.calls import Call
+from voiceconnect.calls.machine import Call
+from voiceconnect.calls.manager import CallManager
+from voiceconnect.calls.views import CallView
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import ConnectionService
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView, Event, OnlineUser, Presence, PresenceChanged, SignedOut
-from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged, Event, OnlineUser, Presence, PresenceChanged, SignedOut
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.service import ConnectionService
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.settings import Timeouts
 
 T = TypeVar('T')
 
@@ -118,7 +120,7 @@ def settle(awaitable: Awaitable[T]) -> T:
     try:
         steps.send(None)
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
     raise AssertionError('the in-memory core waited for something')
 
 

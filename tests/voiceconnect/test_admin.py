@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.store import Store
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.testing.servers import PROJECT_DIR
 
 
 def admin(data_dir: Path, *args: str, password: str = '') -> subprocess.CompletedProcess[str]:

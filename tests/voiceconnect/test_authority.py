@@ -4,8 +4,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from voiceconnect.calls import Call, CallError, CallState
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import Call, CallError, CallState
+from voiceconnect.connections.device import Device
 
 from .helpers import World, answer, answer_signal, candidate, leg_of, offer, ring, seen, tab_of
 

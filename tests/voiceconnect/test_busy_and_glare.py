@@ -2,8 +2,8 @@
 
 import pytest
 
-from voiceconnect.calls import CallState, EndReason
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.connections.device import Device
 
 from .helpers import World, answer, log_lines, ring, seen, tab_of, talk
 
@@ -146,7 +146,7 @@ async def test_after_glare_the_call_completes_normally(world: World, alice: Devi
 
 
 async def test_calling_back_after_the_call_was_answered_is_not_glare(world: World, alice: Device, bob: Device) -> None:
-    from voiceconnect.calls import CallError
+    from voiceconnect.calls.machine import CallError
 
     await answer(bob, alice)
     with pytest.raises(CallError):

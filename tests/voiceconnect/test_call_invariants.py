@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from voiceconnect.calls import CallError, CallState
+from voiceconnect.calls.machine import CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.memory_hub import InMemoryHub
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
 
 from .helpers import (
     GRACE_S,

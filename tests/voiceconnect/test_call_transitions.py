@@ -2,8 +2,8 @@
 
 import pytest
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import CallError, CallState, EndReason
+from voiceconnect.connections.device import Device
 
 from .helpers import MEDIA_TIMEOUT_S, RING_TIMEOUT_S, World, answer, media_up, ring, seen, tab_of, talk
 

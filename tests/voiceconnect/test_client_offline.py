@@ -10,8 +10,7 @@ import pytest
 
 from voiceconnect.client import cli
 from voiceconnect.client.media import RATE, AudioFormatError, read_wav, write_wav
-from voiceconnect.testing.audio import dominant_frequency
-from voiceconnect.testing.harness import write_tone_wav
+from voiceconnect.testing.audio import dominant_frequency, write_tone_wav
 
 
 @pytest.mark.parametrize('rate', [8000, 16000, 44100, 48000])

@@ -3,9 +3,9 @@ shown by the contact's name, and counted in the call-attempt limits like any cal
 
 import pytest
 
-from voiceconnect.calls import CallError, contact_session
+from voiceconnect.calls.machine import CallError, contact_session
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
+from voiceconnect.connections.device import Device
 from voiceconnect.ratelimit import Limits
 
 from .helpers import FakeRecorder, World, make_board, tab_of

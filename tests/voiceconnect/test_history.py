@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from voiceconnect.calls import EndReason
+from voiceconnect.calls.machine import EndReason
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.history import STOP_WAIT_S, CallHistory
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.store import CallRow, Store
-from voiceconnect.switchboard import Switchboard, Timeouts
-from voiceconnect.testing.harness import PROJECT_DIR
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
+from voiceconnect.people.db import CallRow, Store
+from voiceconnect.people.history import STOP_WAIT_S, CallHistory
+from voiceconnect.settings import Timeouts
+from voiceconnect.testing.servers import PROJECT_DIR
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, answer, ring, tab_of, talk
 
@@ -199,7 +200,7 @@ async def test_rows_of_calls_ended_while_another_program_locks_the_database_are_
     await eventually(first_answered, 'the first call was not written', timeout=5)
     locker = sqlite3.connect(tmp_path / 't.db', isolation_level=None)
     locker.execute('BEGIN EXCLUSIVE')  # mid-call: its end, and all of the next calls, meet the lock
-    calls = []
+    calls: list[tuple[str, int]] = []
     for seconds in (3, 7, 11):
         call_id = first if not calls else await answer(alice, bob)
         await clock.advance(seconds)

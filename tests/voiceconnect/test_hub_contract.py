@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from voiceconnect.calls import Call, CallState, EndReason
-from voiceconnect.events import CallChanged, OnlineUser, Presence, PresenceChange, PresenceChanged
-from voiceconnect.hub import Hub
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.redis_hub import RedisHub
+from voiceconnect.calls.machine import Call, CallState, EndReason
+from voiceconnect.cluster.redis_hub import RedisHub
+from voiceconnect.connections.events import CallChanged, OnlineUser, Presence, PresenceChange, PresenceChanged
+from voiceconnect.connections.hub import Hub
+from voiceconnect.connections.memory_hub import InMemoryHub
 
 
 @dataclass(eq=False)
@@ -213,7 +213,7 @@ async def test_do_not_disturb_is_a_presence_everyone_else_sees_while_online(make
 
 
 async def test_tell_reaches_every_tab_of_that_user_only(make_hub: MakeHub) -> None:
-    from voiceconnect.events import MissedCallsSeen
+    from voiceconnect.connections.events import MissedCallsSeen
 
     hub = await make_hub()
     tabs = [FakeEndpoint('b1', 'bob'), FakeEndpoint('b2', 'bob'), FakeEndpoint('a1', 'alice')]

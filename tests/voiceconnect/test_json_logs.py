@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from voiceconnect.device import Device
+from voiceconnect.connections.device import Device
 from voiceconnect.logs import JsonLines
 
 from .helpers import World, ring, talk

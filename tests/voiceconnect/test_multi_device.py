@@ -2,8 +2,8 @@
 
 import pytest
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import CallError, CallState, EndReason
+from voiceconnect.connections.device import Device
 
 from .helpers import World, ring, seen, tab_of
 

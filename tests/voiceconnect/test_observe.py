@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from voiceconnect import observe
-from voiceconnect.calls import CallError
+from voiceconnect.calls.machine import CallError
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
+from voiceconnect.connections.device import Device
 from voiceconnect.ratelimit import Limits
 
 from .helpers import FakeRecorder, World, answer, leg_of, make_board, offer, ring, talk

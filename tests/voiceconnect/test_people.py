@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.calls.machine import CallError, CallState, EndReason
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.events import DoNotDisturbSet, MissedCallsSeen, Person, Presence, PresenceChanged
-from voiceconnect.history import CallHistory
-from voiceconnect.memory_hub import InMemoryHub
-from voiceconnect.people import People
-from voiceconnect.store import Store
-from voiceconnect.switchboard import Switchboard, Timeouts
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import DoNotDisturbSet, MissedCallsSeen, Person, Presence, PresenceChanged
+from voiceconnect.connections.memory_hub import InMemoryHub
+from voiceconnect.connections.switchboard import Switchboard
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.people.directory import People
+from voiceconnect.people.history import CallHistory
+from voiceconnect.settings import Timeouts
 
 from .helpers import GRACE_S, MEDIA_TIMEOUT_S, RING_TIMEOUT_S, FakeTab, log_lines, tab_of, talk
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from voiceconnect.calls import CallState, EndReason
-from voiceconnect.device import Device
-from voiceconnect.events import OnlineUser, PresenceChanged, SignedOut
+from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import OnlineUser, PresenceChanged, SignedOut
 
 from .helpers import GRACE_S, RING_TIMEOUT_S, World, answer, log_lines, ring, seen, tab_of, talk
 
@@ -206,7 +206,7 @@ async def test_logout_on_one_browser_keeps_the_user_online_on_another(world: Wor
 
 
 async def test_after_logout_a_call_to_the_user_rings_nowhere(world: World, alice: Device, bob: Device) -> None:
-    from voiceconnect.calls import EndReason
+    from voiceconnect.calls.machine import EndReason
 
     await world.board.end(world.service_of(bob), 'logout')
     tab_of(bob).clear()
@@ -278,7 +278,7 @@ async def test_state_changes_within_a_call_publish_no_presence(alice: Device, bo
 
 
 async def test_subscribers_hear_call_changes_until_they_unsubscribe(alice: Device, bob: Device) -> None:
-    from voiceconnect.events import CallChanged
+    from voiceconnect.connections.events import CallChanged
 
     heard: list[CallChanged] = []
     unsubscribe = bob.on(CallChanged, heard.append)

@@ -1,4 +1,4 @@
-"""Programs as participants (voiceconnect/programs.py): a program's socket is a tab of its user. Its sign-in is the
+"""Programs as participants (voiceconnect/programs/tabs.py): a program's socket is a tab of its user. Its sign-in is the
 form's (same limits), its connection needs a live session of that user, and every request goes through the same
 authority checks, validation and rate limits as a browser tab's."""
 
@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from voiceconnect.accounts import TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS, AccountError, Accounts
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.programs import NOT_SIGNED_IN, ProgramConnection, ProgramRefused, Programs
+from voiceconnect.connections.device import Device
+from voiceconnect.people.accounts import TOO_MANY_ATTEMPTS, WRONG_CREDENTIALS, AccountError, Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.programs.tabs import NOT_SIGNED_IN, ProgramConnection, ProgramRefused, Programs
 from voiceconnect.ratelimit import Limits
-from voiceconnect.store import Store
 
 from .helpers import GRACE_S, World, leg_of, make_board, offer, tab_of
 
@@ -146,7 +146,7 @@ async def test_a_program_is_rung_and_answers_like_a_tab(programs: Programs, alic
     ringing = socket.last_call()
     assert (ringing['id'], ringing['role'], ringing['peer']) == (call_id, 'callee', 'alice')
     assert ringing['state'] == 'ringing'
-    assert ringing['leg'] and ringing['ice_servers'] == []
+    assert ringing['leg'] and ringing['ice']['iceServers'] == []
     await connection.handle('signal', {'signal': offer(call_id, ringing['leg'])})
     assert tab_of(alice).relayed[-1]['kind'] == 'offer'
     answered = await connection.handle('accept', {'call_id': call_id})
@@ -197,14 +197,24 @@ async def test_ice_servers_come_only_with_a_call_the_program_carries(
     servers = [{'urls': 'turn:turn.example.org:3478', 'username': 'static', 'credential': 'long-lived'}]
     connection, socket = await connect(Programs(accounts, world.board, ice_servers=servers))
     offline = await connection.handle('call_user', {'name': 'mallory'})
-    assert offline['call']['end_reason'] == 'offline' and 'ice_servers' not in offline['call']
+    assert offline['call']['end_reason'] == 'offline' and 'ice' not in offline['call']
     laptop = await world.tab('bot', browser='laptop')
     call_id = (await alice.call_user('bot')).id
     ringing = socket.last_call()
-    assert ringing['ice_servers'] == servers  # its own leg rings: it negotiates now
+    assert ringing['ice']['iceServers'] == servers  # its own leg rings: it negotiates now
     await laptop.accept(call_id)
-    assert socket.last_call()['answered_elsewhere'] and 'ice_servers' not in socket.last_call()
-    assert [call for call in socket.of('call') if 'ice_servers' in call] == [ringing]
+    assert socket.last_call()['answered_elsewhere'] and 'ice' not in socket.last_call()
+    assert [call for call in socket.of('call') if 'ice' in call] == [ringing]
+
+
+async def test_refusals_carry_a_code_the_program_reads(programs: Programs, alice: Device) -> None:
+    """One wire format (voiceconnect/wire.py): a program reads why from the code, never from the words."""
+    connection, _ = await connect(programs)
+    assert (await connection.handle('call_user', {'name': 'no such name'}))['code'] == 'not_found'
+    assert (await connection.handle('call_user', {'name': 'Sound test/alice'}))['code'] == 'offline'
+    await alice.call_user('bot')
+    assert (await connection.handle('call_user', {'name': 'carol'}))['code'] == 'in_call'  # bot's phone rings
+    assert (await connection.handle('format_disk', {}))['code'] == 'refused'
 
 
 # authority and validation
@@ -248,7 +258,7 @@ async def test_malformed_requests_get_an_error_and_change_nothing(
 ) -> None:
     connection, socket = await connect(programs)
     answer = await connection.handle(event, data)
-    assert set(answer) == {'error'}
+    assert set(answer) == {'error', 'code'}
     assert world.live_calls() == []
     assert not socket.closed
 
@@ -260,7 +270,7 @@ async def test_call_attempts_are_limited_per_user_like_a_tabs(
     programs = Programs(accounts, board, ice_servers=[])
     connection, _ = await connect(programs)
     answers = [await connection.handle('call_user', {'name': 'nobody'}) for _ in range(3)]
-    assert answers[-1] == {'error': 'You are calling too often. Try again in 30 s.'}
+    assert answers[-1] == {'error': 'You are calling too often. Try again in 30 s.', 'code': 'rate_limited'}
 
 
 async def test_signaling_is_limited_per_connection(accounts: Accounts, world: World, clock: FakeClock) -> None:

@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from voiceconnect.calls import CallError, CallState
+from voiceconnect.calls.machine import CallError, CallState
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device, SignalsDropped
+from voiceconnect.connections.device import Device, SignalsDropped
 from voiceconnect.ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
 
 from .helpers import (
@@ -30,7 +30,7 @@ from .helpers import (
 async def test_the_limit_is_allowed_at_once_and_the_next_is_refused_until_its_share_of_the_window_passes(
     clock: FakeClock,
 ) -> None:
-    calls = RateLimiter(10, 60.0, clock)
+    calls: RateLimiter[str] = RateLimiter(10, 60.0, clock)
     assert [calls.hit('alice') for _ in range(10)] == [None] * 10
     refused = calls.hit('alice')
     assert refused is not None
@@ -44,7 +44,7 @@ async def test_the_limit_is_allowed_at_once_and_the_next_is_refused_until_its_sh
 
 
 async def test_refused_events_do_not_count_so_waiting_is_enough(clock: FakeClock) -> None:
-    calls = RateLimiter(10, 60.0, clock)
+    calls: RateLimiter[str] = RateLimiter(10, 60.0, clock)
     for _ in range(10):
         calls.hit('alice')
     for _ in range(100):  # hammering while refused does not push the wait further out
@@ -54,7 +54,7 @@ async def test_refused_events_do_not_count_so_waiting_is_enough(clock: FakeClock
 
 
 async def test_after_a_whole_window_the_whole_burst_is_allowed_again(clock: FakeClock) -> None:
-    calls = RateLimiter(10, 60.0, clock)
+    calls: RateLimiter[str] = RateLimiter(10, 60.0, clock)
     for _ in range(10):
         calls.hit('alice')
     await clock.advance(60)
@@ -63,7 +63,7 @@ async def test_after_a_whole_window_the_whole_burst_is_allowed_again(clock: Fake
 
 
 async def test_keys_are_limited_independently(clock: FakeClock) -> None:
-    calls = RateLimiter(2, 60.0, clock)
+    calls: RateLimiter[str] = RateLimiter(2, 60.0, clock)
     calls.hit('alice')
     calls.hit('alice')
     assert calls.hit('alice') is not None
@@ -71,14 +71,14 @@ async def test_keys_are_limited_independently(clock: FakeClock) -> None:
 
 
 async def test_a_burst_above_the_rate_then_the_rate(clock: FakeClock) -> None:
-    signals = RateLimiter(50, 1.0, clock, burst=200)
+    signals: RateLimiter[str] = RateLimiter(50, 1.0, clock, burst=200)
     assert sum(signals.hit('tab') is None for _ in range(1000)) == 200
     await clock.advance(1)
     assert sum(signals.hit('tab') is None for _ in range(1000)) == 50
 
 
 async def test_a_flood_is_reported_on_its_first_refusal_then_once_a_minute_with_the_count(clock: FakeClock) -> None:
-    signals = RateLimiter(50, 1.0, clock, burst=50)
+    signals: RateLimiter[str] = RateLimiter(50, 1.0, clock, burst=50)
     results = [signals.hit('tab') for _ in range(150)]
     refusals = [r for r in results if r is not None]
     assert [r.report for r in refusals] == [True] + [False] * 99
@@ -93,14 +93,14 @@ async def test_a_flood_is_reported_on_its_first_refusal_then_once_a_minute_with_
 
 
 async def test_memory_stays_bounded_when_someone_sprays_keys(clock: FakeClock) -> None:
-    signups = RateLimiter(10, 3600.0, clock, max_keys=1000)
+    signups: RateLimiter[str] = RateLimiter(10, 3600.0, clock, max_keys=1000)
     for number in range(50_000):
         signups.hit(f'203.0.113.{number}')
         assert len(signups) <= 1000
 
 
 async def test_lapsed_keys_are_forgotten_as_new_ones_come(clock: FakeClock) -> None:
-    calls = RateLimiter(10, 60.0, clock)
+    calls: RateLimiter[str] = RateLimiter(10, 60.0, clock)
     for number in range(500):
         calls.hit(f'user{number}')
     await clock.advance(61)  # every key's bucket is full again

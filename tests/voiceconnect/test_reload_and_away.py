@@ -8,9 +8,9 @@ lost its connection (`ConnectionService.set_connected` → `CallManager.set_away
 
 import pytest
 
-from voiceconnect.calls import CallError, CallState, EndReason
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged
+from voiceconnect.calls.machine import CallError, CallState, EndReason
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged
 
 from .helpers import (
     GRACE_S,

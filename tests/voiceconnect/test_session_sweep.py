@@ -4,17 +4,17 @@ many newer sessions. The core on a fake clock, with a real SQLite store."""
 
 import pytest
 
-from voiceconnect.accounts import Accounts
-from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.calls.machine import CallError, CallState, EndReason
 from voiceconnect.clock import FakeClock
-from voiceconnect.connection import ConnectionService
-from voiceconnect.device import Device
-from voiceconnect.events import SignedOut
-from voiceconnect.programs import Programs
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import SignedOut
+from voiceconnect.connections.service import ConnectionService
+from voiceconnect.connections.session_sweep import SWEEP_EVERY_S, SessionSweep
+from voiceconnect.connections.switchboard import Switchboard
+from voiceconnect.people.accounts import Accounts
+from voiceconnect.people.db import Store
+from voiceconnect.programs.tabs import Programs
 from voiceconnect.ratelimit import Limits
-from voiceconnect.session_sweep import SWEEP_EVERY_S, SessionSweep
-from voiceconnect.store import Store
-from voiceconnect.switchboard import Switchboard
 
 from .helpers import World, log_lines, ring, tab_of
 from .test_programs import KEY, PASSWORD, Socket
@@ -96,7 +96,10 @@ async def test_a_removed_accounts_call_ends_and_its_program_socket_is_closed(
     assert socket.closed
     view = tab_of(bob).last_view(call_id)
     assert (view.state, view.end_reason) == (CallState.ENDED, EndReason.MISSED)  # as if alice had logged out
-    assert (await program.handle('call_user', {'name': 'bob'})) == {'error': 'You are signed out here.'}
+    assert (await program.handle('call_user', {'name': 'bob'})) == {
+        'error': 'You are signed out here.',
+        'code': 'signed_out',
+    }
 
 
 async def test_a_session_at_its_maximum_age_ends_its_tabs_even_while_they_are_in_use(

@@ -1,14 +1,18 @@
 """Settings: DESIGN.md's defaults, VOICECONNECT_* env vars and .env, ICE servers, TLS pair, the storage secret."""
 
+import ast
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from voiceconnect.settings import Settings
+from voiceconnect.ratelimit import Limits
+from voiceconnect.settings import Settings, Timeouts
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +170,7 @@ def test_ice_servers_json_with_turn_credentials(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_ice_servers_json_string_given_directly() -> None:
-    assert Settings(ice_servers='[{"urls": "stun:h:1"}]').ice_servers == [{'urls': 'stun:h:1'}]
+    assert Settings(ice_servers='[{"urls": "stun:h:1"}]').ice_servers == [{'urls': 'stun:h:1'}]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +188,7 @@ def test_ice_servers_of_the_wrong_shape_are_rejected_with_an_example(
 
 def test_ice_servers_bad_json_passed_directly_is_explained() -> None:
     with pytest.raises(ValidationError, match='not a JSON list of RTCIceServer objects'):
-        Settings(ice_servers='[{"urls": ')
+        Settings(ice_servers='[{"urls": ')  # type: ignore[arg-type]
 
 
 def test_ice_servers_bad_json_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,3 +280,23 @@ def test_redis_url_must_name_a_redis() -> None:
 def test_each_process_is_named_after_its_address_unless_given_a_name() -> None:
     assert Settings(host='127.0.0.1', port=8081).instance_name == '127.0.0.1:8081'
     assert Settings(port=8081, instance='app1').instance_name == 'app1'
+
+
+@pytest.mark.parametrize('model', [Limits, Timeouts])
+def test_limits_and_timeouts_refuse_a_name_they_do_not_have(model: type[Limits] | type[Timeouts]) -> None:
+    """A misspelt limit in code (a test once passed `call_attempts_per_minute`) is an error, not the default."""
+    with pytest.raises(ValidationError, match='Extra inputs are not permitted'):
+        model(call_attempts_per_minute=1000)  # type: ignore[call-arg]
+
+
+def test_loading_the_settings_loads_none_of_the_core() -> None:
+    """Settings are a leaf: reading them (the admin command, start-up checks) starts no part of the app."""
+    code = 'import sys, voiceconnect.settings; print(sorted(m for m in sys.modules if m.startswith("voiceconnect")))'
+    loaded = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert ast.literal_eval(loaded) == [
+        'voiceconnect',
+        'voiceconnect.clock',
+        'voiceconnect.ratelimit',
+        'voiceconnect.settings',
+        'voiceconnect.turn',
+    ]

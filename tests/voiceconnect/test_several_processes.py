@@ -10,24 +10,25 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from voiceconnect.backend import shared_switchboard
-from voiceconnect.calls import CallError, CallState, EndReason
+from voiceconnect.calls.machine import CallError, CallState, EndReason
 from voiceconnect.clock import LoopClock
-from voiceconnect.device import Device
-from voiceconnect.events import ServiceInterrupted
+from voiceconnect.cluster.pool import connect
+from voiceconnect.cluster.redis_call_store import RedisCallStore
+from voiceconnect.cluster.redis_hub import RedisHub
+from voiceconnect.cluster.switchboard import shared_switchboard
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import ServiceInterrupted
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.redis_hub import RedisHub
-from voiceconnect.redis_pool import connect
-from voiceconnect.redis_store import RedisCallStore
-from voiceconnect.switchboard import Switchboard, Timeouts
-from voiceconnect.testing.harness import RedisServer
+from voiceconnect.settings import Timeouts
+from voiceconnect.testing.servers import RedisServer
 
 from .helpers import FakeRecorder, FakeTab, log_lines, media_up, tab_of
 
 RING_S = 1.5
 GRACE_S = 5.0  # longer than a dead process's heartbeat takes to lapse (3 s)
 TIMEOUTS = Timeouts(ring_timeout_s=RING_S, reconnect_grace_s=GRACE_S, media_timeout_s=5)
-LIMITS = Limits(call_attempts_per_minute=1000)
+LIMITS = Limits(calls_per_minute=1000)  # a misspelt name is refused now (it ran with the default)
 
 
 class Process:

@@ -4,8 +4,14 @@ live calls never escape as exceptions, never change a call they may not change, 
 The generation and the invariants live in `fuzzing.py`; `bench/fuzz.py` runs the same with 10,000+ examples.
 """
 
+from collections.abc import Coroutine
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
+
+from voiceconnect.calls.machine import Call
+from voiceconnect.calls.store import CallTx
 
 from .fuzzing import SENDERS, STATES, Attempt, CallRef, Fuzzer, LegRef, Scene, attempt_lists, scene_states
 
@@ -66,7 +72,11 @@ def test_the_fuzzer_notices_a_broken_rule() -> None:
     scene = Scene.build(('active', 'active', 'ringing'))
     mallory = scene.devices[MALLORY]
     real = scene.world.calls._call_for
-    scene.world.calls._call_for = lambda call_id, user: real(call_id, scene.call(0).caller)  # type: ignore[method-assign]
+
+    def anyone_is_alice(tx: CallTx, call_id: str, user: str) -> Coroutine[Any, Any, Call]:
+        return real(tx, call_id, scene.call(0).caller)
+
+    scene.world.calls._call_for = anyone_is_alice  # type: ignore[method-assign]
     scene.world.calls.calls[scene.call_ids[0]].caller_device = mallory.id  # as if mallory held alice's tab
     assert Fuzzer(scene).run([Attempt(MALLORY, 'hang_up', ALICE_AND_BOB)]) != []
 

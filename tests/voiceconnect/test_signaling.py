@@ -2,8 +2,8 @@
 
 import pytest
 
-from voiceconnect.device import Device
-from voiceconnect.signals import MAX_SDP
+from voiceconnect.calls.signals import MAX_SDP
+from voiceconnect.connections.device import Device
 
 from .helpers import CANDIDATE, SDP, World, answer_signal, candidate, leg_of, offer, ring, tab_of
 

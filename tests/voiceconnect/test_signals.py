@@ -5,8 +5,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from voiceconnect.device import Device, SignalRejected
-from voiceconnect.signals import MAX_CANDIDATE, MAX_SDP, Answer, Candidate, MediaFailed, MediaUp, Offer, parse_signal
+from voiceconnect.calls.signals import (
+    MAX_CANDIDATE,
+    MAX_SDP,
+    Answer,
+    Candidate,
+    MediaFailed,
+    MediaUp,
+    Offer,
+    parse_signal,
+)
+from voiceconnect.connections.device import Device, SignalRejected
 
 from .helpers import leg_of, ring, tab_of
 

@@ -5,10 +5,17 @@ import itertools
 
 import pytest
 
-from voiceconnect.call_manager import Outcome
-from voiceconnect.call_store import CallTx
-from voiceconnect.calls import END_REASONS, TRANSITIONS, CallState, EndReason, IllegalTransition, check_transition
-from voiceconnect.device import Device
+from voiceconnect.calls.machine import (
+    END_REASONS,
+    TRANSITIONS,
+    CallState,
+    EndReason,
+    IllegalTransition,
+    check_transition,
+)
+from voiceconnect.calls.manager import Outcome
+from voiceconnect.calls.store import CallTx
+from voiceconnect.connections.device import Device
 
 from .helpers import World, answer, media_up, ring, talk
 

@@ -5,9 +5,9 @@ already open are never the ones to go. A reload takes its old document's place."
 import pytest
 
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device, TooManyTabs
+from voiceconnect.connections.device import Device, TooManyTabs
+from voiceconnect.connections.switchboard import Switchboard
 from voiceconnect.ratelimit import Limits
-from voiceconnect.switchboard import Switchboard
 
 from .helpers import GRACE_S, FakeRecorder, FakeTab, World, log_lines, make_board, ring, tab_of
 

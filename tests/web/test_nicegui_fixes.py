@@ -13,19 +13,20 @@ import engineio
 import httpx
 import nicegui
 import pytest
-from nicegui import Client, app, core
+from nicegui import Client, app, core, ui
 from nicegui.persistence import RedisPersistentDict
 from nicegui.testing import User
 
 from tests.simulated import sign_up
-from voiceconnect.redis_pool import connect
-from voiceconnect.testing.harness import PROJECT_DIR, RedisServer
+from voiceconnect.cluster.pool import connect
+from voiceconnect.testing.servers import PROJECT_DIR, RedisServer
 from web import nicegui_fixes
 from web.nicegui_fixes import (
     TESTED_NICEGUI,
     UntestedNiceGUI,
     browser_session,
     check_version,
+    page_elements,
     redis_storage,
     session_binding,
     socket_origin,
@@ -162,21 +163,26 @@ def _page_client(user: User) -> Client:
     return user.client
 
 
+def _tab(client: Client) -> str:
+    assert client.tab_id is not None
+    return client.tab_id
+
+
 async def test_without_the_binding_nicegui_accepts_another_sessions_handshake(user: User) -> None:
     await sign_up(user, 'alice')
     client = _page_client(user)
     forged = _handshake_environ(client.id, 'another-browser')
-    assert session_binding.upstream(client, 'mallory-socket', client.tab_id, forged) is True
+    assert session_binding.upstream(client, 'mallory-socket', _tab(client), forged) is True
 
 
 async def test_with_the_binding_only_the_pages_own_session_may_handshake(user: User) -> None:
     await sign_up(user, 'alice')
     client = _page_client(user)
     own = client.request.session['id']
-    assert client.accept_handshake('mallory-socket', client.tab_id, _handshake_environ(client.id, 'another')) is False
+    assert client.accept_handshake('mallory-socket', _tab(client), _handshake_environ(client.id, 'another')) is False
     no_session = {'QUERY_STRING': f'client_id={client.id}', 'asgi.scope': {'type': 'websocket'}}
-    assert client.accept_handshake('cookieless-socket', client.tab_id, no_session) is False
-    assert client.accept_handshake('own-socket', client.tab_id, _handshake_environ(client.id, own)) is True
+    assert client.accept_handshake('cookieless-socket', _tab(client), no_session) is False
+    assert client.accept_handshake('own-socket', _tab(client), _handshake_environ(client.id, own)) is True
 
 
 async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(user: User) -> None:
@@ -188,7 +194,7 @@ async def test_a_page_loaded_before_a_log_out_still_takes_its_browsers_socket(us
     browser_session._successor[old] = 'renewed-id'
     try:
         environ = _handshake_environ(client.id, 'renewed-id')
-        assert client.accept_handshake('reconnecting-socket', client.tab_id, environ) is True
+        assert client.accept_handshake('reconnecting-socket', _tab(client), environ) is True
     finally:
         browser_session._successor.pop(old)
 
@@ -287,3 +293,38 @@ def test_with_the_fix_only_the_apps_own_origin_opens_the_socket() -> None:
 
 async def test_the_app_installs_the_origin_check(user: User) -> None:
     assert core.sio.eio.cors_allowed_origins is socket_origin.same_origin
+
+
+# page_elements: NiceGUI's simulated user finds a custom element's text only through a private hook
+
+
+class BrowserRows(ui.element):
+    """Like the online list: its rows are drawn by its JavaScript from data, so NiceGUI has no text of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._props['rows'] = [['carol', 'online']]
+
+    def shown_text(self) -> list[str | None]:
+        return ['carol']
+
+
+class ShownBrowserRows(BrowserRows, page_elements.ShownText):
+    pass
+
+
+async def test_without_shown_text_the_simulated_user_sees_nothing_of_a_custom_element(user: User) -> None:
+    await user.open('/login')
+    with user.client or pytest.fail('no page'):
+        BrowserRows()
+    with pytest.raises(AssertionError):
+        await user.should_see('carol', retries=1)
+
+
+async def test_with_shown_text_the_simulated_user_sees_what_the_element_says_it_shows(user: User) -> None:
+    await user.open('/login')
+    with user.client or pytest.fail('no page'):
+        ShownBrowserRows()
+        page_elements.TextTag('h2', 'Recent calls')
+    await user.should_see('carol')
+    await user.should_see('Recent calls')

@@ -4,7 +4,7 @@ line and exit status 2, before anything is served."""
 import subprocess
 import sys
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, free_port
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, free_port
 
 
 def test_an_unreachable_redis_stops_start_up_in_one_line(tmp_path) -> None:

@@ -56,7 +56,7 @@ class Browser:
 
     def __init__(self) -> None:
         self.next_message_id = 0
-        self.elements: dict[int, dict[str, Any]] = {}
+        self.elements: dict[int | str, dict[str, Any]] = {}  # by element id (a string once through JSON)
         self.messages: list[str] = []
         self.online = True
 

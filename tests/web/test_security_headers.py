@@ -12,7 +12,7 @@ from pathlib import Path
 import nicegui
 import pytest
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, self_signed_certificate
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, self_signed_certificate
 from web.security_headers import PERMISSIONS_POLICY
 
 NICEGUI_STATIC = f'/_nicegui/{nicegui.__version__}/static'

@@ -2,6 +2,7 @@
 resumes its still valid session in place, or, if the session is gone, shows a complete sign-in page that says
 why. Nothing here reads the browser's storage through a request that is not the tab's own."""
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -11,7 +12,7 @@ from web.tabs import TabState, tab_of
 
 
 def tab_on(user: User) -> TabState:
-    tab = tab_of(user.client.id)
+    tab = tab_of((user.client or pytest.fail('no page')).id)
     assert tab is not None and tab.device is not None
     return tab
 

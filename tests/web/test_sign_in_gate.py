@@ -6,7 +6,7 @@ import pytest
 from nicegui.testing import User
 
 from tests.simulated import sign_up
-from voiceconnect.store import Store
+from voiceconnect.people.db import Store
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ def log_out_click(user: User) -> dict:
     """The `event` frame a browser sends when this page's `Log out` button is clicked."""
     (button,) = user.find('Log out').elements
     listener = next(lid for lid, listener in button._event_listeners.items() if listener.type == 'click')
-    return {'id': button.id, 'client_id': user.client.id, 'listener_id': listener, 'args': [json.dumps(None)]}
+    client = user.client or pytest.fail('no page')
+    return {'id': button.id, 'client_id': client.id, 'listener_id': listener, 'args': [json.dumps(None)]}
 
 
 async def test_a_click_forged_from_another_socket_is_dropped_and_logged(
@@ -53,7 +54,8 @@ async def test_malformed_messages_raise_nothing(user: User, event: str, message:
 
 async def test_malformed_handshakes_are_refused(user: User) -> None:
     await sign_up(user, 'alice')
-    for data in (None, 'x', {}, {'client_id': user.client.id}, {'client_id': 1, 'tab_id': 'x'}):
+    client = user.client or pytest.fail('no page')
+    for data in (None, 'x', {}, {'client_id': client.id}, {'client_id': 1, 'tab_id': 'x'}):
         assert await core.sio.handlers['/']['handshake'](FORGER, data) is False
 
 

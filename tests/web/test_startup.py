@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceconnect.testing.harness import PROJECT_DIR, AppServer, self_signed_certificate
+from voiceconnect.testing.servers import PROJECT_DIR, AppServer, self_signed_certificate
 
 PREFIX = 'VoiceConnect cannot start: '
 

@@ -6,11 +6,13 @@ keeps its relay), and stops getting them once the call is over."""
 import asyncio
 import json
 import re
+from typing import Any
 
-from voiceconnect.calls import CallState, EndReason
+from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.calls.views import CallView
 from voiceconnect.clock import FakeClock
-from voiceconnect.device import Device
-from voiceconnect.events import CallChanged, CallView
+from voiceconnect.connections.device import Device
+from voiceconnect.connections.events import CallChanged
 from voiceconnect.turn import IcePolicy
 from web.tabs import BrowserTab
 
@@ -38,7 +40,7 @@ def view(state: CallState, here: bool = True) -> CallView:
     )  # fmt: skip
 
 
-def renewals(client: FakeClient) -> list[dict[str, object]]:
+def renewals(client: FakeClient) -> list[dict[str, Any]]:
     found = [re.fullmatch(r'vc\.renewIce\((.*)\)', script) for script in client.scripts]
     return [json.loads(match.group(1)) for match in found if match]
 
@@ -66,7 +68,7 @@ async def test_a_tab_that_does_not_carry_the_call_gets_no_renewals() -> None:
     assert renewals(client) == []
 
 
-def synced(client: FakeClient) -> list[dict[str, object]]:
+def synced(client: FakeClient) -> list[dict[str, Any]]:
     """Every call view the browser module was given, as it got it."""
     return [json.loads(script[len('vc.sync(') : -1]) for script in client.scripts if script.startswith('vc.sync(')]
 

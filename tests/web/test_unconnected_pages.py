@@ -3,13 +3,13 @@ tests/security/test_misc.py): at most so many per address and in all, oldest fir
 none past the connect timeout."""
 
 import itertools
+import time
 from typing import Any
 
 import pytest
 from nicegui import Client
 
 from voiceconnect.ratelimit import Limits
-from web import unconnected_pages
 from web.unconnected_pages import UnconnectedPages
 
 LIMITS = Limits(unconnected_pages_max=5, unconnected_pages_per_address=3, page_connect_timeout_s=15)
@@ -31,7 +31,7 @@ class FakeClient:
 @pytest.fixture
 def now(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     clock = [1000.0]
-    monkeypatch.setattr(unconnected_pages.time, 'monotonic', lambda: clock[0])
+    monkeypatch.setattr(time, 'monotonic', lambda: clock[0])  # the module's clock (its `time` is this one)
     return clock
 
 

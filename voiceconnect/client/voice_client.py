@@ -24,6 +24,9 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
+from .. import wire
+from ..calls.machine import Refusal
+from ..wire import CallPayload
 from .media import Incoming, Outgoing, read_wav, write_wav
 
 log = logging.getLogger('voiceconnect.client')
@@ -41,8 +44,10 @@ class VoiceClientError(Exception):
 
 
 class CallRefused(Exception):
-    """The call was not answered: `outcome` is the word (`declined`, `busy`, `missed`, `offline`, `cancelled`,
-    `failed`, `rate_limited`, `refused`, …), the message says it for a person."""
+    """The call was not answered: `outcome` is the word for a program, the message says it for a person. It is how
+    the call ended (an EndReason: `declined`, `busy`, `missed`, `offline`, `do_not_disturb`, `cancelled`, `failed`,
+    …), or, when the server refused the request before anything rang, its code (a Refusal: `rate_limited`,
+    `not_found`, `in_call`, `unavailable`, `refused`, …)."""
 
     def __init__(self, outcome: str, message: str | None = None) -> None:
         super().__init__(message or outcome)
@@ -53,17 +58,6 @@ class CallRefused(Exception):
 class PresenceChange:
     name: str
     presence: Presence
-
-
-def outcome_of(error: str) -> str:
-    """The outcome word for the server's refusal of a call attempt."""
-    if error.endswith('is not online.'):
-        return 'offline'
-    if 'too often' in error:
-        return 'rate_limited'
-    if 'not taking calls' in error:
-        return 'unavailable'
-    return 'refused'
 
 
 def ice_configuration(servers: list[dict[str, Any]]) -> RTCConfiguration:
@@ -152,10 +146,10 @@ class Call:
 
     # the server's view of the call → this client's media (the browser module's `sync`)
 
-    def sync(self, view: dict[str, Any]) -> None:
+    def sync(self, view: CallPayload) -> None:
         self.state = view['state']
-        if 'ice_servers' in view:  # only in views of a call this client carries
-            self._ice_servers = view['ice_servers'] or []
+        if 'ice' in view:  # only in views of a call this client carries
+            self._ice_servers = view['ice'].get('iceServers') or []
         leg = view.get('leg')
         if view['state'] == 'ended' or not view['here']:
             reason = view.get('end_reason') or ('answered_elsewhere' if view.get('answered_elsewhere') else 'ended')
@@ -402,12 +396,12 @@ class VoiceClient:
                 except Exception:
                     log.exception('handling %s failed', event)
 
-    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
+    def _handlers(self) -> dict[str, Callable[[Any], Awaitable[None]]]:
         return {
-            'call': self._on_call,
-            'signal': self._on_signal,
-            'presence': self._on_presence,
-            'signed_out': self._on_signed_out,
+            wire.CALL: self._on_call,
+            wire.SIGNAL: self._on_signal,
+            wire.PRESENCE: self._on_presence,
+            wire.SIGNED_OUT: self._on_signed_out,
         }
 
     async def __aenter__(self) -> 'VoiceClient':
@@ -463,8 +457,8 @@ class VoiceClient:
     async def call(self, name: str) -> Call:
         """Call `name`; returns the call once answered, raises CallRefused with the outcome otherwise."""
         reply = await self._request('call_user', {'name': name})
-        if 'error' in reply:
-            raise CallRefused(outcome_of(reply['error']), reply['error'])
+        if 'error' in reply:  # refused before anything rang: the server's code is the outcome
+            raise CallRefused(str(reply.get('code', Refusal.REFUSED)), reply['error'])
         call = self._call_of(reply['call'])
         call.sync(reply['call'])
         await call._until_ended(call.answered.wait())
@@ -529,7 +523,7 @@ class VoiceClient:
     async def _act(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         reply = await self._request(event, data)
         if 'error' in reply:
-            raise CallRefused('refused', reply['error'])
+            raise CallRefused(str(reply.get('code', Refusal.REFUSED)), reply['error'])
         if isinstance(reply.get('call'), dict):
             self._call_of(reply['call']).sync(reply['call'])
         return reply
@@ -540,14 +534,14 @@ class VoiceClient:
             if 'error' in reply:
                 log.warning('signal %s refused: %s', message.get('kind'), reply['error'])
 
-    def _call_of(self, view: dict[str, Any]) -> Call:
+    def _call_of(self, view: CallPayload) -> Call:
         call = self.calls.get(view['id'])
         if call is None:
             call = self.calls[view['id']] = Call(self, view['id'], view['role'], view['peer'])
             call.ended.add_done_callback(lambda _: self.calls.pop(view['id'], None))
         return call
 
-    async def _on_call(self, view: dict[str, Any]) -> None:
+    async def _on_call(self, view: CallPayload) -> None:
         known = view['id'] in self.calls
         if not known and view['state'] == 'ended':
             return

@@ -1,13 +1,35 @@
-"""What a recording carries: its dominant frequency and level, for tests that prove voice flowed (the recording
-side of the harness's browser probes, which measure `<audio id="vc-remote-audio">`)."""
+"""Sound as files: the tone a simulated microphone plays (`write_tone_wav`), and what a recording carries, its
+dominant frequency and level, for tests that prove voice flowed (the recording side of `probes`, which measure
+`<audio id="vc-remote-audio">` in a page)."""
 
 import math
+import sys
 import wave
 from array import array
 from pathlib import Path
 
 BAND_HZ = (100.0, 2000.0)
 STEP_HZ = 5.0
+
+
+def write_tone_wav(path: Path | str, hz: float, seconds: float = 30, rate: int = 48000, amplitude: float = 0.3) -> Path:
+    """Write a 16-bit PCM mono sine tone: Chromium's fake microphone loops this file."""
+    peak = int(amplitude * 32767)
+    step = 2 * math.pi * hz / rate
+    total = int(seconds * rate)
+    # A whole-Hz tone repeats exactly every second: compute one second and repeat it (0.5 s -> 20 ms per file).
+    chunk = rate if float(hz).is_integer() else total
+    samples = array('h', (int(peak * math.sin(step * i)) for i in range(min(chunk, total))))
+    samples = (samples * (total // max(len(samples), 1) + 1))[:total]
+    if sys.byteorder == 'big':  # WAV is little-endian
+        samples.byteswap()
+    path = Path(path)
+    with wave.open(str(path), 'wb') as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    return path
 
 
 def _samples(path: Path | str) -> tuple[array, int]:  # type: ignore[type-arg]

@@ -16,7 +16,9 @@ there upstream (that test fails once NiceGUI changes it, and the fix can go):
   of its own, and their commands no time-out (tests/web/test_nicegui_fixes.py);
 - `socket_origin`: any website could open the app's socket with its visitor's cookie (tests/web/test_nicegui_fixes.py);
 - `socket_backpressure`: python-engineio queued without bound for a client that does not read
-  (tests/web/test_socket_backpressure.py).
+  (tests/web/test_socket_backpressure.py);
+- `page_elements`: the simulated user finds a custom element's text only through a private hook, and an element of
+  any tag with a text needs a deep mixin (tests/web/test_nicegui_fixes.py).
 
 They patch internals of exactly `TESTED_NICEGUI` (and `socket_backpressure` of python-engineio's
 `TESTED_ENGINEIO`); `install` refuses to run on any other version rather than patch code it has never seen.

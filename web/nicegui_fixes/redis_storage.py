@@ -8,7 +8,7 @@ id, so such a dict, for every request that comes without a session cookie, `/hea
 200 Redis connections; some 170 `GET /login` a second reached Redis's 10,000 client limit and took every process
 of the app down. Its commands have no time-out either: a hung Redis hung every request of a new browser.
 
-Here every dict of the process shares one client with a bounded pool (voiceconnect/redis_pool.py: every command
+Here every dict of the process shares one client with a bounded pool (voiceconnect/cluster/pool.py: every command
 with a time-out) and one pub/sub connection carrying the change channels of all of them (a dict's channel is
 subscribed while it is open), and a browser id that the middleware makes for this very request is not looked up
 at all: nothing is stored under an id nobody has seen. The connections a process holds no longer grow with
@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from voiceconnect.redis_pool import connect
+from voiceconnect.cluster.pool import connect
 
 log = logging.getLogger('voiceconnect')
 CHANNEL_SUFFIX = 'changes'  # upstream's: a dict's changes are published on its key + 'changes'

@@ -19,9 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from .calls import Call, CallState, EndReason
-from .events import CallView
-from .store import CallRow, Store, unavailable
+from ..calls.machine import Call, CallState, EndReason
+from ..calls.views import CallView
+from .db import CallRow, Store, unavailable
 
 log = logging.getLogger('voiceconnect')
 

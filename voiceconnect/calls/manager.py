@@ -1,6 +1,6 @@
-"""The call manager: the actions that move calls through the state machine (calls.py), each one atomic.
+"""The call manager: the actions that move calls through the state machine (machine.py), each one atomic.
 
-Every action is one step in the call store's transaction (call_store.py): it reads the calls it needs, checks that
+Every action is one step in the call store's transaction (store.py): it reads the calls it needs, checks that
 the action is allowed (raising CallError with a message for the person if not), then changes them; every change
 of state checks the machine's tables. What a change means outside the store (the outcome line in the log, the
 call's row, the news to both people) is collected in an `Outcome` and applied once the step is committed, so a
@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from . import observe
-from .call_store import CallStore, CallTx, MemoryCallStore
-from .calls import Call, CallError, CallState, EndReason, check_transition, new_id
-from .clock import Clock
-from .logs import call_fields
+from .. import observe
+from ..clock import Clock
+from ..logs import call_fields
+from .machine import Call, CallError, CallState, EndReason, Refusal, check_transition, new_id
 from .signals import MEDIA_FAILURES, MediaFailure
+from .store import CallStore, CallTx, MemoryCallStore
 
 log = logging.getLogger('voiceconnect')
 T = TypeVar('T')
@@ -113,7 +113,7 @@ class CallManager:
             if (own := await tx.of_user(caller)) is not None:
                 if own.state == CallState.RINGING and own.caller == callee:
                     return await self._resolve_glare(tx, out, own, caller_device)
-                raise CallError('Hang up your current call first.')
+                raise CallError('Hang up your current call first.', Refusal.IN_CALL)
             now = self.clock.now()
             call = Call(id=new_id('c'), caller=caller, callee=callee, caller_device=caller_device, created=now)
             if await tx.of_user(callee) is not None:
@@ -123,7 +123,7 @@ class CallManager:
             devices = await self.delivery.devices_of(callee)
             if not devices or self.delivery.not_taking_calls(callee):  # a missed call for them, rung nowhere
                 if not devices and not await self.delivery.is_user(callee):
-                    raise CallError(f'There is nobody called {callee}.')
+                    raise CallError(f'There is nobody called {callee}.', Refusal.NOT_FOUND)
                 out.then(lambda: self.recorder.call_created(call))
                 self._end(tx, out, call, EndReason.DO_NOT_DISTURB if devices else EndReason.OFFLINE)
                 return call

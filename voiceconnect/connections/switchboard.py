@@ -12,18 +12,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .call_manager import CallManager
-from .call_store import CallStore
-from .calls import Call, CallError, EndReason, ServiceUnavailable
-from .clock import Clock
-from .connection import ConnectionService
+from ..calls.machine import Call, CallError, EndReason, Refusal, ServiceUnavailable
+from ..calls.manager import CallManager
+from ..calls.store import CallStore
+from ..clock import Clock
+from ..people.directory import People
+from ..ratelimit import Limits, address_key
+from ..settings import Timeouts
 from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab, TooManyTabs
 from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut, SignOutReason
 from .hub import Hub
-from .people import People
-from .ratelimit import Limits, address_key
+from .service import ConnectionService
 
 log = logging.getLogger('voiceconnect')
 Ending = SignOutReason
@@ -38,16 +37,6 @@ WHY_DISCONNECTED: dict[str, str] = {
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Timeouts(BaseModel):
-    """How long things may take: the base of `Settings` (environment variables `RING_TIMEOUT_S` …)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ring_timeout_s: float = Field(45, gt=0, description='an unanswered call becomes `missed`')
-    reconnect_grace_s: float = Field(20, gt=0, description='how long a user with no connected tab stays online')
-    media_timeout_s: float = Field(20, gt=0, description='an answered call whose audio never comes up ends `failed`')
 
 
 StoreFactory = Callable[[Callable[[str], Awaitable[None]]], CallStore]  # given what to call when a deadline passes
@@ -147,7 +136,7 @@ class Switchboard:
             return  # no store to ask, or not a sign-in (the Sound test's own tab)
         if (why := await self.session_check(token)) is not None:
             await self.end_session(token, why)
-            raise CallError(SIGNED_OUT_HERE)
+            raise CallError(SIGNED_OUT_HERE, Refusal.SIGNED_OUT)
 
     # tabs
 

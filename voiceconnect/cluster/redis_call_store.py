@@ -18,7 +18,7 @@
   waiting out its time-out, and the sweep waits; a deadline that passed meanwhile is swept when Redis is back.
 - A transition holds a connection of the pool for its WATCH and needs another for what it asks the hub meanwhile,
   and the hub's subscription holds one for good: at most half of the others take part in transitions at once, so
-  they can never all wait for each other (voiceconnect/redis_pool.py: the pool is bounded).
+  they can never all wait for each other (voiceconnect/cluster/pool.py: the pool is bounded).
 - Each process keeps a cache of the calls it has seen, for pages that read them while they draw; its own commits
   and the hub's news of other processes' commits keep it current.
 """
@@ -33,13 +33,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
-from .calls import Call, ServiceUnavailable
-from .clock import Clock, Timer
-from .redis_pool import OUTAGE
+from ..calls.machine import Call, ServiceUnavailable
+from ..calls.store import CallIndex, DeadlineTimers
+from ..clock import Clock
+from . import keys
+from .pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
 T = TypeVar('T')
-DEADLINES = 'vc:deadlines'
 SWEEP_EVERY_S = 0.25
 SWEEP_BATCH = 100  # passed deadlines read at once; a sweep reads batches until none is left (at most SWEEP_MAX)
 SWEEP_MAX = 1000
@@ -48,14 +49,6 @@ DROP_IF_GONE = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 """  # KEYS: deadlines, call:<id>; ARGV: id → 1 if its call is gone and the id was dropped
-
-
-def call_key(call_id: str) -> str:
-    return f'vc:call:{call_id}'
-
-
-def user_key(user: str) -> str:
-    return f'vc:in-call:{user}'
 
 
 class TooMuchContention(RuntimeError):
@@ -83,9 +76,8 @@ class RedisCallStore:
         self._drop_if_gone = redis.register_script(DROP_IF_GONE)
         pool_size = min(redis.connection_pool.max_connections, 2000)
         self._transitions = asyncio.Semaphore(max(1, (pool_size - 1) // 2))
-        self._cache: dict[str, Call] = {}
-        self._by_user: dict[str, str] = {}
-        self._timers: dict[str, tuple[float, Timer]] = {}
+        self._cache = CallIndex()
+        self._timers = DeadlineTimers(clock, self._passed)  # for the deadlines this process set: on time
         self._sweeper: asyncio.Task[None] | None = None
         self._sweep_failing = False
         self._stopping = False
@@ -125,11 +117,16 @@ class RedisCallStore:
         return self._cache.get(call_id)
 
     def cached_of(self, user: str) -> Call | None:
-        call_id = self._by_user.get(user)
-        return self._cache.get(call_id) if call_id else None
+        return self._cache.of(user)
 
     def live_calls(self) -> dict[str, Call]:
-        return self._cache
+        return self._cache.calls
+
+    async def still_live(self, call_ids: list[str]) -> set[str]:
+        if not call_ids:
+            return set()
+        found = await self.redis.mget([keys.call(call_id) for call_id in call_ids])
+        return {call_id for call_id, raw in zip(call_ids, found, strict=True) if raw is not None}
 
     # news of calls committed by other processes (the hub hears them)
 
@@ -151,9 +148,7 @@ class RedisCallStore:
             self._sweeper.cancel()
             await asyncio.wait([self._sweeper], timeout=3)  # a cancellation swallowed by redis-py must not hang us
             self._sweeper = None
-        for _, timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
 
     async def _sweep_forever(self) -> None:
         while not self._stopping:
@@ -173,7 +168,7 @@ class RedisCallStore:
     async def _sweep(self) -> None:
         """Every deadline that has passed, in batches, oldest first."""
         for _ in range(SWEEP_MAX // SWEEP_BATCH):
-            due = await self.redis.zrangebyscore(DEADLINES, '-inf', self.clock.now(), start=0, num=SWEEP_BATCH)
+            due = await self.redis.zrangebyscore(keys.DEADLINES, '-inf', self.clock.now(), start=0, num=SWEEP_BATCH)
             for member in due:
                 await self._passed_deadline(cast(bytes, member))
             if len(due) < SWEEP_BATCH:
@@ -186,7 +181,7 @@ class RedisCallStore:
         except UnicodeDecodeError:
             await self._drop_undecodable(member, 'the id is not text')
             return
-        if await self._drop_if_gone(keys=[DEADLINES, call_key(call_id)], args=[member]):
+        if await self._drop_if_gone(keys=[keys.DEADLINES, keys.call(call_id)], args=[member]):
             return  # its call ended, or never was: nothing to do but forget it
         try:
             await self.on_deadline(call_id)
@@ -194,7 +189,7 @@ class RedisCallStore:
             await self._drop_undecodable(member, str(error))
 
     async def _drop_undecodable(self, member: bytes | str, why: str) -> None:
-        await self.redis.zrem(DEADLINES, member)
+        await self.redis.zrem(keys.DEADLINES, member)
         log.warning('⚠️ Dropped a call deadline that does not decode, %r: %s', member[:60], why)
 
     # the cache
@@ -202,36 +197,19 @@ class RedisCallStore:
     def _learn(self, tx: 'RedisTx') -> None:
         for call in tx.saved.values():
             self._remember(call)
-            self._time(call.id, call.deadline)
+            self._timers.set(call.id, call.deadline)
         for call in tx.deleted.values():
             self._forget(call)
 
     def _remember(self, call: Call) -> None:
-        self._cache[call.id] = call
-        for user in (call.caller, call.callee):
-            self._by_user[user] = call.id
+        self._cache.put(call)
 
     def _forget(self, call: Call) -> None:
-        self._cache.pop(call.id, None)
-        for user in (call.caller, call.callee):
-            if self._by_user.get(user) == call.id:
-                del self._by_user[user]
-        self._time(call.id, None)
-
-    def _time(self, call_id: str, deadline: float | None) -> None:
-        """A local timer for a deadline this process set: on time, where the sweep may be a moment late."""
-        current = self._timers.pop(call_id, None)
-        if current is not None and current[0] != deadline:
-            current[1].cancel()
-        elif current is not None:
-            self._timers[call_id] = current
-            return
-        if deadline is not None:
-            delay = max(0.0, deadline - self.clock.now())
-            self._timers[call_id] = (deadline, self.clock.call_later(delay, lambda: self._passed(call_id)))
+        self._cache.drop(call)
+        self._timers.set(call.id, None)
 
     async def _passed(self, call_id: str) -> None:
-        self._timers.pop(call_id, None)
+        """A local timer for a deadline this process set: on time, where the sweep may be a moment late."""
         with contextlib.suppress(ServiceUnavailable):  # Redis does not answer: the sweep ends it once it does
             await self.on_deadline(call_id)
 
@@ -249,7 +227,7 @@ class RedisTx:
 
     async def get(self, call_id: str) -> Call | None:
         if call_id not in self._read:
-            key = call_key(call_id)
+            key = keys.call(call_id)
             await self.pipe.watch(key)
             raw = await self.pipe.get(key)
             self._read[call_id] = _decoded(key, raw) if raw else None
@@ -257,7 +235,7 @@ class RedisTx:
 
     async def of_user(self, user: str) -> Call | None:
         if user not in self._in_call:
-            key = user_key(user)
+            key = keys.in_call(user)
             await self.pipe.watch(key)
             raw = await self.pipe.get(key)
             self._in_call[user] = raw.decode() if isinstance(raw, bytes) else raw
@@ -270,13 +248,13 @@ class RedisTx:
         text, users, deadline = call.to_json(), (call.caller, call.callee), call.deadline
 
         def write(pipe: Pipeline) -> None:
-            pipe.set(call_key(call.id), text)
+            pipe.set(keys.call(call.id), text)
             for user in users:
-                pipe.set(user_key(user), call.id)
+                pipe.set(keys.in_call(user), call.id)
             if deadline is None:
-                pipe.zrem(DEADLINES, call.id)
+                pipe.zrem(keys.DEADLINES, call.id)
             else:
-                pipe.zadd(DEADLINES, {call.id: deadline})
+                pipe.zadd(keys.DEADLINES, {call.id: deadline})
 
         self.writes.append(write)
 
@@ -287,10 +265,10 @@ class RedisTx:
         users = [u for u in (call.caller, call.callee) if self._in_call.get(u, call.id if stored else None) == call.id]
 
         def write(pipe: Pipeline) -> None:
-            pipe.delete(call_key(call.id))
+            pipe.delete(keys.call(call.id))
             for user in users:
-                pipe.delete(user_key(user))
-            pipe.zrem(DEADLINES, call.id)
+                pipe.delete(keys.in_call(user))
+            pipe.zrem(keys.DEADLINES, call.id)
 
         self.writes.append(write)
 

@@ -10,7 +10,7 @@ Keys and channels (all prefixed `vc:`):
   with no session left is offline, as after the grace period in one process.
 - `devices:<user>` (hash device → instance, reload key): the tabs a call to that user rings, wherever they are;
   `devices-of:<instance>` (set): a process's tabs; `instance:<name>`: its heartbeat (3 s, holding a token of that
-  run; voiceconnect/instance_claim.py keeps a second process from starting under a live name). When a heartbeat is
+  run; cluster/instance_claim.py keeps a second process from starting under a live name). When a heartbeat is
   gone, the first process to notice claims the dead process's tabs: their calls see them as reconnecting (their
   browsers are on their way to another process) and they move to `lost:<user>` (hash, same entries) and the
   sorted set `lost` (`user␟device` → until when). A browser that comes back within the grace reloads its page
@@ -28,7 +28,7 @@ one writer task; a message that does not parse is logged and dropped.
 Leases and deadlines are compared across processes, so they come from one clock: Redis's (`TIME`), read every
 tick as an offset to this machine's clock (`SharedClock`); a process whose own clock is off neither takes other
 processes' users offline nor ends their calls early. A Redis that stops answering (lost, or hung: every command
-has a time-out, voiceconnect/redis_pool.py) is noticed by whichever loop meets it first, the subscription or the
+has a time-out, voiceconnect/cluster/pool.py) is noticed by whichever loop meets it first, the subscription or the
 upkeep of every tick: the tabs are told (`Reconnecting…`), `/healthz` answers 503, messages for other processes
 are dropped rather than queued (the state is re-read when Redis is back), and the subscription comes back as soon
 as Redis answers again.
@@ -48,24 +48,21 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from . import instance_claim
-from .calls import Call, ServiceUnavailable
-from .clock import Clock, LoopClock, SharedClock
-from .events import (
-    CallChanged,
-    CallView,
+from ..calls.machine import Call, ServiceUnavailable
+from ..clock import Clock, LoopClock, SharedClock
+from ..connections.events import (
     DoNotDisturbSet,
     MissedCallsSeen,
     OnlineUser,
     Presence,
     PresenceChange,
-    PresenceChanged,
 )
-from .hub import Endpoint, HubListener
-from .redis_pool import OUTAGE
+from ..connections.hub import Endpoint, HubListener
+from ..connections.local_tabs import LocalTabs
+from . import instance_claim, keys
+from .pool import OUTAGE
 
 log = logging.getLogger('voiceconnect')
-SEP = '\x1f'
 HEARTBEAT_S = instance_claim.HEARTBEAT_S
 TICK_S = 1.0  # leases renewed, heartbeats beaten, the clock read, the dead swept this often
 STOP_WAIT_S = 3.0
@@ -137,9 +134,7 @@ class RedisHub:
         self.lease_s = max(lease_s, 3 * TICK_S)  # renewed every tick: a lease must outlast a late one
         self.listener: HubListener | None = None
         self.on_call_heard: Callable[[Call], None] | None = None  # the call store's cache
-        self._endpoints: dict[str, Endpoint] = {}  # the tabs of this process
-        self._by_user: dict[str, dict[str, Endpoint]] = {}
-        self._connected: set[str] = set()
+        self._tabs = LocalTabs()  # the tabs of this process
         self._sessions: dict[str, str] = {}  # session → user: the sessions this process holds
         self._online: dict[str, Presence] = {}  # everyone online, as this process last heard
         self._pubsub: PubSub | None = None
@@ -158,7 +153,7 @@ class RedisHub:
         await self._sync_clock()
         self.healthy = True  # it answers: the calls of the tabs claimed next may change
         await self._claim_leftovers(self.instance)  # a restart: the tabs of this name's last run are gone
-        await self.redis.sadd('vc:instances', self.instance)
+        await self.redis.sadd(keys.INSTANCES, self.instance)
         await self._beat()
         instance_claim.hand_over(self.instance)  # the hub beats from now on
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -195,8 +190,8 @@ class RedisHub:
     async def open_session(self, session: str, user: str) -> bool:
         self._sessions[session] = user
         state = await self._open_session(
-            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
-            args=[session, user + SEP + session, self.clock.now() + self.lease_s, user],
+            keys=[keys.sessions(user), keys.LEASES, keys.ONLINE, keys.in_call(user)],
+            args=[session, user + keys.SEP + session, self.clock.now() + self.lease_s, user],
         )
         self._online.setdefault(user, Presence(_text(state)) if state else Presence.ONLINE)
         return bool(state)
@@ -205,7 +200,8 @@ class RedisHub:
     async def close_session(self, session: str, user: str) -> bool:
         self._sessions.pop(session, None)
         went = await self._close_session(
-            keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd'], args=[session, user + SEP + session, user]
+            keys=[keys.sessions(user), keys.LEASES, keys.ONLINE, keys.DND],
+            args=[session, user + keys.SEP + session, user],
         )
         if went:
             self._online.pop(user, None)
@@ -230,62 +226,52 @@ class RedisHub:
         if not self.is_online(user):
             return
         if on:
-            await self.redis.sadd('vc:dnd', user)
+            await self.redis.sadd(keys.DND, user)
         else:
-            await self.redis.srem('vc:dnd', user)
+            await self.redis.srem(keys.DND, user)
         in_call = self.presence_of(user) == Presence.IN_CALL
-        state = await self._set_presence(keys=['vc:online', 'vc:dnd'], args=[user, 'in_call' if in_call else 'online'])
+        state = await self._set_presence(keys=[keys.ONLINE, keys.DND], args=[user, 'in_call' if in_call else 'online'])
         if state:
             self.publish_presence(PresenceChange(user, Presence(_text(state))))
 
     def publish_presence(self, *changes: PresenceChange) -> None:
         self._apply_presence(changes)
-        self._deliver_presence(changes)  # this process's tabs at once; the others through Redis
+        self._tabs.presence_changed(changes)  # this process's tabs at once; the others through Redis
         message = json.dumps({'from': self.instance, 'changes': [[c.name, str(c.presence)] for c in changes]})
-        self._send(lambda: self.redis.publish('vc:presence', message))
+        self._send(lambda: self.redis.publish(keys.PRESENCE, message))
 
     # tabs
 
     @_shared_state
     async def attach(self, endpoint: Endpoint) -> None:
-        first_here = endpoint.user not in self._by_user
-        self._endpoints[endpoint.id] = endpoint
-        self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
-        self._connected.add(endpoint.id)
+        first_here = self._tabs.add(endpoint)
         entry = json.dumps({'instance': self.instance, 'reload_key': endpoint.reload_key, 'at': self.clock.now()})
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset('vc:devices:' + endpoint.user, endpoint.id, entry)
-            pipe.sadd('vc:devices-of:' + self.instance, endpoint.user + SEP + endpoint.id)
+            pipe.hset(keys.devices(endpoint.user), endpoint.id, entry)
+            pipe.sadd(keys.devices_of(self.instance), endpoint.user + keys.SEP + endpoint.id)
             await pipe.execute()
         if first_here and self._pubsub is not None:
-            await self._pubsub.subscribe('vc:user:' + endpoint.user)
+            await self._pubsub.subscribe(keys.user_channel(endpoint.user))
 
     @_shared_state
     async def detach(self, user: str, device: str) -> None:
-        self._connected.discard(device)
-        if self._endpoints.pop(device, None) is not None:
-            tabs = self._by_user[user]
-            del tabs[device]
-            if not tabs:
-                del self._by_user[user]
-                if self._pubsub is not None:
-                    await self._pubsub.unsubscribe('vc:user:' + user)
+        if self._tabs.remove(device) and self._pubsub is not None:
+            await self._pubsub.unsubscribe(keys.user_channel(user))
         await self._forget_device(user, device)
 
     async def set_connected(self, device: str, connected: bool) -> None:
-        if device in self._endpoints:
-            (self._connected.add if connected else self._connected.discard)(device)
+        self._tabs.set_connected(device, connected)
 
     @_shared_state
     async def devices_of(self, user: str) -> list[str]:
-        entries = await self.redis.hgetall('vc:devices:' + user)
+        entries = await self.redis.hgetall(keys.devices(user))
         found = sorted((json.loads(entry)['at'], _text(device)) for device, entry in entries.items())
         return [device for _, device in found]
 
     @_shared_state
     async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
-        entries = await self.redis.hgetall('vc:devices:' + user)
-        entries.update(await self.redis.hgetall('vc:lost:' + user))  # tabs of a process that died
+        entries = await self.redis.hgetall(keys.devices(user))
+        entries.update(await self.redis.hgetall(keys.lost(user)))  # tabs of a process that died
         for device, entry in entries.items():
             if json.loads(entry).get('reload_key') == reload_key and _text(device) != excluding:
                 return _text(device)
@@ -293,35 +279,34 @@ class RedisHub:
 
     @property
     def connected_tabs(self) -> int:
-        return len(self._connected)
+        return self._tabs.connected
 
     # delivery
 
     def call_changed(self, call: Call) -> None:
-        self._deliver_call(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent news
+        self._tabs.call_changed(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent
         message = json.dumps({'from': self.instance, 'kind': 'call', 'call': call.to_json()})
         for user in (call.callee, call.caller):
-            self._send(functools.partial(self.redis.publish, 'vc:user:' + user, message))
+            self._send(functools.partial(self.redis.publish, keys.user_channel(user), message))
         presence = Presence.IN_CALL if call.live else Presence.ONLINE
         self._send(lambda: self._follow(call, presence))
 
     def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
-        if (endpoint := self._endpoints.get(device)) is not None:
-            endpoint.relay(message)
+        if self._tabs.relay(device, message):
             return
         payload = json.dumps({'from': self.instance, 'kind': 'relay', 'device': device, 'message': message})
-        self._send(lambda: self.redis.publish('vc:user:' + user, payload))
+        self._send(lambda: self.redis.publish(keys.user_channel(user), payload))
 
     def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
-        self._deliver_to(user, event)
+        self._tabs.tell(user, event)
         told = {'event': 'missed_seen'} if isinstance(event, MissedCallsSeen) else {'event': 'dnd', 'on': event.on}
         message = json.dumps({'from': self.instance, 'kind': 'tell', **told})
-        self._send(lambda: self.redis.publish('vc:user:' + user, message))
+        self._send(lambda: self.redis.publish(keys.user_channel(user), message))
 
     async def logged_out(self, token: str) -> None:
         """Tell every other process that this session was logged out."""
         message = json.dumps({'from': self.instance, 'token': token_digest(token)})
-        self._send(lambda: self.redis.publish('vc:logout', message))
+        self._send(lambda: self.redis.publish(keys.LOGOUT, message))
         await self._flush()
 
     # what comes from other processes
@@ -331,46 +316,25 @@ class RedisHub:
             message = json.loads(data)
             if message.get('from') == self.instance:
                 return  # delivered here already, when it was sent
-            if channel == 'vc:presence':
+            if channel == keys.PRESENCE:
                 changes = tuple(PresenceChange(name, Presence(presence)) for name, presence in message['changes'])
                 self._apply_presence(changes)
-                self._deliver_presence(changes)
-            elif channel == 'vc:logout':
+                self._tabs.presence_changed(changes)
+            elif channel == keys.LOGOUT:
                 if self.listener is not None:
                     self._spawn(self.listener.session_logged_out(message['token']))
             elif message['kind'] == 'call':
                 call = Call.from_json(message['call'])
                 if self.on_call_heard is not None:
                     self.on_call_heard(call)
-                self._deliver_call(call, (channel.removeprefix('vc:user:'),))
-            elif message['kind'] == 'relay' and (endpoint := self._endpoints.get(message['device'])) is not None:
-                endpoint.relay(message['message'])
+                self._tabs.call_changed(call, (channel.removeprefix(keys.USER_CHANNEL),))
+            elif message['kind'] == 'relay':
+                self._tabs.relay(message['device'], message['message'])
             elif message['kind'] == 'tell':
                 told = MissedCallsSeen() if message['event'] == 'missed_seen' else DoNotDisturbSet(bool(message['on']))
-                self._deliver_to(channel.removeprefix('vc:user:'), told)
+                self._tabs.tell(channel.removeprefix(keys.USER_CHANNEL), told)
         except Exception as error:  # one bad message must not stop the subscription
             log.warning('⚠️ Dropped a hub message on %s that did not parse: %s', channel, type(error).__name__)
-
-    def _deliver_to(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
-        for endpoint in list(self._by_user.get(user, {}).values()):
-            endpoint.deliver(event)
-
-    def _deliver_call(self, call: Call, users: tuple[str, ...]) -> None:
-        for user in users:
-            for endpoint in list(self._by_user.get(user, {}).values()):
-                endpoint.deliver(CallChanged(CallView.of(call, user, endpoint.id)))
-
-    def _deliver_presence(self, changes: tuple[PresenceChange, ...]) -> None:
-        everyone = PresenceChanged(changes)
-        about = {change.name for change in changes}
-        for user, tabs in list(self._by_user.items()):
-            event = everyone
-            if user in about:
-                event = PresenceChanged(tuple(change for change in changes if change.name != user))
-                if not event.changes:
-                    continue
-            for endpoint in list(tabs.values()):
-                endpoint.deliver(event)
 
     def _apply_presence(self, changes: tuple[PresenceChange, ...]) -> None:
         for change in changes:
@@ -383,37 +347,39 @@ class RedisHub:
         """Who is in a call, in Redis too; the people whose presence that changed are announced."""
         changed = []
         for user in (call.caller, call.callee):
-            if state := await self._set_presence(keys=['vc:online', 'vc:dnd'], args=[user, str(presence)]):
+            if state := await self._set_presence(keys=[keys.ONLINE, keys.DND], args=[user, str(presence)]):
                 changed.append(PresenceChange(user, Presence(_text(state))))
         if changed:
-            self._deliver_presence(tuple(changed))
+            self._tabs.presence_changed(tuple(changed))
             self._apply_presence(tuple(changed))
             message = json.dumps({'from': self.instance, 'changes': [[c.name, str(c.presence)] for c in changed]})
-            await self.redis.publish('vc:presence', message)
+            await self.redis.publish(keys.PRESENCE, message)
 
     # the subscription, the outbox, and the leases
 
     async def _subscribe(self) -> None:
         assert self._pubsub is not None
-        await self._pubsub.subscribe('vc:presence', 'vc:logout', *('vc:user:' + user for user in self._by_user))
+        await self._pubsub.subscribe(
+            keys.PRESENCE, keys.LOGOUT, *(keys.user_channel(user) for user in self._tabs.users())
+        )
         await self._reread()
 
     async def _reread(self) -> None:
         """Pub/sub drops what is sent while a subscriber is away: after (re)subscribing, read the state itself."""
-        online = await self.redis.hgetall('vc:online')
+        online = await self.redis.hgetall(keys.ONLINE)
         now = {_text(user): Presence(_text(state)) for user, state in online.items()}
         changes = [PresenceChange(user, state) for user, state in now.items() if self._online.get(user) != state]
         changes += [PresenceChange(user, Presence.OFFLINE) for user in self._online if user not in now]
         self._online = now
         if changes:
-            self._deliver_presence(tuple(changes))
-        for user in list(self._by_user):
-            call_id = await self.redis.get('vc:in-call:' + user)
-            raw = await self.redis.get('vc:call:' + _text(call_id)) if call_id else None
+            self._tabs.presence_changed(tuple(changes))
+        for user in self._tabs.users():
+            call_id = await self.redis.get(keys.in_call(user))
+            raw = await self.redis.get(keys.call(_text(call_id))) if call_id else None
             if raw and self.on_call_heard is not None:
                 call = Call.from_json(raw)
                 self.on_call_heard(call)
-                self._deliver_call(call, (user,))
+                self._tabs.call_changed(call, (user,))
 
     async def _listen_forever(self) -> None:
         while not self._stopping:
@@ -527,23 +493,23 @@ class RedisHub:
             self.clock.offset = seconds + microseconds / 1e6 - (asked + answered) / 2
 
     async def _beat(self) -> None:
-        await self.redis.set(instance_claim.heartbeat_key(self.instance), self.token, px=int(HEARTBEAT_S * 1000))
+        await self.redis.set(keys.instance(self.instance), self.token, px=int(HEARTBEAT_S * 1000))
 
     async def _renew(self) -> None:
         expiry = self.clock.now() + self.lease_s
         for session, user in list(self._sessions.items()):
             state = await self._open_session(
-                keys=['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:in-call:' + user],
-                args=[session, user + SEP + session, expiry, user],
+                keys=[keys.sessions(user), keys.LEASES, keys.ONLINE, keys.in_call(user)],
+                args=[session, user + keys.SEP + session, expiry, user],
             )
             if state:  # swept while this process was stalled: it is back
                 self.publish_presence(PresenceChange(user, Presence(_text(state))))
 
     async def _sweep_leases(self) -> None:
-        for member in await self.redis.zrangebyscore('vc:leases', '-inf', self.clock.now(), start=0, num=100):
-            user, session = _text(member).split(SEP, 1)
-            keys = ['vc:sessions:' + user, 'vc:leases', 'vc:online', 'vc:dnd']
-            went = await self._close_session(keys=keys, args=[session, _text(member), user])
+        for member in await self.redis.zrangebyscore(keys.LEASES, '-inf', self.clock.now(), start=0, num=100):
+            user, session = _text(member).split(keys.SEP, 1)
+            session_keys = [keys.sessions(user), keys.LEASES, keys.ONLINE, keys.DND]
+            went = await self._close_session(keys=session_keys, args=[session, _text(member), user])
             if went:
                 self._online.pop(user, None)
                 self.publish_presence(PresenceChange(user, Presence.OFFLINE))
@@ -551,49 +517,49 @@ class RedisHub:
                     await self.listener.user_lost(user)
 
     async def _sweep_instances(self) -> None:
-        for name in await self.redis.smembers('vc:instances'):
+        for name in await self.redis.smembers(keys.INSTANCES):
             name = _text(name)
-            if name == self.instance or await self.redis.exists(instance_claim.heartbeat_key(name)):
+            if name == self.instance or await self.redis.exists(keys.instance(name)):
                 continue
-            if await self.redis.srem('vc:instances', name):  # this process claims the dead one
+            if await self.redis.srem(keys.INSTANCES, name):  # this process claims the dead one
                 log.info('🪦 %s stopped answering; its tabs are reconnecting elsewhere', name)
                 await self._claim_leftovers(name)
 
     async def _claim_leftovers(self, instance: str) -> None:
         """The tabs a dead (or earlier) process held: their calls see them as reconnecting, and they wait in
         `lost` for their browsers to come back (on any process) until the grace runs out."""
-        members = await self.redis.smembers('vc:devices-of:' + instance)
-        await self.redis.delete('vc:devices-of:' + instance)
+        members = await self.redis.smembers(keys.devices_of(instance))
+        await self.redis.delete(keys.devices_of(instance))
         until = self.clock.now() + self.lease_s
         for member in members:
-            user, device = _text(member).split(SEP, 1)
-            entry = await self.redis.hget('vc:devices:' + user, device)
+            user, device = _text(member).split(keys.SEP, 1)
+            entry = await self.redis.hget(keys.devices(user), device)
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hdel('vc:devices:' + user, device)
+                pipe.hdel(keys.devices(user), device)
                 if entry is not None:
-                    pipe.hset('vc:lost:' + user, device, entry)
-                    pipe.zadd('vc:lost', {_text(member): until})
+                    pipe.hset(keys.lost(user), device, entry)
+                    pipe.zadd(keys.LOST, {_text(member): until})
                 await pipe.execute()
             if self.listener is not None:
                 await self.listener.device_lost(user, device)
 
     async def _sweep_lost(self) -> None:
         """Lost tabs whose browsers did not come back within the grace are gone for good."""
-        for found in await self.redis.zrangebyscore('vc:lost', '-inf', self.clock.now(), start=0, num=100):
+        for found in await self.redis.zrangebyscore(keys.LOST, '-inf', self.clock.now(), start=0, num=100):
             member = _text(found)
-            if not await self.redis.zrem('vc:lost', member):
+            if not await self.redis.zrem(keys.LOST, member):
                 continue  # another process claimed it first
-            user, device = member.split(SEP, 1)
-            if await self.redis.hdel('vc:lost:' + user, device) and self.listener is not None:
+            user, device = member.split(keys.SEP, 1)
+            if await self.redis.hdel(keys.lost(user), device) and self.listener is not None:
                 await self.listener.device_gone(user, device)
 
     async def _forget_device(self, user: str, device: str) -> None:
         """Gone from the user's tabs, and from whichever process held it (here, or one gone since)."""
-        entry = await self.redis.hget('vc:devices:' + user, device)
+        entry = await self.redis.hget(keys.devices(user), device)
         holder = json.loads(entry)['instance'] if entry else self.instance
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hdel('vc:devices:' + user, device)
-            pipe.srem('vc:devices-of:' + holder, user + SEP + device)
-            pipe.hdel('vc:lost:' + user, device)  # taken over after its process died
-            pipe.zrem('vc:lost', user + SEP + device)
+            pipe.hdel(keys.devices(user), device)
+            pipe.srem(keys.devices_of(holder), user + keys.SEP + device)
+            pipe.hdel(keys.lost(user), device)  # taken over after its process died
+            pipe.zrem(keys.LOST, user + keys.SEP + device)
             await pipe.execute()

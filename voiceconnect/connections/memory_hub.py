@@ -2,18 +2,10 @@
 
 from typing import Any
 
-from .calls import Call
-from .events import (
-    CallChanged,
-    CallView,
-    DoNotDisturbSet,
-    MissedCallsSeen,
-    OnlineUser,
-    Presence,
-    PresenceChange,
-    PresenceChanged,
-)
+from ..calls.machine import Call
+from .events import DoNotDisturbSet, MissedCallsSeen, OnlineUser, Presence, PresenceChange
 from .hub import Endpoint, HubListener
+from .local_tabs import LocalTabs
 
 
 class InMemoryHub:
@@ -21,11 +13,11 @@ class InMemoryHub:
 
     def __init__(self) -> None:
         self._sessions: dict[str, set[str]] = {}  # user → their open sessions
-        self._endpoints: dict[str, Endpoint] = {}  # device → endpoint
-        self._by_user: dict[str, dict[str, Endpoint]] = {}  # user → device → endpoint, in the order they attached
-        self._connected: set[str] = set()
+        self._tabs = LocalTabs()
         self._in_calls: dict[str, str] = {}  # user → the live call they are in
         self._not_taking_calls: set[str] = set()  # online users with do not disturb on
+
+    healthy = True  # nothing shared with other processes that could stop answering
 
     async def start(self) -> None:
         pass
@@ -75,69 +67,45 @@ class InMemoryHub:
     # tabs
 
     async def attach(self, endpoint: Endpoint) -> None:
-        self._endpoints[endpoint.id] = endpoint
-        self._by_user.setdefault(endpoint.user, {})[endpoint.id] = endpoint
-        self._connected.add(endpoint.id)
+        self._tabs.add(endpoint)
 
     async def detach(self, user: str, device: str) -> None:
-        self._connected.discard(device)
-        if (endpoint := self._endpoints.pop(device, None)) is not None:
-            tabs = self._by_user[endpoint.user]
-            del tabs[device]
-            if not tabs:
-                del self._by_user[endpoint.user]
+        self._tabs.remove(device)
 
     async def set_connected(self, device: str, connected: bool) -> None:
-        if device in self._endpoints:
-            (self._connected.add if connected else self._connected.discard)(device)
+        self._tabs.set_connected(device, connected)
 
     async def devices_of(self, user: str) -> list[str]:
-        return [endpoint.id for endpoint in self._endpoints_of(user)]
+        return [endpoint.id for endpoint in self._tabs.of(user)]
 
     async def previous_document(self, user: str, reload_key: str, excluding: str) -> str | None:
-        tabs = self._by_user.get(user, {})
-        return next((d for d, endpoint in tabs.items() if endpoint.reload_key == reload_key and d != excluding), None)
+        tabs = self._tabs.of(user)
+        return next((t.id for t in tabs if t.reload_key == reload_key and t.id != excluding), None)
 
     @property
     def connected_tabs(self) -> int:
-        return len(self._connected)
+        return self._tabs.connected
 
     # delivery
 
     def call_changed(self, call: Call) -> None:
-        for user in (call.callee, call.caller):  # the callee first: a ring is the most urgent news
-            for endpoint in self._endpoints_of(user):
-                endpoint.deliver(CallChanged(CallView.of(call, user, endpoint.id)))
+        self._tabs.call_changed(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent
         if changes := self._follow(call):
             self.publish_presence(*changes)
 
     def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
-        if (endpoint := self._endpoints.get(device)) is not None:
-            endpoint.relay(message)
+        self._tabs.relay(device, message)
 
     def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
-        for endpoint in self._endpoints_of(user):
-            endpoint.deliver(event)
+        self._tabs.tell(user, event)
 
     async def logged_out(self, token: str) -> None:
         pass
 
     def publish_presence(self, *changes: PresenceChange) -> None:
-        everyone = PresenceChanged(changes)
-        about = {change.name for change in changes}
-        for user, tabs in list(self._by_user.items()):
-            event = everyone
-            if user in about:  # a tab never hears about its own user
-                event = PresenceChanged(tuple(change for change in changes if change.name != user))
-                if not event.changes:
-                    continue
-            for endpoint in list(tabs.values()):
-                endpoint.deliver(event)
+        self._tabs.presence_changed(changes)
 
     # helpers
-
-    def _endpoints_of(self, user: str) -> list[Endpoint]:
-        return list(self._by_user.get(user, {}).values())
 
     def _follow(self, call: Call) -> list[PresenceChange]:
         """Note who is in a call now; returns the presence changes of people still online."""

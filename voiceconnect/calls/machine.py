@@ -1,5 +1,5 @@
 """The server-authoritative call state machine (modelled on Matrix VoIP v1): its states, its end reasons, and the
-call record itself. The actions that move calls through it are in call_manager.py.
+call record itself. The actions that move calls through it are in manager.py.
 
     ringing ──accept──▶ connecting ──both sides report media──▶ active
        └──────────────────────┴───────── end(reason) ──────────────┴──▶ ended
@@ -60,15 +60,35 @@ END_REASONS: Mapping[CallState, frozenset[EndReason]] = {
 }
 
 
+class Refusal(StrEnum):
+    """Why an action was refused, as a code a program reads (the message says it to a person)."""
+
+    REFUSED = 'refused'  # not allowed now (not your call, not in that state, …)
+    OFFLINE = 'offline'  # nobody to ring there
+    NOT_FOUND = 'not_found'  # there is nobody by that name
+    IN_CALL = 'in_call'  # hang up your current call first
+    RATE_LIMITED = 'rate_limited'  # too often: the message says when to try again
+    UNAVAILABLE = 'unavailable'  # the server cannot do it just now (its shared state does not answer)
+    SIGNED_OUT = 'signed_out'
+    TOO_MANY = 'too_many'  # as many tabs or sockets open as allowed
+
+
 class CallError(Exception):
-    """An action or signal that is not allowed; the message goes back to the one who sent it."""
+    """An action or signal that is not allowed; the message goes back to the one who sent it, `code` says why for
+    a program."""
+
+    def __init__(self, message: str, code: Refusal = Refusal.REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ServiceUnavailable(CallError):
     """What this process shares with the others (Redis) does not answer just now: nothing was changed."""
 
     def __init__(self) -> None:
-        super().__init__('The server cannot reach its shared state just now. Try again in a moment.')
+        super().__init__(
+            'The server cannot reach its shared state just now. Try again in a moment.', Refusal.UNAVAILABLE
+        )
 
 
 class IllegalTransition(RuntimeError):

@@ -23,16 +23,14 @@ from dataclasses import dataclass
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
+from . import keys
+
 HEARTBEAT_S = 3.0
 KEEP_EVERY_S = 1.0
 TRY_EVERY_S = 0.1
 # only the holder's token renews or gives back a name
 KEEP = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
-def heartbeat_key(name: str) -> str:
-    return f'vc:instance:{name}'
 
 
 @dataclass
@@ -51,7 +49,7 @@ def take(url: str, name: str, timeout_s: float, wait_s: float = HEARTBEAT_S + 0.
     token = secrets.token_hex(8)
     give_up = time.monotonic() + wait_s
     try:
-        while not client.set(heartbeat_key(name), token, nx=True, px=int(HEARTBEAT_S * 1000)):
+        while not client.set(keys.instance(name), token, nx=True, px=int(HEARTBEAT_S * 1000)):
             if time.monotonic() > give_up:
                 client.close()
                 return False
@@ -69,7 +67,7 @@ def _keep(client: 'redis.Redis', name: str, claim: _Claim) -> None:
     with client:
         while not claim.handed_over.wait(KEEP_EVERY_S):
             with contextlib.suppress(redis.RedisError):
-                client.eval(KEEP, 1, heartbeat_key(name), claim.token, int(HEARTBEAT_S * 1000))
+                client.eval(KEEP, 1, keys.instance(name), claim.token, int(HEARTBEAT_S * 1000))
 
 
 def token_of(name: str) -> str:
@@ -88,4 +86,4 @@ def hand_over(name: str) -> None:
 async def release(client: AsyncRedis, name: str, token: str) -> None:
     """A graceful stop gives the name back, so a restart takes it at once (only if this run still holds it)."""
     hand_over(name)
-    await client.eval(RELEASE, 1, heartbeat_key(name), token)
+    await client.eval(RELEASE, 1, keys.instance(name), token)

@@ -2,8 +2,8 @@
 of what you say and plays them back, so a person can check microphone and speakers before a real call (the way
 Skype's echo service did).
 
-Each caller gets a session of their own: a tab of the user `Sound test/<caller>` (calls.py: no account name has a
-'/', and people see `Sound test`) attached to the switchboard when the caller dials, answered by the Python voice
+Each caller gets a session of their own: a tab of the user `Sound test/<caller>` (calls/machine.py: no account name has
+a '/', and people see `Sound test`) attached to the switchboard when the caller dials, answered by the Python voice
 client's own code running in the app's process over an in-process transport instead of a socket. It costs nothing
 while unused: no tab, no peer connection. It is limited so that it cannot be used to exhaust the server: one
 session per caller, `MAX_SESSION_S` at most, and dialling it counts against `CALLS_PER_MINUTE` like any call.
@@ -15,12 +15,12 @@ import contextlib
 import logging
 from typing import Any
 
-from .calls import contact_session, new_id
-from .client import VoiceClient
-from .client.voice_client import Call
-from .connection import ConnectionService
-from .device import Device
-from .programs import ProgramConnection, Programs, ProgramTab
+from ..calls.machine import contact_session, new_id
+from ..client import VoiceClient
+from ..client.voice_client import Call
+from ..connections.device import Device
+from ..connections.service import ConnectionService
+from .tabs import ProgramConnection, Programs, ProgramTab
 
 log = logging.getLogger('voiceconnect')
 
@@ -31,7 +31,7 @@ MAX_SESSION_S = 60.0  # ring, record, play back: never longer
 
 
 class SoundTest:
-    """The contact (`Contact` in device.py), registered in the switchboard's contacts by the web layer."""
+    """The contact (`Contact` in connections/device.py), registered in the switchboard's contacts by the web layer."""
 
     def __init__(self, programs: Programs, record_s: float = RECORD_S, max_session_s: float = MAX_SESSION_S) -> None:
         self.programs = programs

@@ -13,17 +13,18 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from . import observe
-from .accounts import NAME_PATTERN
-from .call_manager import CallManager, Recorder
-from .calls import SESSION_MARK, Call, CallError, CallState
-from .clock import Clock
-from .events import CallView, DoNotDisturbSet, Event, MissedCallsSeen, OnlineUser, Person
+from .. import observe
+from ..calls.machine import SESSION_MARK, Call, CallError, CallState, Refusal
+from ..calls.manager import CallManager, Recorder
+from ..calls.signaling import handle_signal
+from ..calls.signals import parse_signal
+from ..calls.views import CallView
+from ..clock import Clock
+from ..people.accounts import NAME_PATTERN
+from ..people.directory import People
+from ..ratelimit import Limited, Limits, RateLimiter
+from .events import DoNotDisturbSet, Event, MissedCallsSeen, OnlineUser, Person
 from .hub import Hub
-from .people import People
-from .ratelimit import Limited, Limits, RateLimiter
-from .signaling import handle_signal
-from .signals import parse_signal
 
 E = TypeVar('E', bound=Event)
 T = TypeVar('T')
@@ -43,6 +44,9 @@ def shown_name(name: str) -> str:
 
 class TooManyTabs(CallError):
     """A tab or program socket refused: its user or address has as many open as allowed (the message says so)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Refusal.TOO_MANY)
 
 
 class SignalsDropped(CallError):
@@ -276,8 +280,8 @@ class Device:
         callee = name
         if (contact := self._board.contacts.get(name)) is None and not NAME_PATTERN.fullmatch(name):
             if SESSION_MARK in name:  # someone else's session of a contact is nobody to call
-                raise CallError(f'{shown_name(name)} is not online.')
-            raise CallError(f'There is nobody called {shown_name(name)}.')  # nobody can have that name
+                raise CallError(f'{shown_name(name)} is not online.', Refusal.OFFLINE)
+            raise CallError(f'There is nobody called {shown_name(name)}.', Refusal.NOT_FOUND)  # nobody can have it
         self._count(self._board.guards.attempts, 'calls', 'calls', 'You are calling too often')
         await self._acting()  # checked after the cheap checks: a flood of bad names costs no database query
         if contact is not None:
@@ -354,7 +358,7 @@ class Device:
 
     def _check_attached(self) -> None:
         if not self._board.holds(self):
-            raise CallError(SIGNED_OUT_HERE)
+            raise CallError(SIGNED_OUT_HERE, Refusal.SIGNED_OUT)
 
     def _calls(self) -> CallManager:
         self._check_attached()
@@ -379,7 +383,7 @@ class Device:
             log.warning(
                 '⚠️ Rate limited: %s by %s (retry in %s)', what, self.user, limited.wait, extra={'user': self.user}
             )
-        raise CallError(f'{too_often}. Try again in {limited.wait}.')
+        raise CallError(f'{too_often}. Try again in {limited.wait}.', Refusal.RATE_LIMITED)
 
     def _drop_signal(self, limited: Limited) -> None:
         if limited.report:

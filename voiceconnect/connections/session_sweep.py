@@ -10,8 +10,8 @@ resume any more. Call actions do not wait for the sweep: each checks its own ses
 
 import logging
 
-from .accounts import Accounts
-from .clock import Clock, Timer
+from ..clock import Clock, Timer
+from ..people.accounts import Accounts
 from .switchboard import Switchboard
 
 log = logging.getLogger('voiceconnect')

@@ -9,8 +9,8 @@ never from the message.
 from collections.abc import Callable
 from typing import Any
 
-from .call_manager import CallManager
-from .calls import Call, CallError
+from .machine import Call, CallError
+from .manager import CallManager
 from .signals import Answer, Candidate, MediaFailed, MediaUp, Offer, Signal
 
 Relay = Callable[[str, str, dict[str, Any]], None]  # (target user, target device, message for its browser module)

@@ -21,13 +21,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .accounts import AccountError, Accounts, SignedIn
-from .calls import CallError, new_id
-from .clock import Timer
-from .device import Device, SignalRejected, SignalsDropped, TooManyTabs
-from .events import CallChanged, CallView, Event, PresenceChanged, ServiceInterrupted, SignedOut
-from .signals import CallId
-from .switchboard import Switchboard, digest
+from .. import wire
+from ..calls.machine import CallError, new_id
+from ..calls.signals import CallId
+from ..calls.views import CallView
+from ..clock import Timer
+from ..connections.device import Device, SignalRejected, SignalsDropped, TooManyTabs
+from ..connections.events import CallChanged, Event, PresenceChanged, ServiceInterrupted, SignedOut
+from ..connections.switchboard import Switchboard, digest
+from ..people.accounts import AccountError, Accounts, SignedIn
 
 log = logging.getLogger('voiceconnect')
 
@@ -41,27 +43,9 @@ class ProgramRefused(Exception):
     """A program's connection or request is refused; the message is for the program's user."""
 
 
-def call_payload(view: CallView, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
-    """A call as one program connection sees it: what a browser module gets, and the words a program shows. The
-    ICE servers (which may hold TURN credentials) come only with a call this connection carries, as for a tab."""
-    payload: dict[str, Any] = {
-        'id': view.id,
-        'role': view.role,
-        'peer': view.peer,
-        'state': str(view.state),
-        'here': view.here,
-        'leg': view.leg,
-        'me_muted': view.me_muted,
-        'peer_muted': view.peer_muted,
-        'end_reason': str(view.end_reason) if view.end_reason else None,
-        'ended_by_me': view.ended_by_me,
-        'answered_elsewhere': view.answered_elsewhere,
-        'failure': view.failure,
-        'peer_reconnecting': view.peer_reconnecting,
-    }
-    if view.here and view.live:
-        payload['ice_servers'] = ice_servers
-    return payload
+def program_ice(ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The RTCConfiguration a program's calls get: the settings' ICE servers (aiortc has no transport policy)."""
+    return {'iceServers': ice_servers, 'iceTransportPolicy': 'all'}
 
 
 class ProgramTab:
@@ -74,18 +58,18 @@ class ProgramTab:
 
     def deliver(self, event: Event) -> None:
         if isinstance(event, CallChanged):
-            self.send('call', call_payload(event.call, self.ice_servers))
+            self.send(wire.CALL, dict(wire.call_payload(event.call, program_ice(self.ice_servers))))
         elif isinstance(event, PresenceChanged):
             changes = [{'name': change.name, 'presence': str(change.presence)} for change in event.changes]
-            self.send('presence', {'changes': changes})
+            self.send(wire.PRESENCE, {'changes': changes})
         elif isinstance(event, SignedOut):
-            self.send('signed_out', {'reason': event.reason})
+            self.send(wire.SIGNED_OUT, {'reason': event.reason})
             self.on_signed_out()
         elif isinstance(event, ServiceInterrupted):
-            self.send('service', {'interrupted': event.interrupted})
+            self.send(wire.SERVICE, {'interrupted': event.interrupted})
 
     def relay(self, message: dict[str, Any]) -> None:
-        self.send('signal', message)
+        self.send(wire.SIGNAL, message)
 
 
 # what a program may ask, validated like the signals
@@ -145,7 +129,7 @@ def _field_name(part: int | str) -> str:
 @dataclass
 class ProgramConnection:
     """One program socket attached as a tab; `handle` answers each request with `{'call': …}`, `{}` or
-    `{'error': message}`."""
+    `{'error': message, 'code': …}` (voiceconnect/wire.py)."""
 
     programs: 'Programs'
     device: Device
@@ -160,11 +144,13 @@ class ProgramConnection:
         except ValidationError as error:
             problem = _problem(error)
             log.warning('⚠️ Rejected program request from %s: %s %s', self.device.user, event, problem)
-            return {'error': problem}
+            return dict(wire.refused_with(problem))
         except SignalRejected as error:
-            return {'error': str(error)} if error.shown else {'error': 'rejected'}
-        except (CallError, ProgramRefused) as error:
-            return {'error': str(error)}
+            return dict(wire.refused(error) if error.shown else wire.refused_with('rejected'))
+        except CallError as error:
+            return dict(wire.refused(error))
+        except ProgramRefused as error:
+            return dict(wire.refused_with(str(error)))
 
     async def _handle(self, event: str, data: object) -> dict[str, Any]:
         device = self.device
@@ -180,7 +166,7 @@ class ProgramConnection:
             try:
                 await device.signal(Signal.model_validate(data).signal)
             except SignalsDropped as error:
-                return {'error': str(error)}
+                return dict(wire.refused(error))
             return {}
         if event == 'online':
             return {'users': [{'name': u.name, 'in_call': u.in_call} for u in device.list_online_users()]}
@@ -190,7 +176,7 @@ class ProgramConnection:
         raise ProgramRefused(f'Unknown request {event[:40]!r}.')
 
     def _call(self, view: CallView) -> dict[str, Any]:
-        return {'call': call_payload(view, self.programs.ice_servers)}
+        return {'call': wire.call_payload(view, program_ice(self.programs.ice_servers))}
 
     async def disconnected(self) -> None:
         """The socket dropped: like a tab's, the user stays online and in the call for the grace period."""

@@ -15,8 +15,8 @@ media never came up fails) and calls `on_deadline(call_id)` when it passes.
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from .calls import Call
-from .clock import Clock, Timer
+from ..clock import Clock, Timer
+from .machine import Call
 
 T = TypeVar('T')
 
@@ -40,6 +40,12 @@ class CallTx(Protocol):
 
 
 class CallStore(Protocol):
+    def start(self) -> None:
+        """Begin watching deadlines (a shared store sweeps those set by any process)."""
+        ...
+
+    async def stop(self) -> None: ...
+
     async def transact(self, step: Callable[[CallTx], Awaitable[T]]) -> T: ...
 
     def cached(self, call_id: str) -> Call | None:
@@ -52,44 +58,47 @@ class CallStore(Protocol):
         """The live calls this process knows (all of them, in one process)."""
         ...
 
+    async def still_live(self, call_ids: list[str]) -> set[str]:
+        """Of these calls, the ones still going on (a row left open by a crash, carried on by other processes)."""
+        ...
 
-class MemoryCallStore:
-    """The live calls of one process, in memory; deadlines are timers on the clock."""
 
-    def __init__(self, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
-        self.clock = clock
-        self.on_deadline = on_deadline
+class CallIndex:
+    """Live calls by id and by each of their people, as this process knows them."""
+
+    def __init__(self) -> None:
         self.calls: dict[str, Call] = {}
         self._by_user: dict[str, str] = {}  # user → the live call they are in
-        self._timers: dict[str, tuple[float, Timer]] = {}  # call → (its deadline, the timer for it)
 
-    async def transact(self, step: Callable[[CallTx], Awaitable[T]]) -> T:
-        return await step(_MemoryTx(self))  # nothing else runs meanwhile: the step never waits for anything
-
-    def cached(self, call_id: str) -> Call | None:
-        return self.calls.get(call_id)
-
-    def cached_of(self, user: str) -> Call | None:
-        call_id = self._by_user.get(user)
-        return self.calls.get(call_id) if call_id else None
-
-    def live_calls(self) -> dict[str, Call]:
-        return self.calls
-
-    def _save(self, call: Call) -> None:
+    def put(self, call: Call) -> None:
         self.calls[call.id] = call
         for user in (call.caller, call.callee):
             self._by_user[user] = call.id
-        self._schedule(call.id, call.deadline)
 
-    def _delete(self, call: Call) -> None:
+    def drop(self, call: Call) -> None:
         self.calls.pop(call.id, None)
         for user in (call.caller, call.callee):
             if self._by_user.get(user) == call.id:
                 del self._by_user[user]
-        self._schedule(call.id, None)
 
-    def _schedule(self, call_id: str, deadline: float | None) -> None:
+    def get(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def of(self, user: str) -> Call | None:
+        call_id = self._by_user.get(user)
+        return self.calls.get(call_id) if call_id else None
+
+
+class DeadlineTimers:
+    """A timer for each live call's deadline, on the clock: `set(call_id, deadline)` (re)schedules it (None drops
+    it), and `on_deadline(call_id)` runs when it passes."""
+
+    def __init__(self, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+        self.clock = clock
+        self.on_deadline = on_deadline
+        self._timers: dict[str, tuple[float, Timer]] = {}  # call → (its deadline, the timer for it)
+
+    def set(self, call_id: str, deadline: float | None) -> None:
         current = self._timers.get(call_id)
         if current is not None and current[0] == deadline:
             return
@@ -100,9 +109,52 @@ class MemoryCallStore:
             delay = max(0.0, deadline - self.clock.now())
             self._timers[call_id] = (deadline, self.clock.call_later(delay, lambda: self._passed(call_id)))
 
+    def cancel_all(self) -> None:
+        for _, timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
     async def _passed(self, call_id: str) -> None:
         self._timers.pop(call_id, None)
         await self.on_deadline(call_id)
+
+
+class MemoryCallStore:
+    """The live calls of one process, in memory; deadlines are timers on the clock."""
+
+    def __init__(self, clock: Clock, on_deadline: Callable[[str], Awaitable[None]]) -> None:
+        self.clock = clock
+        self.index = CallIndex()
+        self.deadlines = DeadlineTimers(clock, on_deadline)
+
+    def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        self.deadlines.cancel_all()
+
+    async def transact(self, step: Callable[[CallTx], Awaitable[T]]) -> T:
+        return await step(_MemoryTx(self))  # nothing else runs meanwhile: the step never waits for anything
+
+    def cached(self, call_id: str) -> Call | None:
+        return self.index.get(call_id)
+
+    def cached_of(self, user: str) -> Call | None:
+        return self.index.of(user)
+
+    def live_calls(self) -> dict[str, Call]:
+        return self.index.calls
+
+    async def still_live(self, call_ids: list[str]) -> set[str]:
+        return set()  # the calls of an earlier run of this process ended with it
+
+    def _save(self, call: Call) -> None:
+        self.index.put(call)
+        self.deadlines.set(call.id, call.deadline)
+
+    def _delete(self, call: Call) -> None:
+        self.index.drop(call)
+        self.deadlines.set(call.id, None)
 
 
 class _MemoryTx:

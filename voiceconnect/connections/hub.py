@@ -1,7 +1,7 @@
 """The hub API: where a user's tabs are, who is online, and delivery of news to those tabs.
 
 Two implementations share this contract (tests/voiceconnect/test_hub_contract.py runs the same suite on both):
-`InMemoryHub` (memory_hub.py) for one process, the embedded default, and `RedisHub` (redis_hub.py) for several
+`InMemoryHub` (memory_hub.py) for one process, the embedded default, and `RedisHub` (cluster/redis_hub.py) for several
 processes. The hub owns its registries; the switchboard and the devices only call these methods. It knows nothing
 of sign-in, grace periods or the call state machine: it is told which sessions are open, which tabs are attached,
 and what to deliver; what it learns from other processes it tells its `HubListener` (the switchboard).
@@ -9,7 +9,7 @@ and what to deliver; what it learns from other processes it tells its `HubListen
 
 from typing import Any, Protocol
 
-from .calls import Call
+from ..calls.machine import Call
 from .events import DoNotDisturbSet, MissedCallsSeen, OnlineUser, Presence, PresenceChange
 
 
@@ -57,6 +57,11 @@ class HubListener(Protocol):
 
 
 class Hub(Protocol):
+    @property
+    def healthy(self) -> bool:
+        """Whether what the hub shares with other processes answers (always, in one process)."""
+        ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

@@ -6,9 +6,9 @@ afresh: none of this carries over (the store's user state says since when the na
 
 from datetime import datetime
 
-from .events import MISSED_REASONS, CallView
+from ..calls.views import MISSED_REASONS, CallView
+from .db import Store
 from .history import past_call_view, utc
-from .store import Store
 
 SEARCH_LIMIT = 20  # names shown for a search; typing more letters narrows it
 CONTACTS_LIMIT = 50

@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
-from . import observe
-from .clock import Clock, LoopClock
-from .ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
-from .store import SessionInfo, Store, UserRow, hash_token
+from .. import observe
+from ..clock import Clock, LoopClock
+from ..ratelimit import FailureLockout, Limits, RateLimiter, address_key, wait_text
+from .db import SessionInfo, Store, UserRow, hash_token
 
 log = logging.getLogger('voiceconnect')
 
@@ -255,14 +255,20 @@ class Accounts:
 
     def _count_attempt(self, address: str | None) -> None:
         """Every attempt from an address counts, a successful one too: each costs an argon2 check."""
+        self._count_per_address(self.attempts_by_address, address, 'sign_in', 'sign-in attempts', TOO_MANY_ATTEMPTS)
+
+    def _count_per_address(
+        self, limiter: RateLimiter[str], address: str | None, limit: str, what: str, too_many: str
+    ) -> None:
+        """One more of `what` from this address (None: a script or test, not limited), or AccountError."""
         if not address:
             return
         key = address_key(address)
-        if (limited := self.attempts_by_address.hit(key)) is not None:
-            observe.notify('rate_limited', limit='sign_in')
+        if (limited := limiter.hit(key)) is not None:
+            observe.notify('rate_limited', limit=limit)
             if limited.report:
-                log.warning('⚠️ Rate limited: sign-in attempts from %s (retry in %s)', key, limited.wait)
-            raise AccountError(TOO_MANY_ATTEMPTS.format(wait=limited.wait))
+                log.warning('⚠️ Rate limited: %s from %s (retry in %s)', what, key, limited.wait)
+            raise AccountError(too_many.format(wait=limited.wait))
 
     def _sign_in_guards(self, name: str, address: str | None, known_browser: bool) -> list[_Guard]:
         """The name's guard from this address first, then the name's ceiling (unless the browser is known to the
@@ -298,14 +304,7 @@ class Accounts:
             raise AccountError(TOO_MANY_ATTEMPTS.format(wait=wait_text(max(waits))))
 
     def _count_signup(self, address: str | None) -> None:
-        if not address:
-            return
-        key = address_key(address)
-        if (limited := self.signups_by_address.hit(key)) is not None:
-            observe.notify('rate_limited', limit='sign_up')
-            if limited.report:
-                log.warning('⚠️ Rate limited: sign-ups from %s (retry in %s)', key, limited.wait)
-            raise AccountError(TOO_MANY_SIGNUPS.format(wait=limited.wait))
+        self._count_per_address(self.signups_by_address, address, 'sign_up', 'sign-ups', TOO_MANY_SIGNUPS)
 
     async def _open_session(self, user_id: int, name: str) -> SignedIn:
         token = secrets.token_urlsafe(32)

@@ -6,8 +6,8 @@ holds that state and its grace timer; the switchboard (switchboard.py) decides w
 ending mean for presence and calls.
 """
 
-from .calls import new_id
-from .clock import Callback, Clock, Timer
+from ..calls.machine import new_id
+from ..clock import Callback, Clock, Timer
 
 
 class ConnectionService:

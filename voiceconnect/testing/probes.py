@@ -1,0 +1,131 @@
+"""What a person hears, measured in their page without a user gesture (`peek`): which tone the remote audio
+`<audio id="vc-remote-audio">` carries (`wait_for_tone`, `wait_for_silence`, `remote_peak_hz`), whether the
+ringtone or ringback `<audio>` really plays (`is_playing`), whether the page has user activation.
+
+Without activation, ``<audio>.play()`` rejects with ``NotAllowedError`` and an ``AudioContext`` stays
+``suspended`` -- EXCEPT while the document captures the microphone: then both are allowed. A reload drops
+activation. So ``remote_peak_hz`` (and the waits built on it) resumes its ``AudioContext`` with a gesture only when
+the page neither had one nor captures the mic, which a page in a call never is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from playwright.sync_api import Page
+
+from .browser import peek
+from .waiting import wait_until
+
+LEVEL_THRESHOLD_DB = -60.0
+
+
+def has_user_activation(page: Page) -> bool:
+    """Whether the document ever had a user gesture, i.e. whether autoplay with sound is unlocked."""
+    return bool(peek(page, 'navigator.userActivation.hasBeenActive'))
+
+
+# Cached on window; rebuilt when the app attaches another stream or track (a new call).
+_MEASURE_JS = """(async () => {
+  const el = document.getElementById('vc-remote-audio');
+  const stream = el && el.srcObject;
+  const track = stream && stream.getAudioTracks ? stream.getAudioTracks()[0] : null;
+  if (!track) return {ready: false, reason: 'no remote audio track on #vc-remote-audio'};
+  if (track.readyState !== 'live') return {ready: false, reason: 'remote track ' + track.readyState};
+  let p = window.__vcProbe;
+  if (!p || p.stream !== stream || p.trackId !== track.id) {
+    if (p) p.ctx.close();
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;  // each poll sees the present, not a decaying past
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    p = window.__vcProbe = {stream, trackId: track.id, ctx, analyser, created: performance.now(),
+                            bins: new Float32Array(analyser.frequencyBinCount)};
+  }
+  if (p.ctx.state !== 'running') {
+    await Promise.race([p.ctx.resume().catch(() => {}), new Promise(r => setTimeout(r, 200))]);
+  }
+  if (p.ctx.state !== 'running') return {ready: false, suspended: true, reason: 'AudioContext ' + p.ctx.state};
+  if (performance.now() - p.created < 250) return {ready: false, reason: 'analyser warming up'};
+  p.analyser.getFloatFrequencyData(p.bins);
+  let best = 1;
+  for (let i = 2; i < p.bins.length; i++) if (p.bins[i] > p.bins[best]) best = i;
+  const db = Number.isFinite(p.bins[best]) ? p.bins[best] : -200;
+  return {ready: true, hz: best * p.ctx.sampleRate / p.analyser.fftSize, db};
+})()"""
+
+
+@dataclass
+class Peak:
+    hz: float
+    db: float
+
+
+def _measure(page: Page) -> Peak | str:
+    """One analyser reading of the remote audio, or the reason there is none yet."""
+    result = peek(page, _MEASURE_JS)
+    if result.get('suspended'):
+        # An AudioContext needs user activation; only here does the harness grant a gesture.
+        page.evaluate('() => window.__vcProbe && window.__vcProbe.ctx.resume()')
+        result = peek(page, _MEASURE_JS)
+    if not result.get('ready'):
+        return str(result.get('reason'))
+    return Peak(float(result['hz']), float(result['db']))
+
+
+def _poll(page: Page, timeout: float, done: Callable[[Peak], bool], what: str, needed: int = 2) -> Peak:
+    """Poll the analyser until `done` holds for `needed` readings in a row (one glitch proves nothing)."""
+    last: Peak | str = 'not measured'
+    streak = 0
+
+    def steady() -> Peak | None:
+        nonlocal last, streak
+        last = _measure(page)
+        streak = streak + 1 if isinstance(last, Peak) and done(last) else 0
+        return last if isinstance(last, Peak) and streak >= needed else None
+
+    def failure() -> str:
+        shown = f'{last.hz:.1f} Hz at {last.db:.1f} dB' if isinstance(last, Peak) else last
+        return f'{what}; last remote peak: {shown}'
+
+    return wait_until(steady, failure, timeout, interval=0.15)
+
+
+def remote_peak(page: Page, timeout: float = 10) -> Peak:
+    """Loudest frequency bin of the remote audio and its level, once a reading is possible."""
+    return _poll(page, timeout, lambda _: True, 'no reading of #vc-remote-audio', needed=1)
+
+
+def remote_peak_hz(page: Page, timeout: float = 10) -> float:
+    return remote_peak(page, timeout).hz
+
+
+def wait_for_tone(
+    page: Page, hz: float, tol: float = 15, timeout: float = 15, threshold_db: float = LEVEL_THRESHOLD_DB
+) -> Peak:
+    """Assert the remote audio carries `hz` (the peer's tone), loud enough to be more than noise."""
+    return _poll(
+        page, timeout, lambda p: abs(p.hz - hz) <= tol and p.db > threshold_db, f'remote audio did not carry {hz:g} Hz'
+    )
+
+
+def wait_for_silence(page: Page, timeout: float = 10, threshold_db: float = LEVEL_THRESHOLD_DB) -> Peak:
+    """Assert the remote audio is live but silent (e.g. the peer muted)."""
+    return _poll(page, timeout, lambda p: p.db < threshold_db, 'remote audio did not fall silent')
+
+
+_IS_PLAYING_JS = """(async (id) => {
+  const el = document.getElementById(id);
+  if (!el || el.paused || el.ended) return false;
+  const t0 = el.currentTime;
+  await new Promise(r => setTimeout(r, 300));
+  return !el.paused && el.currentTime > t0;
+})(%s)"""
+
+
+def is_playing(page: Page, element_id: str) -> bool:
+    """Whether <audio id=element_id> exists, is not paused and its time advances (autoplay really worked)."""
+    return bool(peek(page, _IS_PLAYING_JS % json.dumps(element_id)))

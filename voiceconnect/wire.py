@@ -1,0 +1,73 @@
+"""What the server sends a tab's browser module and a program about a call, and how it says no: one format.
+
+The browser module (assets/voiceconnect.js, through `vc.sync`) and programs (the `/program` socket.io namespace,
+its `call` event and the replies to its requests) get the same call payload; the Python voice client reads it with
+the names defined here. A refused request is answered `{'error': <words for a person>, 'code': <Refusal>}`:
+programs read the code, never the words.
+"""
+
+from typing import Any, NotRequired, TypedDict
+
+from .calls.machine import CallError, Refusal
+from .calls.views import CallView
+
+# the events a program's socket receives (a browser module gets the same news as `vc.*` calls)
+CALL = 'call'
+SIGNAL = 'signal'
+PRESENCE = 'presence'
+SIGNED_OUT = 'signed_out'
+SERVICE = 'service'
+
+
+class CallPayload(TypedDict):
+    id: str
+    role: str  # caller | callee
+    peer: str
+    state: str  # ringing | connecting | active | ended
+    here: bool  # this tab (program) carries the call's audio
+    leg: str | None
+    me_muted: bool
+    peer_muted: bool
+    end_reason: str | None
+    ended_by_me: bool
+    answered_elsewhere: bool
+    failure: str | None
+    peer_reconnecting: bool
+    # the RTCConfiguration ({"iceServers": [...], "iceTransportPolicy": ...}), which may hold TURN credentials:
+    # only in the views of a call this tab carries
+    ice: NotRequired[dict[str, Any]]
+
+
+def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
+    """A call as one tab or program sees it; `ice` goes with it only while it carries the live call."""
+    payload = CallPayload(
+        id=view.id,
+        role=view.role,
+        peer=view.peer,
+        state=str(view.state),
+        here=view.here,
+        leg=view.leg,
+        me_muted=view.me_muted,
+        peer_muted=view.peer_muted,
+        end_reason=str(view.end_reason) if view.end_reason else None,
+        ended_by_me=view.ended_by_me,
+        answered_elsewhere=view.answered_elsewhere,
+        failure=view.failure,
+        peer_reconnecting=view.peer_reconnecting,
+    )
+    if ice is not None and view.here and view.live:
+        payload['ice'] = ice
+    return payload
+
+
+class Refused(TypedDict):
+    error: str
+    code: str
+
+
+def refused(error: CallError) -> Refused:
+    return Refused(error=str(error), code=str(error.code))
+
+
+def refused_with(message: str, code: Refusal = Refusal.REFUSED) -> Refused:
+    return Refused(error=message, code=str(code))
