@@ -114,6 +114,8 @@ def _no_emoji(*people: Person) -> None:
 def test_no_emoji_in_the_ui_anywhere_a_person_goes(vc_server, people) -> None:
     alice, bob, carol = people(3)
     carol.page.get_by_role('button', name='Log out').click()
+    expect(carol.page).to_have_url(re.compile(r'/login$'))  # Log out renews the browser's id, then loads /login
+    carol.page.wait_for_load_state()
     expect(carol.page.get_by_label('Username')).to_be_visible()
     _no_emoji(carol)  # the sign-in page
 
