@@ -37,6 +37,8 @@ class CallView:
     me_away: bool = False  # this user's call tab lost its connection (at the end: the call was lost on this side)
     rings_until: float | None = None  # while ringing: when it becomes missed
     created: float | None = None  # when it was placed
+    message: str | None = None  # from the history: the id of the message the caller left after it (voicemail)
+    message_s: float | None = None  # and its length
 
     @property
     def missed(self) -> bool:
