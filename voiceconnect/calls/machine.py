@@ -117,8 +117,9 @@ def contact_session(contact: str, caller: str) -> str:
 
 
 # The recorder of messages (voicemail): a caller's message is a call of its own to their session of it. It rings
-# nobody, and it is no row of the history: the message belongs to the unanswered call it follows.
-VOICEMAIL = 'Voicemail'
+# nobody, and it is no row of the history: the message belongs to the unanswered call it follows. Like `Sound
+# test` its name has a space, so no account can have it.
+VOICEMAIL = 'Voice mail'
 
 
 def is_voicemail(user: str) -> bool:

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import av
 
-from ..calls.machine import CallError, EndReason, Refusal
+from ..calls.machine import CallError, Refusal
+from ..calls.views import MESSAGE_MAY_FOLLOW
 from .db import MessageRow, Store
 from .history import utc
 
-# a message may follow a call that ended so: nobody took it, through no choice of theirs at that moment
-LEAVE_MESSAGE_REASONS = frozenset({EndReason.MISSED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB})
 OFFER_S = 600.0  # how long after such a call its caller may still leave a message
 ROW_WAIT_S = 3.0  # the history writes a call's row a moment after it ends: a click right then waits for it
 RATE = 48_000  # the voice client's PCM: 48 kHz mono 16-bit
@@ -72,7 +71,7 @@ class Mailbox:
 
     async def call_to_follow(self, call_id: str, caller: str, now: float) -> str:
         """The callee of `caller`'s call `call_id` if a message may follow it (unanswered for a reason in
-        LEAVE_MESSAGE_REASONS, ended within OFFER_S, no message yet); CallError otherwise."""
+        MESSAGE_MAY_FOLLOW, ended within OFFER_S, no message yet); CallError otherwise."""
         row = await self.store.get_call(call_id)
         for _ in range(int(ROW_WAIT_S / 0.1)):
             if row is not None and row.ended is not None:
@@ -81,7 +80,7 @@ class Mailbox:
             row = await self.store.get_call(call_id)
         if row is None or row.caller != caller or row.ended is None:
             raise CallError(NO_SUCH_CALL)
-        if row.answered is not None or row.end_reason not in LEAVE_MESSAGE_REASONS:
+        if row.answered is not None or row.end_reason not in MESSAGE_MAY_FOLLOW:
             raise CallError(NO_SUCH_CALL)
         if row.ended < utc(now) - timedelta(seconds=OFFER_S):
             raise CallError('That call was too long ago to leave a message after it.')
