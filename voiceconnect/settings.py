@@ -74,7 +74,7 @@ class Settings(BaseSettings, Timeouts, Limits):
     voicemail: bool = True
     voicemail_max_s: float = Field(60, gt=0, le=600)  # the longest message recorded
     voicemail_messages_per_user: int = Field(50, ge=1)  # messages one person's mailbox holds
-    voicemail_bytes_per_user: int = Field(20_000_000, ge=100_000)  # what they may take on disk (Opus: ~0.2 MB/min)
+    voicemail_bytes_per_user: int = Field(20_000_000, ge=100_000)  # what they may take on disk (~0.3 MB/min)
     # TURN with time-limited credentials (coturn's REST API scheme): see voiceconnect/turn.py
     turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     turn_secret: str | None = None

@@ -1,6 +1,6 @@
 """The mailbox: messages callers leave after a call of theirs that nobody answered (voicemail).
 
-A message is Opus in WebM (what every browser plays; about 0.2 MB a minute) in a file of its own under
+A message is Opus in WebM (what every browser plays; 0.25 to 0.3 MB a minute) in a file of its own under
 `DATA_DIR/messages`, private like the rest of the data dir (0600), with a row in the store naming the call it
 follows, its caller and callee. Each callee's mailbox holds at most `VOICEMAIL_MESSAGES_PER_USER` messages and
 `VOICEMAIL_BYTES_PER_USER` bytes: a caller finds out before recording (`MailboxFull`), and a message that would pass
