@@ -88,7 +88,7 @@ async def test_a_message_shows_at_once_in_the_callees_tabs_and_delete_takes_it_a
         await tab.should_see('1 missed')  # news since she last looked
     await user.should_not_see('Message from alice')  # the caller's Recent calls have no player
 
-    (message,) = [r['message'] for r in back.find(kind=RecentCalls).elements.pop().rows if r['message']]  # type: ignore[attr-defined]
+    (message,) = [r['message'] for r in back.find(kind=RecentCalls).elements.pop().rows if r['message']]
     back.find(kind=RecentCalls).trigger('delete_message', message)
     for tab in (back, second):
         await tab.should_not_see('Message from alice', retries=20)
