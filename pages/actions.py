@@ -8,6 +8,7 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments
 
 from voiceconnect.calls.machine import CallError
+from voiceconnect.calls.views import CallView
 from voiceconnect.connections.device import Device
 
 T = TypeVar('T')
@@ -27,8 +28,18 @@ async def attempt(action: Awaitable[T]) -> T | None:
 async def place_call(device: Device, name: str) -> None:
     """Call `name` and show the call's page (a `Call <name>` or `Call back <name>` button, wherever it is)."""
     view = await attempt(device.call_user(name))
-    if view is None:
-        return
+    if view is not None:
+        show_call_page(view)
+
+
+async def leave_message(device: Device, call_id: str) -> None:
+    """After a call nobody answered: call the recorder of messages and show that call's page (`Recording…`)."""
+    view = await attempt(device.leave_message(call_id))
+    if view is not None:
+        show_call_page(view)
+
+
+def show_call_page(view: CallView) -> None:
     client = ui.context.client
 
     def show_call_page() -> None:

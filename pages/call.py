@@ -4,14 +4,14 @@ import html
 
 from nicegui import ui
 
-from voiceconnect.calls.machine import CallState
+from voiceconnect.calls.machine import VOICEMAIL, CallState
 from voiceconnect.calls.views import CallView
 from voiceconnect.connections.device import Device
 from voiceconnect.connections.events import CallChanged
 from web.tabs import current_device, current_tab, subscribe
 
 from . import format
-from .actions import attempt
+from .actions import attempt, leave_message
 from .running_clock import RunningClock
 
 
@@ -34,7 +34,8 @@ class InCall:
     def __init__(self, device: Device, view: CallView) -> None:
         self.device = device
         self.view = view
-        ui.label(f'In call with {view.peer}').classes('text-h5')
+        recording = view.peer == VOICEMAIL  # a message being left: the recorder listens
+        ui.label('Recording…' if recording else f'In call with {view.peer}').classes('text-h5')
         self.timer = RunningClock().classes('text-h4 text-mono').props('role=timer aria-label="Call duration"')
         self.connecting = ui.label('Connecting audio…').classes('text-grey-7')
         with ui.row().classes('items-center gap-1 text-orange-9') as self.peer_away:
@@ -48,9 +49,14 @@ class InCall:
         with ui.row().classes('q-mt-md'):
             self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
             self.mute.props('outline no-caps')
-            ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
-                'unelevated no-caps color=negative'
-            )
+            if recording:  # the recorder keeps what it heard once the call ends
+                ui.button('Send', icon='send', on_click=lambda: attempt(device.hang_up(view.id))).props(
+                    'unelevated no-caps color=primary'
+                )
+            else:
+                ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
+                    'unelevated no-caps color=negative'
+                )
         self.update(view)
 
     def update(self, view: CallView) -> None:
@@ -85,11 +91,28 @@ def icon(name: str) -> str:
     return f'<i class="q-icon notranslate material-icons" aria-hidden="true" role="presentation">{name}</i>'
 
 
-def ended(view: CallView) -> None:
+def ended(device: Device, view: CallView) -> None:
+    if view.peer == VOICEMAIL:
+        message_ended(view)
+        return
     ui.label(format.outcome(view)).classes('text-h5')
     if view.answered_at is not None and view.ended_at is not None:
         ui.label(f'Duration {format.duration(view.duration(view.ended_at))}').classes('text-h6 text-mono')
     if (why := format.detail(view)) is not None:
+        ui.label(why).classes('text-grey-8')
+    if view.message_may_follow and device.takes_messages and view.peer not in device.built_in_contacts:
+        ui.button('Leave a message', icon='voicemail', on_click=lambda: leave_message(device, view.id)).props(
+            'unelevated no-caps q-mt-md color=primary'
+        )
+    ui.button('Back to dashboard', on_click=lambda: ui.navigate.to('/')).props('unelevated no-caps q-mt-md')
+
+
+def message_ended(view: CallView) -> None:
+    """A message's own call is over: it was recorded if the recorder answered."""
+    ui.label('Message sent' if view.answered_at is not None else 'Message not sent').classes('text-h5')
+    if view.answered_at is not None and view.ended_at is not None:
+        ui.label(f'Length {format.duration(view.duration(view.ended_at))}').classes('text-h6 text-mono')
+    elif (why := format.detail(view)) is not None:
         ui.label(why).classes('text-grey-8')
     ui.button('Back to dashboard', on_click=lambda: ui.navigate.to('/')).props('unelevated no-caps q-mt-md')
 
@@ -124,7 +147,7 @@ async def page(call_id: str) -> None:
             elif view.state == CallState.RINGING:
                 ringing(device, view)
             elif view.state == CallState.ENDED:
-                ended(view)
+                ended(device, view)
             elif not view.here:
                 ui.label('This call continues in another tab.')
             else:

@@ -8,7 +8,7 @@ from nicegui import background_tasks, ui
 from voiceconnect.calls.machine import CallError, CallState, EndReason
 from voiceconnect.calls.views import CallView
 from voiceconnect.connections.device import Device
-from voiceconnect.connections.events import CallChanged, DoNotDisturbSet, MissedCallsSeen
+from voiceconnect.connections.events import CallChanged, DoNotDisturbSet, MessagesChanged, MissedCallsSeen
 from web.session import log_out
 from web.tabs import TabState
 
@@ -119,6 +119,7 @@ class Chrome:
         device.on(CallChanged, self._call_changed)
         device.on(MissedCallsSeen, lambda _: self._missed_calls_seen())
         device.on(DoNotDisturbSet, lambda event: self._show_dnd(event.on))
+        device.on(MessagesChanged, lambda _: self._messages_changed(device))
         background_tasks.create(self._load_own_state(device), name='missed calls and do not disturb')
         if device.call is not None:
             self._call_changed(CallChanged(device.call))
@@ -133,6 +134,15 @@ class Chrome:
             with self.tab.client:
                 self._show_missed(missed)
                 self._show_dnd(dnd)
+
+    def _messages_changed(self, device: Device) -> None:
+        background_tasks.create(self._load_missed(device), name='missed calls')
+
+    async def _load_missed(self, device: Device) -> None:
+        """A message came or went: it counts as a missed call until seen."""
+        missed = await device.missed_calls()
+        if self.device is device:
+            self._show_missed(missed)
 
     def _show_missed(self, count: int) -> None:
         with self.tab.client:

@@ -7,7 +7,7 @@ from nicegui import background_tasks, ui
 from voiceconnect.calls.machine import CallState
 from voiceconnect.calls.views import CallView
 from voiceconnect.connections.device import Device
-from voiceconnect.connections.events import CallChanged, Presence, PresenceChanged
+from voiceconnect.connections.events import CallChanged, MessagesChanged, Presence, PresenceChanged
 from web.nicegui_fixes.page_elements import TextTag
 from web.tabs import TabState, current_device, current_tab, subscribe
 
@@ -75,3 +75,13 @@ async def page() -> None:
                 'unelevated no-caps'
             )
     subscribe(device, CallChanged, call_changed)
+
+    async def show_messages() -> None:
+        views = await recent_views(device, tab)
+        if not recent.is_deleted:
+            recent.replace(views)
+
+    def messages_changed(_: MessagesChanged) -> None:
+        background_tasks.create(show_messages(), name='recent calls')
+
+    subscribe(device, MessagesChanged, messages_changed)

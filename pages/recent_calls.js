@@ -20,6 +20,15 @@ export default {
           <q-item-section side>
             <span :class="row.missed ? 'text-negative text-weight-medium' : 'text-mono'">{{ row.outcome }}</span>
           </q-item-section>
+          <q-item-section v-if="row.message" side>
+            <div class="row items-center no-wrap q-gutter-sm">
+              <audio controls preload="none" :src="'/messages/' + encodeURIComponent(row.message)"
+                     :aria-label="'Message from ' + row.peer"></audio>
+              <span class="text-mono">{{ row.message_length }}</span>
+              <q-btn flat round dense color="negative" icon="delete" aria-label="Delete message"
+                     @click="$emit('delete_message', row.message)" />
+            </div>
+          </q-item-section>
           <q-item-section side>
             <q-btn flat no-caps color="primary" icon="call" :label="'Call back ' + row.peer"
                    @click="$emit('call', row.peer)" />
@@ -51,6 +60,12 @@ export default {
     add(row) {
       this.now = Date.now() / 1000;
       if (!this.rows.some((r) => r.id === row.id)) this.rows.unshift(row);
+    },
+    // the newest calls as they are now (a message came or went)
+    replace(rows) {
+      this.now = Date.now() / 1000;
+      const shown = new Set(rows.map((r) => r.id));
+      this.rows = [...rows, ...this.rows.filter((r) => !shown.has(r.id) && r.at < rows[rows.length - 1]?.at)];
     },
     // the next page, older calls
     append(rows) {

@@ -1,6 +1,8 @@
 """Recent calls: the user's finished calls as data, newest first (recent_calls.js renders the rows), with `Call back`
-each. It starts with the last PAGE calls from the history, hears each call that ends while it is shown, and loads
-older ones on demand."""
+each, and on a call to the user that its caller left a message after, a player `Message from <name>` (the sound is
+`GET /messages/<id>`, web/messages.py) with its length and `Delete message`. It starts with the last PAGE calls
+from the history, hears each call that ends while it is shown, and loads older ones on demand; when a message comes
+or goes (in any tab) it reads the rows it shows again."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +14,7 @@ from voiceconnect.connections.device import Device
 from web.nicegui_fixes.page_elements import ShownText
 
 from . import format
-from .actions import first_arg
+from .actions import attempt, first_arg
 
 PAGE = 50
 EMPTY = 'No calls yet.'
@@ -26,6 +28,8 @@ def row_of(view: CallView) -> dict[str, Any]:
         'at': view.created if view.created is not None else view.ended_at,
         'outcome': format.row_outcome(view),
         'missed': view.missed,
+        'message': view.message,
+        'message_length': format.duration(view.message_s) if view.message_s is not None else None,
     }
 
 
@@ -40,6 +44,7 @@ class RecentCalls(ShownText, component='recent_calls.js'):
         self._props['empty'] = EMPTY
         self.on('call', lambda event: self._call(event, on_call))
         self.on('more', self._more)
+        self.on('delete_message', self._delete_message)
 
     def add(self, view: CallView) -> None:
         """A call that just ended."""
@@ -48,6 +53,15 @@ class RecentCalls(ShownText, component='recent_calls.js'):
         row = row_of(view)
         self.rows.insert(0, row)
         self.run_method('add', row)
+
+    def replace(self, views: list[CallView]) -> None:
+        """The newest calls as they are now (a message came or went)."""
+        self.rows = [row_of(view) for view in views]
+        self.run_method('replace', self.rows)
+
+    async def _delete_message(self, event: GenericEventArguments) -> None:
+        if isinstance(message := first_arg(event), str):
+            await attempt(self.device.delete_message(message))  # every tab hears MessagesChanged, this one too
 
     async def _more(self, event: GenericEventArguments) -> None:
         before = first_arg(event)
@@ -73,4 +87,6 @@ class RecentCalls(ShownText, component='recent_calls.js'):
         for row in self.rows:
             when = format.when(row['at'])
             shown += [row['peer'], f'{row["direction"]} · {when}', row['outcome'], f'Call back {row["peer"]}']
+            if row['message']:
+                shown += [f'Message from {row["peer"]}', row['message_length'], 'Delete message']
         return shown

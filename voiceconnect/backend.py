@@ -19,6 +19,7 @@ from .people.accounts import Accounts
 from .people.db import Store
 from .people.directory import People
 from .people.history import CallHistory
+from .people.messages import Mailbox
 from .settings import Settings
 
 log = logging.getLogger('voiceconnect')
@@ -33,6 +34,7 @@ class Backend:
         self.clock = SharedClock() if settings.redis_url else LoopClock()
         self.accounts = Accounts(self.store, self.clock, settings.limits)
         self.history = CallHistory(self.store)
+        self.people = People(self.store, self._mailbox(settings))
         self.redis: Redis | None = None
         if settings.redis_url:  # a fixed pool of connections, and a time-out on every command
             self.redis = connect(settings.redis_url, settings.redis_timeout_s, settings.redis_pool_size)
@@ -44,7 +46,7 @@ class Backend:
                 self.history,
                 settings.timeouts,
                 settings.limits,
-                People(self.store),
+                self.people,
             )
         else:
             self.switchboard = Switchboard(
@@ -53,7 +55,7 @@ class Backend:
                 self.history,
                 settings.timeouts,
                 settings.limits,
-                people=People(self.store),
+                people=self.people,
             )
         self.hub = self.switchboard.hub
         # sessions end at once when they end in the store (the admin command, expiry): before each call action,
@@ -62,6 +64,13 @@ class Backend:
         self.session_sweep = SessionSweep(self.accounts, self.switchboard, self.clock)
         self.ready = False
         self._started: asyncio.Future[None] | None = None
+
+    def _mailbox(self, settings: Settings) -> Mailbox | None:
+        """The messages callers leave (VOICEMAIL), in the data dir: shared by processes that share it."""
+        if not settings.voicemail:
+            return None
+        folder = settings.data_dir / 'messages'
+        return Mailbox(self.store, folder, settings.voicemail_messages_per_user, settings.voicemail_bytes_per_user)
 
     @property
     def shared(self) -> bool:

@@ -70,6 +70,11 @@ class Settings(BaseSettings, Timeouts, Limits):
     database: str | None = None  # a SQLAlchemy async URL (e.g. postgresql+asyncpg://…); unset: SQLite in DATA_DIR
     signup: Literal['open', 'closed'] = 'open'  # closed: only `python -m voiceconnect.admin add-user` makes accounts
     sound_test: bool = True  # a built-in contact `Sound test` that answers and plays back what you say
+    # a call that ends unanswered offers the caller `Leave a message` (people/messages.py, programs/voicemail.py)
+    voicemail: bool = True
+    voicemail_max_s: float = Field(60, gt=0, le=600)  # the longest message recorded
+    voicemail_messages_per_user: int = Field(50, ge=1)  # messages one person's mailbox holds
+    voicemail_bytes_per_user: int = Field(20_000_000, ge=100_000)  # what they may take on disk (~0.3 MB/min)
     # TURN with time-limited credentials (coturn's REST API scheme): see voiceconnect/turn.py
     turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     turn_secret: str | None = None

@@ -14,7 +14,7 @@ from nicegui import app
 from voiceconnect.backend import Backend
 from voiceconnect.settings import Settings
 
-from . import graceful_stop, metrics, nicegui_fixes, program_socket
+from . import graceful_stop, messages, metrics, nicegui_fixes, program_socket
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
@@ -45,6 +45,7 @@ def install(backend: Backend) -> None:
     set_backend(backend)
     app.add_static_files('/assets', ASSETS)
     program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test
+    messages.install(backend.settings)  # voicemail: the recorder, and GET /messages/<id>
     app.add_middleware(SignInGate)
     # added last, so outside the gate: its redirects get the headers too
     app.add_middleware(SecurityHeaders, https=backend.settings.browsers_use_https)

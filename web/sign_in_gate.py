@@ -17,7 +17,8 @@ from .program_socket import API_ROUTES
 from .session import ACCOUNTS
 
 # not pages: no sign-in, no id renewal (`/api/`: programs, which sign in with a name and password of their own)
-RESOURCES = ('/_nicegui', '/assets', '/healthz', '/metrics', '/favicon', '/session', '/api/')
+# `/messages/`: a message's sound, which answers 404 to anyone but its callee (web/messages.py)
+RESOURCES = ('/_nicegui', '/assets', '/healthz', '/metrics', '/favicon', '/session', '/api/', '/messages/')
 OPEN_PATHS = ('/login', *RESOURCES)
 
 

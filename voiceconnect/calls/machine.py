@@ -71,6 +71,7 @@ class Refusal(StrEnum):
     UNAVAILABLE = 'unavailable'  # the server cannot do it just now (its shared state does not answer)
     SIGNED_OUT = 'signed_out'
     TOO_MANY = 'too_many'  # as many tabs or sockets open as allowed
+    MAILBOX_FULL = 'mailbox_full'  # the callee's mailbox holds as many messages (or bytes) as allowed
 
 
 class CallError(Exception):
@@ -113,6 +114,16 @@ SESSION_MARK = '/'
 
 def contact_session(contact: str, caller: str) -> str:
     return f'{contact}{SESSION_MARK}{caller}'
+
+
+# The recorder of messages (voicemail): a caller's message is a call of its own to their session of it. It rings
+# nobody, and it is no row of the history: the message belongs to the unanswered call it follows. Like `Sound
+# test` its name has a space, so no account can have it.
+VOICEMAIL = 'Voice mail'
+
+
+def is_voicemail(user: str) -> bool:
+    return user.startswith(VOICEMAIL + SESSION_MARK)
 
 
 def shown_name(user: str) -> str:

@@ -14,6 +14,9 @@ MISSED_REASONS = frozenset(
     {EndReason.MISSED, EndReason.CANCELLED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB, EndReason.CONNECTION_LOST}
 )
 
+# A call that nobody took through no choice of theirs at that moment: its caller may leave a message after it.
+MESSAGE_MAY_FOLLOW = frozenset({EndReason.MISSED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB})
+
 
 @dataclass(frozen=True)
 class CallView:
@@ -37,12 +40,20 @@ class CallView:
     me_away: bool = False  # this user's call tab lost its connection (at the end: the call was lost on this side)
     rings_until: float | None = None  # while ringing: when it becomes missed
     created: float | None = None  # when it was placed
+    message: str | None = None  # from the history: the id of the message the caller left after it (voicemail)
+    message_s: float | None = None  # and its length
 
     @property
     def missed(self) -> bool:
         """A call to this user that ended without being answered (not declined by them): a missed call."""
         unanswered = self.state == CallState.ENDED and self.answered_at is None
         return unanswered and self.role == 'callee' and self.end_reason in MISSED_REASONS
+
+    @property
+    def message_may_follow(self) -> bool:
+        """This user placed it and nobody took it: they may leave a message (voicemail)."""
+        unanswered = self.state == CallState.ENDED and self.answered_at is None
+        return unanswered and self.role == 'caller' and self.end_reason in MESSAGE_MAY_FOLLOW
 
     @property
     def live(self) -> bool:

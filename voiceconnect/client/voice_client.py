@@ -47,11 +47,13 @@ class CallRefused(Exception):
     """The call was not answered: `outcome` is the word for a program, the message says it for a person. It is how
     the call ended (an EndReason: `declined`, `busy`, `missed`, `offline`, `do_not_disturb`, `cancelled`, `failed`,
     …), or, when the server refused the request before anything rang, its code (a Refusal: `rate_limited`,
-    `not_found`, `in_call`, `unavailable`, `refused`, …)."""
+    `not_found`, `in_call`, `unavailable`, `mailbox_full`, `refused`, …). `call_id` names the call that ended
+    unanswered (for `VoiceClient.leave_message`)."""
 
-    def __init__(self, outcome: str, message: str | None = None) -> None:
+    def __init__(self, outcome: str, message: str | None = None, call_id: str | None = None) -> None:
         super().__init__(message or outcome)
         self.outcome = outcome
+        self.call_id = call_id
 
 
 @dataclass(frozen=True)
@@ -464,8 +466,26 @@ class VoiceClient:
         await call._until_ended(call.answered.wait())
         if not call.answered.is_set():
             reason = await call.ended
-            raise CallRefused(reason, f'{name}: {reason}')
+            raise CallRefused(reason, f'{name}: {reason}', call_id=call.id)
         return call
+
+    async def leave_message(self, after: CallRefused | str, wav: str | Path) -> str:
+        """After a call of this client that nobody answered (`missed`, `offline`, `do_not_disturb`: its CallRefused,
+        or its id), leave a message: the server's recorder answers, hears `wav` (up to VOICEMAIL_MAX_S) and keeps
+        it for the callee. Returns how the message's own call ended (`completed`: sent); CallRefused if the server
+        refuses (`mailbox_full`, `rate_limited`, …)."""
+        call_id = after.call_id if isinstance(after, CallRefused) else after
+        reply = await self._request('leave_message', {'call_id': call_id})
+        if 'error' in reply:
+            raise CallRefused(str(reply.get('code', Refusal.REFUSED)), reply['error'])
+        call = self._call_of(reply['call'])
+        call.sync(reply['call'])
+        await call._until_ended(call.answered.wait())
+        if not call.answered.is_set():
+            reason = await call.ended
+            raise CallRefused(reason, f'the message was not taken: {reason}', call_id=call.id)
+        await call.play(wav)
+        return await call.hang_up()  # Send
 
     async def next_incoming(self, timeout: float | None = None) -> IncomingCall:
         """The next call ringing this client (TimeoutError after `timeout` seconds; VoiceClientError once signed

@@ -52,10 +52,12 @@ from ..calls.machine import Call, ServiceUnavailable
 from ..clock import Clock, LoopClock, SharedClock
 from ..connections.events import (
     DoNotDisturbSet,
+    MessagesChanged,
     MissedCallsSeen,
     OnlineUser,
     Presence,
     PresenceChange,
+    Told,
 )
 from ..connections.hub import Endpoint, HubListener
 from ..connections.local_tabs import LocalTabs
@@ -297,9 +299,9 @@ class RedisHub:
         payload = json.dumps({'from': self.instance, 'kind': 'relay', 'device': device, 'message': message})
         self._send(lambda: self.redis.publish(keys.user_channel(user), payload))
 
-    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+    def tell(self, user: str, event: Told) -> None:
         self._tabs.tell(user, event)
-        told = {'event': 'missed_seen'} if isinstance(event, MissedCallsSeen) else {'event': 'dnd', 'on': event.on}
+        told = _told_as_data(event)
         message = json.dumps({'from': self.instance, 'kind': 'tell', **told})
         self._send(lambda: self.redis.publish(keys.user_channel(user), message))
 
@@ -331,8 +333,7 @@ class RedisHub:
             elif message['kind'] == 'relay':
                 self._tabs.relay(message['device'], message['message'])
             elif message['kind'] == 'tell':
-                told = MissedCallsSeen() if message['event'] == 'missed_seen' else DoNotDisturbSet(bool(message['on']))
-                self._tabs.tell(channel.removeprefix(keys.USER_CHANNEL), told)
+                self._tabs.tell(channel.removeprefix(keys.USER_CHANNEL), _told_of_data(message))
         except Exception as error:  # one bad message must not stop the subscription
             log.warning('⚠️ Dropped a hub message on %s that did not parse: %s', channel, type(error).__name__)
 
@@ -563,3 +564,19 @@ class RedisHub:
             pipe.hdel(keys.lost(user), device)  # taken over after its process died
             pipe.zrem(keys.LOST, user + keys.SEP + device)
             await pipe.execute()
+
+
+def _told_as_data(event: Told) -> dict[str, Any]:
+    if isinstance(event, MissedCallsSeen):
+        return {'event': 'missed_seen'}
+    if isinstance(event, MessagesChanged):
+        return {'event': 'messages'}
+    return {'event': 'dnd', 'on': event.on}
+
+
+def _told_of_data(message: dict[str, Any]) -> Told:
+    if message['event'] == 'missed_seen':
+        return MissedCallsSeen()
+    if message['event'] == 'messages':
+        return MessagesChanged()
+    return DoNotDisturbSet(bool(message['on']))

@@ -23,7 +23,7 @@ from ..clock import Clock
 from ..people.accounts import NAME_PATTERN
 from ..people.directory import People
 from ..ratelimit import Limited, Limits, RateLimiter
-from .events import DoNotDisturbSet, Event, MissedCallsSeen, OnlineUser, Person
+from .events import DoNotDisturbSet, Event, MessagesChanged, MissedCallsSeen, OnlineUser, Person
 from .hub import Hub
 
 E = TypeVar('E', bound=Event)
@@ -79,6 +79,15 @@ class Contact(Protocol):
         ...
 
 
+class MessageTaker(Protocol):
+    """The recorder of messages (voicemail): it answers a caller's call in a session of its own and keeps what they
+    say as a message for `callee`, after their unanswered call `call_id`."""
+
+    async def session_for(self, caller: str, callee: str, call_id: str) -> str:
+        """The user to ring for `caller`'s message: their own session of the recorder, started if need be."""
+        ...
+
+
 class History(Recorder, Protocol):
     async def past_call(self, call_id: str, user: str) -> CallView | None: ...
 
@@ -123,6 +132,9 @@ class Board(Protocol):
 
     @property
     def people(self) -> People | None: ...
+
+    @property
+    def voicemail(self) -> MessageTaker | None: ...
 
     def holds(self, device: 'Device') -> bool: ...
 
@@ -209,6 +221,19 @@ class Device:
         await self._people().mark_missed_seen(self.user, self.now())
         self._board.hub.tell(self.user, MissedCallsSeen())
 
+    @property
+    def takes_messages(self) -> bool:
+        """Whether a call that nobody answered offers its caller `Leave a message` (VOICEMAIL)."""
+        people = self._board.people
+        return self._board.voicemail is not None and people is not None and people.mailbox is not None
+
+    async def delete_message(self, message_id: str) -> None:
+        """Its sound and row go, and every tab of the user shows it gone (MessagesChanged); CallError if the user
+        has no such message."""
+        if not await self._people().delete_message(message_id, self.user):
+            raise CallError('There is no such message.')
+        self._board.hub.tell(self.user, MessagesChanged())
+
     async def find_people(self, prefix: str, *, asked: bool = True) -> list[Person]:
         """Anyone whose name starts with `prefix` (ignoring case), online or not, with their presence. A search the
         person `asked` for counts against `SEARCHES_PER_MINUTE` (CallError beyond); one the page repeats because
@@ -290,6 +315,22 @@ class Device:
         if call.state == CallState.RINGING:  # rung: the callee's tabs have been handed the call
             observe.notify('call_rang', seconds=time.perf_counter() - asked)
         return self._view(call)
+
+    async def leave_message(self, call_id: str) -> CallView:
+        """After this user's call `call_id` that nobody answered (missed, offline, do not disturb): a call of its own
+        to the recorder, which answers at once and keeps what they say (up to VOICEMAIL_MAX_S) for the callee, who
+        is not rung. It counts against CALLS_PER_MINUTE like any call; CallError if no message may follow that call,
+        or the callee's mailbox is full (MailboxFull)."""
+        self._check_attached()
+        taker, people = self._board.voicemail, self._people()
+        if taker is None or people.mailbox is None:
+            raise CallError('This server takes no messages.')
+        self._count(self._board.guards.attempts, 'calls', 'calls', 'You are calling too often')
+        await self._acting()
+        callee = await people.mailbox.call_to_follow(call_id, self.user, self.now())
+        await people.mailbox.check_room(callee)
+        session = await taker.session_for(self.user, callee, call_id)
+        return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, session)))
 
     async def accept(self, call_id: str) -> CallView:
         calls = await self._acting()

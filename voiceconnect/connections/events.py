@@ -85,4 +85,13 @@ class DoNotDisturbSet:
     on: bool
 
 
-Event = PresenceChanged | CallChanged | SignedOut | ServiceInterrupted | MissedCallsSeen | DoNotDisturbSet
+@dataclass(frozen=True)
+class MessagesChanged:
+    """A message was left for the user, or they deleted one (in one of their tabs): every tab shows the mailbox
+    as it is now (Recent calls, the missed count)."""
+
+
+Told = MissedCallsSeen | DoNotDisturbSet | MessagesChanged  # what one user's tabs are told about their own state
+Event = (
+    PresenceChanged | CallChanged | SignedOut | ServiceInterrupted | MissedCallsSeen | DoNotDisturbSet | MessagesChanged
+)

@@ -10,7 +10,7 @@ and what to deliver; what it learns from other processes it tells its `HubListen
 from typing import Any, Protocol
 
 from ..calls.machine import Call
-from .events import DoNotDisturbSet, MissedCallsSeen, OnlineUser, Presence, PresenceChange
+from .events import OnlineUser, Presence, PresenceChange, Told
 
 
 class Endpoint(Protocol):
@@ -137,7 +137,7 @@ class Hub(Protocol):
         """A signaling message to one tab (of `user`) of its browser module."""
         ...
 
-    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+    def tell(self, user: str, event: Told) -> None:
         """Every tab of `user` (in every process) gets `event`: what one tab did to the user's own state."""
         ...
 

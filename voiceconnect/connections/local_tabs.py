@@ -8,7 +8,7 @@ from typing import Any
 
 from ..calls.machine import Call
 from ..calls.views import CallView
-from .events import CallChanged, DoNotDisturbSet, MissedCallsSeen, PresenceChange, PresenceChanged
+from .events import CallChanged, PresenceChange, PresenceChanged, Told
 from .hub import Endpoint
 
 
@@ -75,7 +75,7 @@ class LocalTabs:
         endpoint.relay(message)
         return True
 
-    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+    def tell(self, user: str, event: Told) -> None:
         for endpoint in self.of(user):
             endpoint.deliver(event)
 

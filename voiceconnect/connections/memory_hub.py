@@ -3,7 +3,7 @@
 from typing import Any
 
 from ..calls.machine import Call
-from .events import DoNotDisturbSet, MissedCallsSeen, OnlineUser, Presence, PresenceChange
+from .events import OnlineUser, Presence, PresenceChange, Told
 from .hub import Endpoint, HubListener
 from .local_tabs import LocalTabs
 
@@ -96,7 +96,7 @@ class InMemoryHub:
     def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
         self._tabs.relay(device, message)
 
-    def tell(self, user: str, event: MissedCallsSeen | DoNotDisturbSet) -> None:
+    def tell(self, user: str, event: Told) -> None:
         self._tabs.tell(user, event)
 
     async def logged_out(self, token: str) -> None:

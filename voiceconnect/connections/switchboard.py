@@ -19,7 +19,7 @@ from ..clock import Clock
 from ..people.directory import People
 from ..ratelimit import Limits, address_key
 from ..settings import Timeouts
-from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, Tab, TooManyTabs
+from .device import SIGNED_OUT_HERE, Contact, Device, Guards, History, MessageTaker, Tab, TooManyTabs
 from .events import Presence, PresenceChange, ServiceInterrupted, SignedOut, SignOutReason
 from .hub import Hub
 from .service import ConnectionService
@@ -76,6 +76,7 @@ class Switchboard:
         self._service_of: dict[str, ConnectionService] = {}  # device → the service it is attached to
         self._per_address: dict[str, int] = {}  # client address (its limit key) → devices attached from it here
         self.contacts: dict[str, Contact] = {}  # built-in contacts by name (the Sound test), listed for everyone
+        self.voicemail: MessageTaker | None = None  # the recorder of messages (VOICEMAIL), set by the web layer
         # set by the backend (accounts in the store); without it (the core's unit tests) every session stays valid
         self.session_check: SessionCheck | None = None
 

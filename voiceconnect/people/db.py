@@ -1,4 +1,4 @@
-"""SQLite persistence (SQLAlchemy 2 async + aiosqlite): users, sessions and calls."""
+"""SQLite persistence (SQLAlchemy 2 async + aiosqlite): users, sessions, calls and the messages left after them."""
 
 import hashlib
 from collections.abc import Awaitable, Callable, Collection, Iterator
@@ -12,10 +12,12 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Integer,
     String,
     TypeDecorator,
     delete,
     event,
+    exists,
     func,
     inspect,
     or_,
@@ -97,6 +99,21 @@ class CallRow(Base):
     ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class MessageRow(Base):
+    """A message a caller left after a call of theirs that nobody answered (voicemail): its sound is a file of its
+    own in the data dir (`file`, a name there), kept for the callee until they delete it."""
+
+    __tablename__ = 'messages'
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(40), unique=True)  # one message per unanswered call
+    caller: Mapped[str] = mapped_column(String(32))
+    callee: Mapped[str] = mapped_column(String(32), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float] = mapped_column(Float)
+    size: Mapped[int] = mapped_column(Integer)  # bytes on disk
+    file: Mapped[str] = mapped_column(String(80))
 
 
 class UserStateRow(Base):
@@ -313,14 +330,16 @@ class Store:
     async def count_missed(
         self, user: str, reasons: list[str], seen: datetime | None, since: datetime | None = None
     ) -> int:
-        """Calls to `user` that ended unanswered after `seen`."""
+        """Calls to `user` that ended unanswered after `seen`, or that the caller left a message after since then
+        (each call once)."""
         query = (
             select(func.count())
             .select_from(CallRow)
             .where(CallRow.callee == user, CallRow.answered.is_(None), CallRow.end_reason.in_(reasons))
         )
         if seen is not None:
-            query = query.where(CallRow.ended > seen)
+            message_since = exists().where(MessageRow.call_id == CallRow.id, MessageRow.created > seen)
+            query = query.where(or_(CallRow.ended > seen, message_since))
         if since is not None:
             query = query.where(CallRow.created > since)
         async with self.sessions() as db:
@@ -390,3 +409,37 @@ class Store:
                 if row.answered is not None:
                     row.duration_s = (now - row.answered).total_seconds()
             return len(open_calls)
+
+    # messages (voicemail)
+
+    async def add_message(self, row: MessageRow) -> None:
+        async with self.sessions() as db, db.begin():
+            db.add(row)
+
+    async def get_message(self, message_id: str) -> MessageRow | None:
+        async with self.sessions() as db:
+            return await db.get(MessageRow, message_id)
+
+    async def message_of_call(self, call_id: str) -> MessageRow | None:
+        async with self.sessions() as db:
+            return await db.scalar(select(MessageRow).where(MessageRow.call_id == call_id))
+
+    async def messages_of_calls(self, call_ids: Collection[str]) -> dict[str, MessageRow]:
+        """The messages left after these calls, by call id."""
+        found: dict[str, MessageRow] = {}
+        async with self.sessions() as db:
+            for chunk in _chunks(call_ids):
+                for row in (await db.scalars(select(MessageRow).where(MessageRow.call_id.in_(chunk)))).all():
+                    found[row.call_id] = row
+        return found
+
+    async def mailbox_usage(self, callee: str) -> tuple[int, int]:
+        """How many messages `callee` has, and their bytes."""
+        query = select(func.count(), func.coalesce(func.sum(MessageRow.size), 0)).where(MessageRow.callee == callee)
+        async with self.sessions() as db:
+            count, size = (await db.execute(query)).one()
+        return int(count), int(size)
+
+    async def delete_message(self, message_id: str) -> None:
+        async with self.sessions() as db, db.begin():
+            await db.execute(delete(MessageRow).where(MessageRow.id == message_id))

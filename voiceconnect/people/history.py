@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from ..calls.machine import Call, CallState, EndReason
+from ..calls.machine import Call, CallState, EndReason, is_voicemail
 from ..calls.views import CallView
 from .db import CallRow, Store, unavailable
 
@@ -94,15 +94,21 @@ class CallHistory:
     # writing (the call manager's Recorder)
 
     def call_created(self, call: Call) -> None:
+        if is_voicemail(call.callee):  # a message's own call: the message belongs to the call it follows
+            return
         created = utc(call.created)
         self._put(lambda: self.store.add_call(call.id, call.caller, call.callee, created))
 
     def call_answered(self, call: Call) -> None:
+        if is_voicemail(call.callee):
+            return
         answered = utc_or_none(call.answered_at)
         self._put(lambda: self.store.answer_call(call.id, answered))
 
     def call_finished(self, call: Call) -> None:
         assert call.ended_at is not None, 'a finished call has ended'
+        if is_voicemail(call.callee):
+            return
         answered, ended, reason = utc_or_none(call.answered_at), utc(call.ended_at), str(call.end_reason)
         caller, callee, created = call.caller, call.callee, utc(call.created)
 

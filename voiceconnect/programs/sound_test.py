@@ -30,6 +30,35 @@ ANSWER_WAIT_S = 10.0  # a session whose call never rings ends (e.g. the caller w
 MAX_SESSION_S = 60.0  # ring, record, play back: never longer
 
 
+async def attach_in_process(
+    programs: Programs, user: str, browser: str
+) -> tuple[VoiceClient, Device, ConnectionService]:
+    """A tab of `user` whose events go to a voice client in this process, and whose requests that client makes
+    (a built-in participant: the Sound test, the recorder of messages)."""
+    board = programs.switchboard
+    service = ConnectionService(user, browser=browser, token='')  # not a sign-in: no presence
+    connection: list[ProgramConnection] = []
+
+    async def request(event: str, data: dict[str, Any]) -> dict[str, Any]:
+        return await connection[0].handle(event, data)
+
+    client = VoiceClient.attached(user, request)
+    tab = ProgramTab(client.receive, programs.ice_servers, on_signed_out=lambda: None)
+    device = await board.attach(service, new_id('p'), tab)
+    connection.append(ProgramConnection(programs, device, '', tab, ''))
+    return client, device, service
+
+
+async def detach_in_process(client: VoiceClient, device: Device, service: ConnectionService) -> None:
+    """The participant's calls end and its tab goes."""
+    for call in list(client.calls.values()):
+        with contextlib.suppress(Exception):
+            await call.hang_up()
+    await device.detach()
+    service.close()  # no grace: nobody will come back to this tab
+    await client.close()
+
+
 class SoundTest:
     """The contact (`Contact` in connections/device.py), registered in the switchboard's contacts by the web layer."""
 
@@ -42,26 +71,11 @@ class SoundTest:
     async def session_for(self, caller: str) -> str:
         user = contact_session(SOUND_TEST, caller)
         if caller not in self.sessions:  # one session per caller
-            client, device, service = await self._attach(user)
+            client, device, service = await attach_in_process(self.programs, user, 'sound-test')
             task = asyncio.create_task(self._serve(caller, client, device, service))
             self.sessions[caller] = task
             task.add_done_callback(lambda _: self.sessions.pop(caller, None))
         return user
-
-    async def _attach(self, user: str) -> tuple[VoiceClient, Device, ConnectionService]:
-        """A tab of `user` whose events go to an in-process voice client, and whose requests that client makes."""
-        board = self.programs.switchboard
-        service = ConnectionService(user, browser='sound-test', token='')  # not a sign-in: no presence
-        connection: list[ProgramConnection] = []
-
-        async def request(event: str, data: dict[str, Any]) -> dict[str, Any]:
-            return await connection[0].handle(event, data)
-
-        client = VoiceClient.attached(user, request)
-        tab = ProgramTab(client.receive, self.programs.ice_servers, on_signed_out=lambda: None)
-        device = await board.attach(service, new_id('p'), tab)
-        connection.append(ProgramConnection(self.programs, device, '', tab, ''))
-        return client, device, service
 
     async def _serve(self, caller: str, client: VoiceClient, device: Device, service: ConnectionService) -> None:
         try:
@@ -76,12 +90,7 @@ class SoundTest:
         except Exception:
             log.exception('the sound test for %s failed', caller)
         finally:
-            for call in list(client.calls.values()):
-                with contextlib.suppress(Exception):
-                    await call.hang_up()
-            await device.detach()
-            service.close()  # no grace: nobody will come back to this tab
-            await client.close()
+            await detach_in_process(client, device, service)
 
     async def _echo(self, call: Call) -> None:
         """Record what the caller says, play it back, hang up."""

@@ -159,6 +159,8 @@ class ProgramConnection:
         if event in ('accept', 'decline', 'hang_up'):
             action: Callable[[str], Awaitable[CallView]] = getattr(device, event)
             return self._call(await action(OnCall.model_validate(data).call_id))
+        if event == 'leave_message':  # after an unanswered call of this user's (voicemail)
+            return self._call(await device.leave_message(OnCall.model_validate(data).call_id))
         if event == 'mute':
             request = SetMuted.model_validate(data)
             return self._call(await device.set_muted(request.call_id, request.muted))

@@ -129,3 +129,49 @@ _IS_PLAYING_JS = """(async (id) => {
 def is_playing(page: Page, element_id: str) -> bool:
     """Whether <audio id=element_id> exists, is not paused and its time advances (autoplay really worked)."""
     return bool(peek(page, _IS_PLAYING_JS % json.dumps(element_id)))
+
+
+# A recorded sound the page plays from a URL (a voicemail message's player): played through an analyser, so what is
+# measured is what the person hears from that element.
+_PLAYBACK_JS = """(async (label) => {
+  const el = [...document.querySelectorAll('audio')].find(a => a.getAttribute('aria-label') === label);
+  if (!el) return {ready: false, reason: 'no <audio> labelled ' + label};
+  let p = el.__vcProbe;
+  if (!p) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;
+    const source = ctx.createMediaElementSource(el);
+    source.connect(analyser);
+    analyser.connect(ctx.destination);
+    p = el.__vcProbe = {ctx, analyser, bins: new Float32Array(analyser.frequencyBinCount)};
+    el.play().catch((e) => (p.error = String(e)));
+  }
+  if (p.error) return {ready: false, reason: 'play() refused: ' + p.error};
+  if (p.ctx.state !== 'running') await p.ctx.resume().catch(() => {});
+  if (el.paused || el.currentTime < 0.3) return {ready: false, reason: 'not playing yet (' + el.currentTime + ' s)'};
+  p.analyser.getFloatFrequencyData(p.bins);
+  let best = 1;
+  for (let i = 2; i < p.bins.length; i++) if (p.bins[i] > p.bins[best]) best = i;
+  const db = Number.isFinite(p.bins[best]) ? p.bins[best] : -200;
+  return {ready: true, hz: best * p.ctx.sampleRate / p.analyser.fftSize, db};
+})(%s)"""
+
+
+def wait_for_playback_tone(
+    page: Page, label: str, hz: float, tol: float = 15, timeout: float = 15, threshold_db: float = LEVEL_THRESHOLD_DB
+) -> Peak:
+    """Play the `<audio>` labelled `label` and assert what it plays carries `hz`, loud enough to be more than noise
+    (a page with user activation: the harness's people clicked their way in)."""
+    last: dict[str, object] = {}
+
+    def heard() -> Peak | None:
+        nonlocal last
+        last = peek(page, _PLAYBACK_JS % json.dumps(label))
+        if not last.get('ready'):
+            return None
+        peak = Peak(float(last['hz']), float(last['db']))  # type: ignore[arg-type]
+        return peak if abs(peak.hz - hz) <= tol and peak.db > threshold_db else None
+
+    return wait_until(heard, lambda: f'{label} did not play {hz:g} Hz; last reading: {last}', timeout, interval=0.15)
