@@ -30,7 +30,7 @@ if [ "${1:-}" = "--test" ]; then
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
   # namespace; Redis and HAProxy for the several-processes tests (each test run starts its own, on free ports),
   # coturn for the relay-only call test
-  apt_install chromium iproute2 util-linux redis-server haproxy coturn
+  apt_install chromium iproute2 util-linux redis-server haproxy coturn janus
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip
