@@ -85,7 +85,7 @@ def setting_names(overrides: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 class Server:
-    """A program a test starts and must not leave behind (the app, Redis, coturn, the cluster; Janus next).
+    """A program a test starts and must not leave behind (the app, Redis, coturn, the cluster, Janus).
 
     A subclass says what to run (`command`, and `env` unless this process's environment will do) and when it
     serves (`answers`); `what` names it in messages, and the class attributes below say how it stops.
@@ -142,12 +142,23 @@ class Server:
     def _fail(self, message: str) -> NoReturn:
         raise RuntimeError(f'{message}\n--- log tail ({self.log_path}) ---\n{self.log_tail()}')
 
+    def pause(self) -> None:
+        """SIGSTOP: a hung server. Its connections stay open and accept what is sent, and nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`: it answers again, what was sent meanwhile included."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float | None = None) -> None:
         """`stop_signal`, then SIGKILL to the whole group if it is still running after `timeout`."""
         process, self.process = self.process, None
         atexit.unregister(self.stop)
         if process is None or process.poll() is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused one cannot act on `stop_signal`
         with contextlib.suppress(ProcessLookupError):
             if self.signal_group:
                 os.killpg(process.pid, self.stop_signal)
@@ -319,21 +330,6 @@ class RedisServer(Server):
                     break
                 reply += chunk  # a bulk string: `$<length>` and that many bytes
         return int(reply.split(b'connected_clients:')[1].split()[0])
-
-    def pause(self) -> None:
-        """SIGSTOP: a hung Redis. Its connections stay open and accept what is sent, and nothing is answered."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT after `pause`: it answers again, what was sent meanwhile included."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self, timeout: float | None = None) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)  # a paused one cannot act on SIGTERM
-        super().stop(timeout)
 
 
 class CoturnServer(Server):
