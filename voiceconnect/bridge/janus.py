@@ -169,9 +169,13 @@ class JanusBridge:
         except (OSError, InvalidHandshake, TimeoutError) as error:
             raise JanusUnavailable(f'cannot reach Janus at {self.url} ({error or type(error).__name__})') from None
         self._tasks.append(asyncio.create_task(self._read(self._ws)))
-        created = await self.send({'janus': 'create'})
-        self._session = int(created['data']['id'])
-        self._control = await self.attach()
+        try:
+            created = await self.send({'janus': 'create'})  # a wrong API secret is refused here
+            self._session = int(created['data']['id'])
+            self._control = await self.attach()
+        except BaseException:
+            await self.close()
+            raise
         self._tasks.append(asyncio.create_task(self._keep_alive()))
         return self
 

@@ -397,9 +397,9 @@ class CoturnServer(Server):
 
 
 class Cluster(Server):
-    """`scripts/cluster.sh N` as an operator runs it: Redis, N app processes (app1…appN) and HAProxy in front,
-    on free loopback ports, with its pids and logs in `run_dir`. `log_text()` and `wait_for_log` read the apps'
-    logs; the script's own output is in `run_dir/cluster.out`."""
+    """`scripts/cluster.sh N` as an operator runs it: Redis, N app processes (app1…appN) and HAProxy in front (and
+    Janus, with `janus`), on free loopback ports, with its pids and logs in `run_dir`. `log_text()` and
+    `wait_for_log` read the apps' logs; the script's own output is in `run_dir/cluster.out`."""
 
     what = 'scripts/cluster.sh'
     stop_signal = signal.SIGINT  # Ctrl-C, as an operator stops it: the script stops the apps, then Redis
@@ -410,12 +410,18 @@ class Cluster(Server):
     READY = re.compile(r'processes on (\S+) \(HAProxy\).*\n.*Ctrl-C stops them all')
 
     def __init__(
-        self, project_dir: Path, run_dir: Path, n: int = 2, overrides: Mapping[str, Any] | None = None
+        self,
+        project_dir: Path,
+        run_dir: Path,
+        n: int = 2,
+        overrides: Mapping[str, Any] | None = None,
+        janus: bool = False,
     ) -> None:
         super().__init__(Path(run_dir) / 'cluster.out', cwd=Path(project_dir))
         self.project_dir = Path(project_dir)
         self.run_dir = Path(run_dir)
         self.n = n
+        self.janus = janus
         self.port = free_port()
         self.overrides = setting_names(overrides)
 
@@ -432,7 +438,7 @@ class Cluster(Server):
         return self.run_dir / 'data'
 
     def command(self) -> list[str]:
-        return ['bash', 'scripts/cluster.sh', str(self.n)]
+        return ['bash', 'scripts/cluster.sh', str(self.n), *(['--janus'] if self.janus else [])]
 
     def env(self) -> dict[str, str]:
         """The app's environment with HAProxy on `port`, and none of the script's own names for VOICECONNECT_PORT,
@@ -458,7 +464,7 @@ class Cluster(Server):
         return ''.join(self._read(f'{name}.log') for name in names)
 
     def pid(self, instance: str) -> int:
-        """The pid of app process `instance` now (the script starts a killed one again)."""
+        """The pid of app process `instance` now (the script starts a killed one again), or of `janus`."""
         return int(self._read(f'{instance}.pid'))
 
     def wait_serving(self, instance: str, timeout: float = 60) -> None:
