@@ -394,7 +394,10 @@ class JanusBridge:
         reason = 'Janus closed the WebSocket'
         try:
             async for frame in ws:
-                self._receive(frame)
+                try:
+                    self._receive(frame)
+                except (KeyError, TypeError, ValueError) as error:  # a message of a shape we do not know: not fatal
+                    log.warning('Janus at %s sent a message this bridge cannot read (%r); ignored', self.url, error)
         except ConnectionClosed as error:
             reason = f'the WebSocket closed ({error})'
         self._give_up(reason)
