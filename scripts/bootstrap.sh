@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make .venv with VoiceConnect and the pinned versions of what it needs (and of what its tests need, with `--test`;
-# with `--cluster`, Debian's redis-server and haproxy for scripts/cluster.sh). Safe to run again.
+# with `--cluster`, Debian's redis-server and haproxy for scripts/cluster.sh; with `--janus`, Debian's janus). Safe to
+# run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +26,15 @@ lock=requirements/app.txt
 if [ "${1:-}" = "--cluster" ]; then
   apt_install redis-server haproxy
 fi
+if [ "${1:-}" = "--janus" ]; then  # scripts/cluster.sh --janus: Janus Gateway, for group calls
+  apt_install janus
+fi
 if [ "${1:-}" = "--test" ]; then
   lock=requirements/test.txt
   # Chromium for the browser tests (Playwright's own download is not used), iproute2 for the private network
   # namespace; Redis and HAProxy for the several-processes tests (each test run starts its own, on free ports),
-  # coturn for the relay-only call test
-  apt_install chromium iproute2 util-linux redis-server haproxy coturn
+  # coturn for the relay-only call test, janus for the group calls' AudioBridge
+  apt_install chromium iproute2 util-linux redis-server haproxy coturn janus
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" --upgrade pip

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Several VoiceConnect processes behind HAProxy, sharing one Redis:   scripts/cluster.sh N   (N ≥ 1, default 2)
+# Several VoiceConnect processes behind HAProxy, sharing one Redis:   scripts/cluster.sh N [--janus]   (N ≥ 1, default 2)
 #
 # Starts Redis (Debian's redis-server on a free loopback port, unless REDIS_URL is set), N app processes
 # (instances app1…appN on free loopback ports, all with VOICECONNECT_REDIS_URL and one shared data dir) and HAProxy
@@ -11,12 +11,23 @@
 # REDIS_URL are the app's VOICECONNECT_HOST (127.0.0.1), VOICECONNECT_PORT (8080) and VOICECONNECT_REDIS_URL, and
 # stand in for them when those are not in the environment. Every VOICECONNECT_* also reaches each app process.
 # CLUSTER_DIR: where the pids, logs and the generated haproxy.cfg go (default a new temporary directory).
+# --janus: Janus Gateway too (Debian's janus, AudioBridge for group calls) with a configuration written here (fresh
+# secrets, its WebSocket API on a free loopback port), and VOICECONNECT_JANUS_URL, _API_SECRET, _ADMIN_KEY for the
+# apps; stopped after them. Debian's /etc/janus (public admin secret, demo room) is never used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
+fi
+with_janus=''
+if [ "${1:-}" = "--janus" ]; then
+  with_janus=1
+  shift
+elif [ "${2:-}" = "--janus" ]; then
+  with_janus=1
+  set -- "$1"
 fi
 n=${1:-2}
 if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
@@ -25,6 +36,9 @@ if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then
 fi
 if ! command -v haproxy >/dev/null || [ ! -x .venv/bin/python ]; then
   bash scripts/bootstrap.sh --cluster
+fi
+if [ -n "$with_janus" ] && ! command -v janus >/dev/null; then
+  bash scripts/bootstrap.sh --janus
 fi
 # the short names stand in for the app's own (which win when both are set)
 if [ -n "${HOST:-}" ]; then export VOICECONNECT_HOST=${VOICECONNECT_HOST:-$HOST}; fi
@@ -61,11 +75,16 @@ mkdir -p "$run_dir"
 
 pids=()       # HAProxy, the apps, the log tail: stopped first (the apps stop gracefully, while Redis still answers)
 redis_pid=''  # then Redis
+janus_pid=''  # and Janus
 stop_all() {
   trap - EXIT INT TERM
   echo "Stopping VoiceConnect…"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$janus_pid" ]; then
+    kill -TERM "$janus_pid" 2>/dev/null || true
+    wait "$janus_pid" 2>/dev/null || true
+  fi
   if [ -n "$redis_pid" ]; then
     kill -TERM "$redis_pid" 2>/dev/null || true
     wait "$redis_pid" 2>/dev/null || true
@@ -91,6 +110,20 @@ if [ -z "$REDIS_URL" ]; then
   echo $! >"$run_dir/redis.pid"
   REDIS_URL=redis://127.0.0.1:$redis_port/0
   wait_for "redis-server on port $redis_port" redis-cli -p "$redis_port" ping
+fi
+
+janus_note=''
+if [ -n "$with_janus" ]; then
+  janus_port=$(free_port)
+  # the URL, the API secret and the AudioBridge admin key, one a line; the files hold the secrets, mode 0700
+  mapfile -t janus_config < <(.venv/bin/python -m voiceconnect.bridge.janus_config "$run_dir/janus" --port "$janus_port")
+  janus --configs-folder="$run_dir/janus/conf" --config="$run_dir/janus/conf/janus.jcfg" >"$run_dir/janus.log" 2>&1 &
+  janus_pid=$!
+  echo $! >"$run_dir/janus.pid"
+  export VOICECONNECT_JANUS_URL=${janus_config[0]} VOICECONNECT_JANUS_API_SECRET=${janus_config[1]}
+  export VOICECONNECT_JANUS_ADMIN_KEY=${janus_config[2]}
+  wait_for "janus on port $janus_port (log: $run_dir/janus.log)" bash -c "exec 3<>/dev/tcp/127.0.0.1/$janus_port"
+  janus_note=", Janus $VOICECONNECT_JANUS_URL"
 fi
 
 supervise() {  # instance number, port: run that app process, and start it again whenever it dies (as systemd would)
@@ -150,7 +183,7 @@ pids+=($!)
 echo $! >"$run_dir/haproxy.pid"
 wait_for "HAProxy on $host:$port (log: $run_dir/haproxy.log)" healthy "http://$host:$port/healthz"
 
-echo "VoiceConnect: $n processes on http://$host:$port (HAProxy), Redis $REDIS_URL; pids, logs, haproxy.cfg in $run_dir"
+echo "VoiceConnect: $n processes on http://$host:$port (HAProxy), Redis $REDIS_URL$janus_note; pids, logs, haproxy.cfg in $run_dir"
 echo "Ctrl-C stops them all."
 tail -q -n +1 -F "$run_dir"/app*.log &
 pids+=($!)

@@ -80,6 +80,11 @@ class Settings(BaseSettings, Timeouts, Limits):
     turn_secret: str | None = None
     turn_ttl_s: int = Field(3600, ge=60)
     ice_transport_policy: Literal['all', 'relay'] = 'all'
+    # Janus Gateway's AudioBridge for group calls (voiceconnect/bridge): its WebSocket API, the API secret janus.jcfg
+    # asks for and the AudioBridge's admin_key; all three stay on the server
+    janus_url: str | None = None
+    janus_api_secret: str | None = None
+    janus_admin_key: str | None = None
     log_format: Literal['text', 'json'] = 'text'
     # who may read GET /metrics: addresses or networks, comma-separated; loopback only by default
     metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK))
@@ -131,6 +136,9 @@ class Settings(BaseSettings, Timeouts, Limits):
         if bool(self.turn_urls) != bool(self.turn_secret):
             missing = 'TURN_SECRET' if not self.turn_secret else 'TURN_URLS'
             raise ValueError(f'{ENV_PREFIX}{missing}: set both TURN_URLS and TURN_SECRET for TURN, or neither')
+        if (self.janus_api_secret or self.janus_admin_key) and not self.janus_url:
+            given = 'JANUS_API_SECRET' if self.janus_api_secret else 'JANUS_ADMIN_KEY'
+            raise ValueError(f'{ENV_PREFIX}{given}: set JANUS_URL too (the Janus it is the secret of), or neither')
         if self.ice_transport_policy == 'relay' and not self.turn_urls and not self._turn_in_ice_servers():
             raise ValueError(
                 f'{ENV_PREFIX}ICE_TRANSPORT_POLICY: relay needs a TURN server (TURN_URLS, or a turn: entry in '
@@ -147,6 +155,13 @@ class Settings(BaseSettings, Timeouts, Limits):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(('redis://', 'rediss://', 'unix://')):
             raise ValueError(f'REDIS_URL must start with redis://, rediss:// or unix://, not {value[:40]!r}')
+        return value or None
+
+    @field_validator('janus_url')
+    @classmethod
+    def _check_janus_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(('ws://', 'wss://')):
+            raise ValueError(f"JANUS_URL must be Janus's WebSocket API, ws:// or wss://, not {value[:40]!r}")
         return value or None
 
     @property

@@ -6,6 +6,9 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
+from voiceconnect.bridge.janus import JanusBridge, JanusError
 from voiceconnect.testing.servers import PROJECT_DIR, Cluster, free_port, http_status
 
 
@@ -58,3 +61,24 @@ def test_a_bad_value_in_the_dotenv_file_stops_the_script_with_the_apps_one_line(
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == ["VoiceConnect cannot start: VOICECONNECT_PORT: not a number: 'eighty'"]
     assert not (tmp_path / 'run' / 'redis.log').exists(), 'nothing started'
+
+
+def process_environment(pid: int) -> dict[str, str]:
+    entries = Path(f'/proc/{pid}/environ').read_bytes().split(b'\0')
+    return dict(entry.decode().split('=', 1) for entry in entries if b'=' in entry)
+
+
+async def test_janus_flag_starts_janus_with_its_own_secrets_for_the_apps_and_stops_it(tmp_path: Path) -> None:
+    with Cluster(PROJECT_DIR, tmp_path / 'run', n=1, janus=True) as cluster:
+        janus_pid = cluster.pid('janus')
+        app = process_environment(cluster.pid('app1'))
+        url, secret, key = (app[f'VOICECONNECT_JANUS_{name}'] for name in ('URL', 'API_SECRET', 'ADMIN_KEY'))
+        assert url.startswith('ws://127.0.0.1:')
+        assert 'Janus ' + url in cluster.output()  # the script says where it is
+        async with JanusBridge(url, api_secret=secret, admin_key=key) as bridge:  # what the apps would do
+            await bridge.destroy_room(await bridge.create_room(tokens=['t-a']))
+        with pytest.raises(JanusError, match='Unauthorized'):  # Debian's shipped secrets are not the ones
+            await JanusBridge(url, api_secret='janusoverlord').open()
+        written = ''.join(p.read_text() for p in (tmp_path / 'run' / 'janus' / 'conf').iterdir())
+        assert 'janusoverlord' not in written and 'adminpwd' not in written and 'room-' not in written
+    assert not Path(f'/proc/{janus_pid}').exists(), 'janus outlived the script'

@@ -277,6 +277,25 @@ def test_redis_url_must_name_a_redis() -> None:
         Settings(redis_url='http://127.0.0.1:6379')
 
 
+def test_janus_is_off_unless_its_url_is_set() -> None:
+    settings = Settings()
+    assert (settings.janus_url, settings.janus_api_secret, settings.janus_admin_key) == (None, None, None)
+    given = Settings(janus_url='ws://127.0.0.1:8188', janus_api_secret='s', janus_admin_key='k')
+    assert given.janus_url == 'ws://127.0.0.1:8188'
+
+
+def test_janus_url_must_name_its_websocket_api() -> None:
+    with pytest.raises(ValidationError, match='JANUS_URL must be Janus'):
+        Settings(janus_url='http://127.0.0.1:8088/janus')
+
+
+@pytest.mark.parametrize('name', ['JANUS_API_SECRET', 'JANUS_ADMIN_KEY'])
+def test_a_janus_secret_without_its_janus_is_an_error(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f'VOICECONNECT_{name}', 'secret')
+    with pytest.raises(ValidationError, match=f'VOICECONNECT_{name}: set JANUS_URL too'):
+        Settings()
+
+
 def test_each_process_is_named_after_its_address_unless_given_a_name() -> None:
     assert Settings(host='127.0.0.1', port=8081).instance_name == '127.0.0.1:8081'
     assert Settings(port=8081, instance='app1').instance_name == 'app1'

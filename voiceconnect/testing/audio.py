@@ -1,6 +1,6 @@
 """Sound as files: the tone a simulated microphone plays (`write_tone_wav`), and what a recording carries, its
-dominant frequency and level, for tests that prove voice flowed (the recording side of `probes`, which measure
-`<audio id="vc-remote-audio">` in a page)."""
+dominant frequency, level and tones (`tone_levels`), for tests that prove voice flowed (the recording side of
+`probes`, which measure `<audio id="vc-remote-audio">` in a page)."""
 
 import math
 import sys
@@ -66,3 +66,17 @@ def rms_db(path: Path | str) -> float:
         return -math.inf
     mean_square = sum(s * s for s in samples) / len(samples)
     return 10 * math.log10(mean_square / 32768**2) if mean_square else -math.inf
+
+
+def tone_power(path: Path | str, hz: float, skip_s: float = 0.0, window_s: float = 1.0) -> float:
+    """The power of one tone in `window_s` seconds after the first `skip_s` (0 for silence)."""
+    samples, rate = _samples(path)
+    start = int(skip_s * rate)
+    return _power(samples[start : start + int(window_s * rate)][::2], rate // 2, hz)
+
+
+def tone_levels(path: Path | str, tones_hz: list[float], skip_s: float = 0.0, window_s: float = 1.0) -> list[float]:
+    """Each tone's power relative to the loudest of them (1.0): what a mix carries of each voice."""
+    powers = [tone_power(path, hz, skip_s, window_s) for hz in tones_hz]
+    loudest = max(powers) or 1.0
+    return [power / loudest for power in powers]

@@ -24,11 +24,12 @@ What you get:
 - ``people(n=2, names=None)``: signed-up, signed-in people on the dashboard, each in their own Chromium whose
   fake microphone plays a distinct sine tone (440, 660, 880, 550 ... Hz).
 - ``redis_server`` (one real Redis for the session) and ``redis_url`` (that Redis, emptied).
+- ``janus_server``: one real Janus Gateway for the session (AudioBridge; ``url``, ``api_secret``, ``admin_key``).
 - On failure the report gets the server log tail and each person's browser console.
 
-The rest of the harness is plain modules: ``servers`` (the app, Redis, coturn, the cluster script), ``browser``
-(people in Chromium, ``peek``), ``probes`` (what a page hears: ``wait_for_tone``, ``is_playing`` …), ``audio``
-(tone files and recordings) and ``waiting`` (``wait_until``).
+The rest of the harness is plain modules: ``servers`` (the app, Redis, coturn, the cluster script), ``janus`` (Janus
+Gateway), ``browser`` (people in Chromium, ``peek``), ``probes`` (what a page hears: ``wait_for_tone``, ``is_playing``
+…), ``audio`` (tone files and recordings) and ``waiting`` (``wait_until``).
 
 Run browser tests hermetically, inside a private network namespace where only loopback exists::
 
@@ -47,9 +48,11 @@ import pytest
 from playwright.sync_api import Playwright, sync_playwright
 
 from .browser import NAMES, TONES_HZ, Person, launch_person, on_dashboard, sign_up
+from .janus import JanusServer
 from .servers import PROJECT_DIR, AppServer, RedisServer
 
 __all__ = [
+    'janus_server',
     'people',
     'playwright_sync',
     'pytest_runtest_makereport',
@@ -80,6 +83,14 @@ def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestR
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real Redis for the test session (Debian's redis-server); tests that share it flush it."""
     with RedisServer(tmp_path_factory.mktemp('redis')) as server:
+        yield server
+
+
+@pytest.fixture(scope='session')
+def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServer]:
+    """One real Janus for the test session (Debian's janus, AudioBridge only, ICE on a veth pair inside the test's
+    private network namespace: see voiceconnect.testing.janus)."""
+    with JanusServer(tmp_path_factory.mktemp('janus')) as server:
         yield server
 
 

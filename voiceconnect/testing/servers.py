@@ -85,7 +85,7 @@ def setting_names(overrides: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 class Server:
-    """A program a test starts and must not leave behind (the app, Redis, coturn, the cluster; Janus next).
+    """A program a test starts and must not leave behind (the app, Redis, coturn, the cluster, Janus).
 
     A subclass says what to run (`command`, and `env` unless this process's environment will do) and when it
     serves (`answers`); `what` names it in messages, and the class attributes below say how it stops.
@@ -142,12 +142,23 @@ class Server:
     def _fail(self, message: str) -> NoReturn:
         raise RuntimeError(f'{message}\n--- log tail ({self.log_path}) ---\n{self.log_tail()}')
 
+    def pause(self) -> None:
+        """SIGSTOP: a hung server. Its connections stay open and accept what is sent, and nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`: it answers again, what was sent meanwhile included."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self, timeout: float | None = None) -> None:
         """`stop_signal`, then SIGKILL to the whole group if it is still running after `timeout`."""
         process, self.process = self.process, None
         atexit.unregister(self.stop)
         if process is None or process.poll() is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused one cannot act on `stop_signal`
         with contextlib.suppress(ProcessLookupError):
             if self.signal_group:
                 os.killpg(process.pid, self.stop_signal)
@@ -320,21 +331,6 @@ class RedisServer(Server):
                 reply += chunk  # a bulk string: `$<length>` and that many bytes
         return int(reply.split(b'connected_clients:')[1].split()[0])
 
-    def pause(self) -> None:
-        """SIGSTOP: a hung Redis. Its connections stay open and accept what is sent, and nothing is answered."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT after `pause`: it answers again, what was sent meanwhile included."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self, timeout: float | None = None) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)  # a paused one cannot act on SIGTERM
-        super().stop(timeout)
-
 
 class CoturnServer(Server):
     """Debian's coturn (`turnserver`) on a free loopback port with coturn's REST API scheme (`use-auth-secret`):
@@ -401,9 +397,9 @@ class CoturnServer(Server):
 
 
 class Cluster(Server):
-    """`scripts/cluster.sh N` as an operator runs it: Redis, N app processes (app1…appN) and HAProxy in front,
-    on free loopback ports, with its pids and logs in `run_dir`. `log_text()` and `wait_for_log` read the apps'
-    logs; the script's own output is in `run_dir/cluster.out`."""
+    """`scripts/cluster.sh N` as an operator runs it: Redis, N app processes (app1…appN) and HAProxy in front (and
+    Janus, with `janus`), on free loopback ports, with its pids and logs in `run_dir`. `log_text()` and
+    `wait_for_log` read the apps' logs; the script's own output is in `run_dir/cluster.out`."""
 
     what = 'scripts/cluster.sh'
     stop_signal = signal.SIGINT  # Ctrl-C, as an operator stops it: the script stops the apps, then Redis
@@ -414,12 +410,18 @@ class Cluster(Server):
     READY = re.compile(r'processes on (\S+) \(HAProxy\).*\n.*Ctrl-C stops them all')
 
     def __init__(
-        self, project_dir: Path, run_dir: Path, n: int = 2, overrides: Mapping[str, Any] | None = None
+        self,
+        project_dir: Path,
+        run_dir: Path,
+        n: int = 2,
+        overrides: Mapping[str, Any] | None = None,
+        janus: bool = False,
     ) -> None:
         super().__init__(Path(run_dir) / 'cluster.out', cwd=Path(project_dir))
         self.project_dir = Path(project_dir)
         self.run_dir = Path(run_dir)
         self.n = n
+        self.janus = janus
         self.port = free_port()
         self.overrides = setting_names(overrides)
 
@@ -436,7 +438,7 @@ class Cluster(Server):
         return self.run_dir / 'data'
 
     def command(self) -> list[str]:
-        return ['bash', 'scripts/cluster.sh', str(self.n)]
+        return ['bash', 'scripts/cluster.sh', str(self.n), *(['--janus'] if self.janus else [])]
 
     def env(self) -> dict[str, str]:
         """The app's environment with HAProxy on `port`, and none of the script's own names for VOICECONNECT_PORT,
@@ -462,7 +464,7 @@ class Cluster(Server):
         return ''.join(self._read(f'{name}.log') for name in names)
 
     def pid(self, instance: str) -> int:
-        """The pid of app process `instance` now (the script starts a killed one again)."""
+        """The pid of app process `instance` now (the script starts a killed one again), or of `janus`."""
         return int(self._read(f'{instance}.pid'))
 
     def wait_serving(self, instance: str, timeout: float = 60) -> None:
