@@ -206,6 +206,9 @@ async def test_who_left_a_group_call_can_call_someone_else_and_is_shown_in_a_cal
     other = await carol.call_user('dave')
     assert other.state == CallState.RINGING
     await eventually(lambda: 'carol' in {u.name for u in dave.online_users() if u.in_call}, 'carol shown in a call')
+    await alice.set_muted(call_id, True)  # news of the call she left must not show her free again
+    await asyncio.sleep(0.3)
+    assert 'carol' in {u.name for u in dave.online_users() if u.in_call}
     assert seen(alice, call_id).live
 
 
