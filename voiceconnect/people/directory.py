@@ -50,7 +50,8 @@ class People:
         """The user's finished calls, newest first; `before` (the `created` of the last one shown) for more."""
         since = await self._history_since(user)
         rows = await self.store.recent_calls(user, limit, utc(before) if before is not None else None, since)
-        return [view for row in rows if (view := past_call_view(row, user)) is not None]
+        members = await self.store.members_of([row.id for row in rows])
+        return [view for row in rows if (view := past_call_view(row, user, members.get(row.id, ()))) is not None]
 
     async def _history_since(self, user: str) -> datetime | None:
         return (await self.store.user_state(user)).history_since
