@@ -4,7 +4,7 @@ of, made from the call record for that tab's user and device."""
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .machine import Call, CallState, EndReason, MemberState, shown_name
+from .machine import Call, CallState, EndReason, LeaveReason, MemberState, shown_name
 
 Role = Literal['caller', 'callee']
 
@@ -24,6 +24,7 @@ class MemberView:
     muted: bool
     reconnecting: bool
     host: bool  # the one who placed the call (who may remove people)
+    left_reason: LeaveReason | None = None  # once left: why (declined, missed, busy, hung_up, …)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
             muted=m.user in call.muted,
             reconnecting=m.user in call.away,
             host=m.user == call.caller,
+            left_reason=m.left_reason,
         )
         for m in call.members.values()
     )
