@@ -69,12 +69,14 @@ async def make_place(request: pytest.FixtureRequest) -> AsyncIterator[MakePlace]
     made: list[Place] = []
 
     async def make(limits: Limits = LIMITS) -> Place:
+        """A process; with Redis, every one made in a test shares the same Redis (several processes)."""
         recorder = FakeRecorder()
         if request.param == 'memory':
             place = Place(Switchboard(LoopClock(), InMemoryHub(), recorder, TIMEOUTS, limits), recorder)
         else:
             redis = Redis.from_url(request.getfixturevalue('redis_url'))
-            place = Place(shared_switchboard(redis, 'one', LoopClock(), recorder, TIMEOUTS, limits), recorder, redis)
+            name = f'process-{len(made)}'
+            place = Place(shared_switchboard(redis, name, LoopClock(), recorder, TIMEOUTS, limits), recorder, redis)
         await place.board.hub.start()
         place.board.calls.store.start()
         made.append(place)
@@ -354,6 +356,24 @@ async def test_someone_left_can_be_added_again(place: Place) -> None:
     finished = place.finished(call_id)
     assert [m.left_reason for m in finished.former] == [LeaveReason.HUNG_UP]  # her first stint is kept
     assert finished.members['carol'].invited_by == 'bob'
+
+
+async def test_two_members_inviting_the_same_person_at_once_ring_them_once(
+    make_place: MakePlace, request: pytest.FixtureRequest
+) -> None:
+    """With Redis, alice and bob are on two processes and press Add together: one invitation, one refusal."""
+    one = await make_place()
+    other = await make_place() if 'redis' in request.node.name else one
+    alice, carol = await one.people('alice', 'carol')
+    bob = await other.tab('bob')
+    call_id = await talking(alice, bob)
+    results = await asyncio.gather(
+        alice.add_person(call_id, 'carol'), bob.add_person(call_id, 'carol'), return_exceptions=True
+    )
+    refusals = [r for r in results if isinstance(r, CallError)]
+    assert len(refusals) == 1 and refusals[0].code == Refusal.ALREADY_IN_CALL, results
+    await carol.accept(call_id)
+    await eventually(lambda: states(seen(bob, call_id)).get('carol') == 'joined', 'bob sees carol joined')
 
 
 # connections, per member
