@@ -409,6 +409,21 @@ async def test_a_reloaded_member_gets_fresh_links_and_the_others_are_told(place:
     assert mine.here and sorted(link.peer for link in mine.links) == ['alice', 'bob']
 
 
+async def test_someone_added_again_who_reloads_gets_fresh_links(place: Place) -> None:
+    alice, bob, carol = await place.people('alice', 'bob', 'carol')
+    call_id = await group_of_three(alice, bob, carol)
+    await alice.hang_up(call_id)  # the caller leaves and comes back on another tab
+    alice2 = await place.tab('alice')
+    await bob.add_person(call_id, 'alice')
+    await alice2.accept(call_id)
+    before = {link.id for link in seen(bob, call_id).links}
+    alice3 = await place.tab('alice')
+    await place.board.calls.move_device('alice', alice2.id, alice3.id)
+    mine = seen(alice3, call_id)
+    assert mine.here and sorted(link.peer for link in mine.links) == ['bob', 'carol']
+    assert not {link.id for link in mine.links} & before
+
+
 async def test_a_member_away_is_shown_reconnecting(place: Place) -> None:
     alice, bob, carol = await place.people('alice', 'bob', 'carol')
     call_id = await group_of_three(alice, bob, carol)

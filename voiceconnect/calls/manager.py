@@ -375,10 +375,11 @@ class CallManager:
                     self._tell(out, call)
                 return
             renewed = []
+            if call.is_group and (member is None or member.device != old):
+                return  # in a group only the tab carrying someone's call has peer connections to renew
             if call.added(user):
-                if member is None or member.device != old:
-                    return
-            elif old == call.caller_device:
+                pass  # no leg: only links
+            elif old == call.caller_device:  # (someone who left and came back on another tab has only links)
                 call.caller_device = new
                 renewed = list(call.legs)
             elif (leg := call.leg_of(old)) is not None:
@@ -387,7 +388,7 @@ class CallManager:
                     tx.save(call)
                     return  # a tab that only shows "answered elsewhere": nothing to renegotiate
                 renewed = [leg]
-            else:
+            elif not call.is_group:
                 return
             for leg in renewed:
                 fresh = new_id('l')

@@ -103,8 +103,8 @@ class CallView:
             here = device == call.caller_device
         else:
             here = leg is not None and call.answered_leg in (None, leg)
-        if (member := call.member(user)) is not None and member.state == MemberState.LEFT and call.live:
-            here = False  # left a group call that goes on
+        if call.is_group and (member := call.member(user)) is not None:  # the tab carrying their own stint
+            here = member.device == device and (member.state == MemberState.JOINED or not call.live)
         return CallView(
             id=call.id,
             role=role,
