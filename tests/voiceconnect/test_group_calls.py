@@ -179,6 +179,9 @@ async def test_join_and_leave_lines_name_the_call(place: Place, caplog: pytest.L
     assert '👥 Joined: carol (alice → bob +1)' in lines
     assert any(line.startswith('👥 Left: carol') for line in lines)
     assert not any(line.startswith('📴 Call ended') for line in lines)  # the call goes on
+    joined = next(r for r in caplog.records if r.getMessage().startswith('👥 Joined'))
+    fields = {name: getattr(joined, name) for name in ('user', 'peer', 'call_id', 'member', 'outcome')}
+    assert fields == {'user': 'alice', 'peer': 'bob', 'call_id': call_id, 'member': 'carol', 'outcome': 'joined'}
 
 
 async def test_a_member_who_hangs_up_leaves_and_the_call_goes_on_while_two_remain(place: Place) -> None:
