@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-FIELDS = ('user', 'peer', 'call_id', 'outcome', 'duration_s', 'address')
+FIELDS = ('user', 'peer', 'call_id', 'outcome', 'duration_s', 'address', 'member')
 MAX_MESSAGE = 2000  # characters of a record's message, after escaping; the rest is cut and counted
 _CONTROLS = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
 _NAMED = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}

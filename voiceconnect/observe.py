@@ -18,6 +18,7 @@ Happening = Literal[
     'signal',  # result: accepted, rejected or dropped (rate limited)
     'rate_limited',  # limit: calls, signals, sign_in, sign_up
     'sign_in_failed',
+    'group_join',  # outcome: how an invitation into a group call ended (joined, declined, missed, busy, …)
 ]
 Listener = Callable[[Happening, dict[str, Any]], None]
 _listeners: list[Listener] = []

@@ -19,6 +19,21 @@ SIGNED_OUT = 'signed_out'
 SERVICE = 'service'
 
 
+class MemberPayload(TypedDict):
+    name: str
+    state: str  # ringing | joined | left
+    muted: bool
+    reconnecting: bool
+    host: bool
+    left_reason: str | None
+
+
+class LinkPayload(TypedDict):
+    id: str  # signal on it with this id as `leg`
+    role: str  # offer (this tab makes the offer) | answer
+    peer: str
+
+
 class CallPayload(TypedDict):
     id: str
     role: str  # caller | callee
@@ -36,6 +51,12 @@ class CallPayload(TypedDict):
     # the RTCConfiguration ({"iceServers": [...], "iceTransportPolicy": ...}), which may hold TURN credentials:
     # only in the views of a call this tab carries
     ice: NotRequired[dict[str, Any]]
+    # only for a group call (more than two people ever in it): a 1:1 call's payload is as it always was
+    members: NotRequired[list[MemberPayload]]
+    links: NotRequired[list[LinkPayload]]  # this tab's peer connections beyond the caller-callee leg
+    my_state: NotRequired[str]  # ringing | joined | left
+    inviter: NotRequired[str]  # an invitation into a call going on: who invites…
+    others: NotRequired[list[str]]  # …and who else is in it
 
 
 def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
@@ -57,7 +78,29 @@ def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
     )
     if ice is not None and view.here and view.live:
         payload['ice'] = ice
+    if len(view.members) > 2:
+        _add_group(payload, view)
     return payload
+
+
+def _add_group(payload: CallPayload, view: CallView) -> None:
+    payload['members'] = [
+        MemberPayload(
+            name=m.name,
+            state=str(m.state),
+            muted=m.muted,
+            reconnecting=m.reconnecting,
+            host=m.host,
+            left_reason=str(m.left_reason) if m.left_reason else None,
+        )
+        for m in view.members
+    ]
+    payload['links'] = [LinkPayload(id=link.id, role=link.role, peer=link.peer) for link in view.links]
+    if view.my_state is not None:
+        payload['my_state'] = str(view.my_state)
+    if view.inviter is not None:
+        payload['inviter'] = view.inviter
+        payload['others'] = list(view.others)
 
 
 class Refused(TypedDict):

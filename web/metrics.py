@@ -20,13 +20,16 @@ from prometheus_client.registry import Collector
 
 from voiceconnect import observe
 from voiceconnect.backend import Backend
-from voiceconnect.calls.machine import CallState, EndReason
+from voiceconnect.calls.machine import LEAVE_REASONS, CallState, EndReason, LeaveReason, MemberState
 
 from . import program_socket
 from .tabs import unconnected_pages
 
 RING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DURATION_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
+
+
+INVITATION_OUTCOMES = LEAVE_REASONS[MemberState.RINGING]  # how an invitation ends if not joined
 
 
 class Now(Collector):
@@ -47,13 +50,19 @@ class Now(Collector):
         yield GaugeMetricFamily(
             'voiceconnect_program_sockets', 'program sockets this process holds', value=program_socket.held()
         )
-        states = [call.state for call in self.backend.switchboard.calls.calls.values()]
+        live = list(self.backend.switchboard.calls.calls.values())
+        states = [call.state for call in live]
         ringing = sum(state == CallState.RINGING for state in states)
         yield GaugeMetricFamily('voiceconnect_calls_ringing', 'calls ringing', value=ringing)
         yield GaugeMetricFamily(
             'voiceconnect_calls_active',
             'calls answered and not yet ended',
             value=sum(state in (CallState.CONNECTING, CallState.ACTIVE) for state in states),
+        )
+        yield GaugeMetricFamily(
+            'voiceconnect_call_members',
+            'people joined in live calls (two per 1:1 call once answered)',
+            value=sum(len(call.joined()) for call in live if call.state != CallState.RINGING),
         )
         yield GaugeMetricFamily(
             'voiceconnect_unconnected_pages', 'loaded pages waiting for their socket', value=unconnected_pages()
@@ -88,11 +97,19 @@ class Metrics:
         self.limited = Counter(
             'voiceconnect_rate_limited', 'requests refused by a rate limit, by limit', ['limit'], registry=self.registry
         )
+        self.group_joins = Counter(
+            'voiceconnect_group_joins',
+            'invitations into a call going on, by outcome (joined, or why not)',
+            ['outcome'],
+            registry=self.registry,
+        )
         self.sign_in_failures = Counter(
             'voiceconnect_sign_in_failures', 'sign-ins refused for a wrong name or password', registry=self.registry
         )
         for outcome in EndReason:
             self.calls.labels(str(outcome))  # present at 0 from the start: rate() needs the first sample
+        for invitation in ('joined', *(str(r) for r in LeaveReason if r in INVITATION_OUTCOMES)):
+            self.group_joins.labels(invitation)
         for result in ('accepted', 'rejected', 'dropped'):
             self.signals.labels(result)
         for limit in ('calls', 'signals', 'sign_in', 'sign_up', 'dnd_changes', 'searches', 'list_refreshes', 'mutes'):
@@ -109,6 +126,8 @@ class Metrics:
             self.signals.labels(fields['result']).inc()
         elif happening == 'rate_limited':
             self.limited.labels(fields['limit']).inc()
+        elif happening == 'group_join':
+            self.group_joins.labels(fields['outcome']).inc()
         elif happening == 'sign_in_failed':
             self.sign_in_failures.inc()
 

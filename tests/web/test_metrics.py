@@ -108,3 +108,50 @@ async def test_metrics_allow_lets_a_configured_network_scrape(metrics_for_the_of
     assert response.status_code == 200
     assert 'voiceconnect_online_users 0.0' in response.text
     assert (await user.http_client.get('/metrics')).status_code == 403  # loopback is no longer in the list
+
+
+async def test_group_calls_count_their_members_and_each_invitations_outcome() -> None:
+    """`voiceconnect_call_members` is who is joined in live calls now; `voiceconnect_group_joins_total` counts how
+    each invitation into a call went."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from tests.voiceconnect.helpers import FakeRecorder, World, make_board, talk
+    from voiceconnect import observe
+    from voiceconnect.backend import Backend
+    from voiceconnect.clock import FakeClock
+    from web.metrics import Metrics
+
+    clock, recorder = FakeClock(), FakeRecorder()
+    world = World(clock, recorder, make_board(clock, recorder))
+    backend = SimpleNamespace(
+        settings=SimpleNamespace(instance_name='test'), shared=False, hub=world.hub, switchboard=world.board
+    )
+    metrics = Metrics(cast(Backend, backend))
+    stop = observe.listen(metrics.observe)
+    try:
+        alice, bob, carol, dave = [await world.tab(name) for name in ('alice', 'bob', 'carol', 'dave')]
+
+        def samples() -> Samples:
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(metrics.text().decode())
+                for s in family.samples
+            }
+
+        call_id = await talk(alice, bob)
+        assert samples()[('voiceconnect_call_members', ())] == 2
+        await alice.add_person(call_id, 'carol')
+        await carol.accept(call_id)
+        await alice.add_person(call_id, 'dave')
+        await dave.decline(call_id)
+        got = samples()
+        assert got[('voiceconnect_call_members', ())] == 3
+        assert got[('voiceconnect_group_joins_total', (('outcome', 'joined'),))] == 1
+        assert got[('voiceconnect_group_joins_total', (('outcome', 'declined'),))] == 1
+        assert got[('voiceconnect_group_joins_total', (('outcome', 'missed'),))] == 0
+        await carol.hang_up(call_id)
+        await bob.hang_up(call_id)
+        assert samples()[('voiceconnect_call_members', ())] == 0
+    finally:
+        stop()

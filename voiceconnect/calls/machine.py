@@ -11,6 +11,18 @@ A call has one caller device (the tab that placed it) and one *leg* per callee d
 callee rings and pre-negotiates its own peer connection with the caller while ringing, with no audio sent
 either way. The first `accept` wins; the other legs are told `answered_elsewhere` and dropped. Browsers
 only ever see call ids and leg ids, never another user's device or session identifiers.
+
+Group calls: a call has *members*, one per person in it (the caller first, then the callee, then whoever was
+added), each with a state of their own: `MEMBER_TRANSITIONS` and `LEAVE_REASONS` are that machine.
+
+    ringing ──accept──▶ joined ──leave(reason)──▶ left
+       └────────── leave(reason) ───────────────▲
+
+An invitation that cannot ring (busy, offline, do not disturb) is `left` with that reason in the step that made
+it. The call ends when fewer than two members are joined once it was answered. `caller` and `callee` stay who
+placed the call and whom they called first (the history's columns and the `alice → bob` of the log lines). The
+caller-callee peer connection is the 1:1 leg; every other pair of joined members has a *link* (links), offered
+by the one who came later (as the callee's tab offers the leg).
 """
 
 import json
@@ -60,6 +72,62 @@ END_REASONS: Mapping[CallState, frozenset[EndReason]] = {
 }
 
 
+class MemberState(StrEnum):
+    RINGING = 'ringing'  # invited: their tabs ring
+    JOINED = 'joined'  # in the call, on one device
+    LEFT = 'left'
+
+
+class LeaveReason(StrEnum):
+    DECLINED = 'declined'
+    MISSED = 'missed'  # no answer in RING_TIMEOUT_S
+    BUSY = 'busy'  # in another call: nothing rang
+    OFFLINE = 'offline'  # no tab anywhere: nothing rang
+    DO_NOT_DISTURB = 'do_not_disturb'  # not taking calls: nothing rang
+    CANCELLED = 'cancelled'  # the invitation was withdrawn (the host removed it, the call ended)
+    CONNECTION_LOST = 'connection_lost'  # their tabs went away for good
+    HUNG_UP = 'hung_up'
+    REMOVED = 'removed'  # by the host
+    FAILED = 'failed'  # their media never came up, or their microphone failed
+    CALL_ENDED = 'call_ended'  # the call ended around them (the others left, the server stopped)
+
+
+L = LeaveReason
+MEMBER_TRANSITIONS: Mapping[MemberState, frozenset[MemberState]] = {
+    MemberState.RINGING: frozenset({MemberState.JOINED, MemberState.LEFT}),
+    MemberState.JOINED: frozenset({MemberState.LEFT}),
+    MemberState.LEFT: frozenset(),
+}
+LEAVE_REASONS: Mapping[MemberState, frozenset[LeaveReason]] = {
+    MemberState.RINGING: frozenset(
+        {L.DECLINED, L.MISSED, L.BUSY, L.OFFLINE, L.DO_NOT_DISTURB, L.CANCELLED, L.CONNECTION_LOST}
+    ),
+    MemberState.JOINED: frozenset({L.HUNG_UP, L.REMOVED, L.CONNECTION_LOST, L.FAILED, L.CALL_ENDED}),
+    MemberState.LEFT: frozenset(),
+}
+
+
+def check_member_transition(current: MemberState, target: MemberState, reason: LeaveReason | None = None) -> None:
+    """Raise IllegalTransition unless a member may go `current → target` (for `reason`, when leaving)."""
+    if target not in MEMBER_TRANSITIONS[current]:
+        raise IllegalTransition(f'member {current} → {target}')
+    if target == MemberState.LEFT and reason not in LEAVE_REASONS[current]:
+        raise IllegalTransition(f'member {current} → left ({reason})')
+    if target != MemberState.LEFT and reason is not None:
+        raise IllegalTransition(f'member {current} → {target} has no leave reason')
+
+
+# What an invitation still ringing, and a member still joined, become when the whole call ends for this reason.
+RINGING_WHEN_CALL_ENDS: Mapping[EndReason, LeaveReason] = {
+    R.DECLINED: L.DECLINED,
+    R.MISSED: L.MISSED,
+    R.BUSY: L.BUSY,
+    R.OFFLINE: L.OFFLINE,
+    R.DO_NOT_DISTURB: L.DO_NOT_DISTURB,
+    R.CONNECTION_LOST: L.CONNECTION_LOST,
+}  # any other reason: CANCELLED
+
+
 class Refusal(StrEnum):
     """Why an action was refused, as a code a program reads (the message says it to a person)."""
 
@@ -72,6 +140,11 @@ class Refusal(StrEnum):
     SIGNED_OUT = 'signed_out'
     TOO_MANY = 'too_many'  # as many tabs or sockets open as allowed
     MAILBOX_FULL = 'mailbox_full'  # the callee's mailbox holds as many messages (or bytes) as allowed
+    YOURSELF = 'yourself'  # you cannot call or add yourself
+    ALREADY_IN_CALL = 'already_in_call'  # that person is already in (or invited to) this call
+    CALL_FULL = 'call_full'  # as many people as a call may hold (GROUP_MAX, or MESH_MAX without a bridge)
+    NOT_ANSWERED = 'not_answered'  # add people once the call was answered
+    NOT_HOST = 'not_host'  # only the one who placed the call may remove people
 
 
 class CallError(Exception):
@@ -135,6 +208,40 @@ def new_id(prefix: str) -> str:
     return f'{prefix}{secrets.token_urlsafe(12)}'
 
 
+@dataclass
+class Member:
+    """One person in a call: invited (their tabs `ringing`), `joined` on one device, or `left` (and why)."""
+
+    user: str
+    state: MemberState
+    invited_by: str | None = None  # None for the caller
+    invited_at: float | None = None
+    rings_until: float | None = None  # while ringing: when the invitation becomes missed
+    device: str | None = None  # once joined: the tab carrying the call
+    ringing: list[str] = field(default_factory=list)  # while ringing an added person: their tabs that ring
+    joined_at: float | None = None
+    left_at: float | None = None
+    left_reason: LeaveReason | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.state != MemberState.LEFT
+
+
+@dataclass
+class Link:
+    """One peer connection of the mesh between two joined members' devices: the later one offers."""
+
+    offerer: str  # user
+    offerer_device: str
+    answerer: str
+    answerer_device: str
+
+    def end_of(self, device: str) -> str | None:
+        """'offer' or 'answer' if `device` is one end of this link."""
+        return 'offer' if device == self.offerer_device else 'answer' if device == self.answerer_device else None
+
+
 @dataclass(eq=False)
 class Call:
     id: str
@@ -156,13 +263,16 @@ class Call:
     away_since: dict[str, float] = field(default_factory=dict, repr=False)  # when each of them went away
     media_up: set[str] = field(default_factory=set)  # party devices whose media flows
     media_until: float | None = None  # when an answered call whose media never came up fails
+    members: dict[str, Member] = field(default_factory=dict)  # user → member, in the order they came
+    links: dict[str, Link] = field(default_factory=dict)  # link id → the mesh's peer connections beyond the leg
+    former: list[Member] = field(default_factory=list)  # earlier stints of people who left and were added again
 
     @property
     def live(self) -> bool:
         return self.state != CallState.ENDED
 
     @property
-    def deadline(self) -> float | None:
+    def call_deadline(self) -> float | None:
         """When the call must have moved on by itself: answered (while ringing), media up (while connecting)."""
         if self.state == CallState.RINGING:
             return self.rings_until
@@ -171,11 +281,57 @@ class Call:
         return None
 
     @property
+    def deadline(self) -> float | None:
+        """The call's own deadline, or an invitation's that comes sooner (people are added once it was answered)."""
+        answered = self.state != CallState.RINGING
+        times = [m.rings_until for m in self.invited() if answered and m.rings_until is not None]
+        if (own := self.call_deadline) is not None:
+            times.append(own)
+        return min(times, default=None)
+
+    # members
+
+    def member(self, user: str) -> Member | None:
+        return self.members.get(user)
+
+    def present_users(self) -> list[str]:
+        """Who is in the call now, joined or ringing (who is busy because of it)."""
+        if not self.members:  # a call record from before members (a rolling upgrade): its two people
+            return [self.caller, self.callee]
+        return [m.user for m in self.members.values() if m.present]
+
+    def everyone(self) -> list[str]:
+        """Everyone the call ever had (its two people, and whoever was added): whom its news is for."""
+        return list(dict.fromkeys([self.caller, self.callee, *self.members]))
+
+    def news_order(self) -> list[str]:
+        """Everyone, those whose tabs ring first (a ring is the most urgent), then the callee and the caller."""
+        return list(dict.fromkeys([*(m.user for m in self.invited()), self.callee, self.caller, *self.members]))
+
+    def joined(self) -> list[Member]:
+        return [m for m in self.members.values() if m.state == MemberState.JOINED]
+
+    def invited(self) -> list[Member]:
+        return [m for m in self.members.values() if m.state == MemberState.RINGING]
+
+    def added(self, user: str) -> bool:
+        """Whether `user` came in by an invitation to a call already answered (not the caller or first callee)."""
+        return user not in (self.caller, self.callee) and user in self.members
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.members) > 2
+
+    def links_of(self, device: str) -> dict[str, Link]:
+        return {lid: link for lid, link in self.links.items() if link.end_of(device) is not None}
+
+    @property
     def callee_device(self) -> str | None:
         return self.legs.get(self.answered_leg) if self.answered_leg else None
 
     def has_user(self, user: str) -> bool:
-        return user in (self.caller, self.callee)
+        """Whether `user` is in the call now (joined, or their tabs ring)."""
+        return user in self.present_users()
 
     def peer_of(self, user: str) -> str:
         return self.callee if user == self.caller else self.caller
@@ -184,9 +340,12 @@ class Call:
         return next((leg for leg, d in self.legs.items() if d == device), None)
 
     def party_devices(self) -> set[str]:
-        """Devices that may signal on this call now: the caller's, and the answering leg (or all ringing legs)."""
+        """Devices that may signal on this call now: the caller's, and the answering leg (or all ringing legs); once
+        answered, every joined member's."""
         if self.answered_leg is not None:
-            return {self.caller_device, self.legs[self.answered_leg]}
+            if not self.is_group:  # 1:1: the leg's two ends (the members' devices mirror them)
+                return {self.caller_device, self.legs[self.answered_leg]}
+            return {m.device for m in self.joined() if m.device is not None}
         return {self.caller_device, *self.legs.values()}
 
     def duration(self, now: float) -> float:
@@ -199,6 +358,7 @@ class Call:
         data: dict[str, Any] = asdict(self)
         for name in _SETS:
             data[name] = sorted(data[name])
+        data['members'] = list(data['members'].values())  # a list keeps the order they came in on any reader
         return json.dumps(data, separators=(',', ':'))
 
     @classmethod
@@ -208,7 +368,16 @@ class Call:
             data[name] = set(data[name])
         data['state'] = CallState(data['state'])
         data['end_reason'] = EndReason(data['end_reason']) if data['end_reason'] else None
+        data['members'] = {m['user']: _member(m) for m in data.get('members', [])}
+        data['links'] = {lid: Link(**link) for lid, link in data.get('links', {}).items()}
+        data['former'] = [_member(m) for m in data.get('former', [])]
         return cls(**data)
 
 
 _SETS = ('muted', 'away', 'media_up')
+
+
+def _member(data: dict[str, Any]) -> Member:
+    data['state'] = MemberState(data['state'])
+    data['left_reason'] = LeaveReason(data['left_reason']) if data['left_reason'] else None
+    return Member(**data)

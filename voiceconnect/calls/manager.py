@@ -10,6 +10,11 @@ sides.
 
 The actions are coroutines: in one process they never wait for anything, but a store shared by several processes
 does. Limits on how often someone may call are the caller's business (the device), not the machine's.
+
+Group calls: once a call was answered a joined member may `add` someone (checked as a call to them is: busy,
+offline, do not disturb), whose tabs ring until RING_TIMEOUT_S; a member who hangs up, fails or is lost leaves
+and the call goes on while two remain joined; otherwise the call ends exactly as a 1:1 call does (the same
+reasons and lines). `_member_leaves` is the one place that choice is made.
 """
 
 import logging
@@ -20,7 +25,21 @@ from typing import Any, Protocol, TypeVar
 from .. import observe
 from ..clock import Clock
 from ..logs import call_fields
-from .machine import Call, CallError, CallState, EndReason, Refusal, check_transition, new_id
+from .machine import (
+    RINGING_WHEN_CALL_ENDS,
+    Call,
+    CallError,
+    CallState,
+    EndReason,
+    LeaveReason,
+    Link,
+    Member,
+    MemberState,
+    Refusal,
+    check_member_transition,
+    check_transition,
+    new_id,
+)
 from .signals import MEDIA_FAILURES, MediaFailure
 from .store import CallStore, CallTx, MemoryCallStore
 
@@ -78,12 +97,18 @@ class CallManager:
         ring_timeout_s: float,
         media_timeout_s: float,
         store: CallStore | None = None,
+        group_max: int = 8,
+        mesh_max: int = 4,
+        bridged: bool = False,
     ) -> None:
         self.delivery = delivery
         self.clock = clock
         self.recorder = recorder
         self.ring_timeout_s = ring_timeout_s
         self.media_timeout_s = media_timeout_s
+        # most people in one call: browsers hold a peer connection per other person, so without a bridge (Janus)
+        # a call holds at most MESH_MAX
+        self.capacity = group_max if bridged else min(group_max, mesh_max)
         self.store: CallStore = store or MemoryCallStore(clock, self.deadline_passed)
 
     # queries (as this process last saw the calls: for pages that read them while they draw)
@@ -99,7 +124,7 @@ class CallManager:
         return self.store.live_calls()
 
     def users_in_calls(self) -> set[str]:
-        return {user for call in self.calls.values() for user in (call.caller, call.callee)}
+        return {user for call in self.calls.values() for user in call.present_users()}
 
     # actions (from the UI of one device)
 
@@ -113,23 +138,23 @@ class CallManager:
             if (own := await tx.of_user(caller)) is not None:
                 if own.state == CallState.RINGING and own.caller == callee:
                     return await self._resolve_glare(tx, out, own, caller_device)
+                if self._invites(own, caller, callee):  # invited by someone in it, calling one of them: join
+                    return self._join_glare(tx, out, own, caller, caller_device)
                 raise CallError('Hang up your current call first.', Refusal.IN_CALL)
             now = self.clock.now()
             call = Call(id=new_id('c'), caller=caller, callee=callee, caller_device=caller_device, created=now)
-            if await tx.of_user(callee) is not None:
+            call.members[caller] = Member(
+                caller, MemberState.JOINED, invited_at=now, device=caller_device, joined_at=now
+            )
+            call.members[callee] = Member(callee, MemberState.RINGING, invited_by=caller, invited_at=now)
+            reach = await self._reach(tx, callee)
+            if isinstance(reach, EndReason):  # busy (by them), or a missed call for them, rung nowhere
                 out.then(lambda: self.recorder.call_created(call))
-                self._end(tx, out, call, EndReason.BUSY, by=callee)
+                self._end(tx, out, call, reach, by=callee if reach == EndReason.BUSY else None)
                 return call
-            devices = await self.delivery.devices_of(callee)
-            if not devices or self.delivery.not_taking_calls(callee):  # a missed call for them, rung nowhere
-                if not devices and not await self.delivery.is_user(callee):
-                    raise CallError(f'There is nobody called {callee}.', Refusal.NOT_FOUND)
-                out.then(lambda: self.recorder.call_created(call))
-                self._end(tx, out, call, EndReason.DO_NOT_DISTURB if devices else EndReason.OFFLINE)
-                return call
-            for device in devices:
+            for device in reach:
                 call.legs[new_id('l')] = device
-            call.rings_until = now + self.ring_timeout_s
+            call.rings_until = call.members[callee].rings_until = now + self.ring_timeout_s
             tx.save(call)
             out.log(logging.INFO, '📞 Call initiated: %s → %s', caller, callee, extra=_fields(call))
             out.then(lambda: self.recorder.call_created(call))
@@ -140,13 +165,84 @@ class CallManager:
 
     async def accept(self, call_id: str, user: str, device: str) -> Call:
         async def step(tx: CallTx, out: Outcome) -> Call:
-            return self._accept(tx, out, await self._call_for(tx, call_id, user), user, device)
+            call = await self._call_for(tx, call_id, user)
+            if (invitation := self._invitation(call, user)) is not None:
+                return self._join(tx, out, call, invitation, device)
+            return self._accept(tx, out, call, user, device)
+
+        return await self._transact(step)
+
+    async def add(self, call_id: str, inviter: str, device: str, name: str) -> Call:
+        """Invite `name` into a call that was answered, by a member joined on `device`. Their tabs ring (the call is
+        returned with their member ringing), or their member is `left` at once as busy, offline or not taking
+        calls (do_not_disturb), as a call to them would end. Refused (CallError): yourself, someone already in
+        this call, a full call, a call not answered yet, nobody by that name."""
+        if name == inviter:
+            raise CallError('You cannot add yourself.', Refusal.YOURSELF)
+
+        async def step(tx: CallTx, out: Outcome) -> Call:
+            call = await self._call_for(tx, call_id, inviter)
+            self._check_joined_here(call, inviter, device)
+            if call.state == CallState.RINGING:
+                raise CallError('Add people once the call was answered.', Refusal.NOT_ANSWERED)
+            if (known := call.member(name)) is not None and known.present:
+                raise CallError(f'{name} is already in this call.', Refusal.ALREADY_IN_CALL)
+            if len(call.present_users()) >= self.capacity:
+                raise CallError(f'This call is full: {self.capacity} people at most.', Refusal.CALL_FULL)
+            reach = await self._reach(tx, name)  # before any change: NOT_FOUND leaves the call as it was
+            now = self.clock.now()
+            if (earlier := call.members.pop(name, None)) is not None:
+                call.former.append(earlier)  # in, left, and now asked again: the earlier stint stays for history
+            member = Member(name, MemberState.RINGING, invited_by=inviter, invited_at=now)
+            call.members[name] = member
+            out.log(
+                logging.INFO, '👥 Invited: %s (%s by %s)', name, _pair(call), inviter, extra=_fields(call, member=name)
+            )
+            if isinstance(reach, EndReason):
+                self._leave(out, call, member, LeaveReason(str(reach)))
+            else:
+                member.ringing = list(reach)
+                member.rings_until = now + self.ring_timeout_s
+            tx.save(call)
+            self._tell(out, call)
+            return call
+
+        return await self._transact(step)
+
+    async def remove(self, call_id: str, host: str, device: str, name: str) -> Call:
+        """The host (the caller, joined on `device`) takes `name` out of the call: a ringing invitation is
+        cancelled, a joined member `removed`. The call goes on while two remain joined."""
+
+        async def step(tx: CallTx, out: Outcome) -> Call:
+            call = await self._call_for(tx, call_id, host)
+            self._check_joined_here(call, host, device)
+            if host != call.caller:
+                raise CallError('Only the one who placed the call may remove people.', Refusal.NOT_HOST)
+            if call.state == CallState.RINGING:
+                raise CallError('The call was not answered yet: hang up to cancel it.', Refusal.NOT_ANSWERED)
+            member = call.member(name)
+            if name == host or member is None or not member.present:
+                raise CallError(f'{name} is not in this call.')
+            if member.state == MemberState.RINGING:
+                self._leave(out, call, member, LeaveReason.CANCELLED)
+                tx.save(call)
+                self._tell(out, call)
+            else:
+                self._member_leaves(tx, out, call, name, LeaveReason.REMOVED, EndReason.COMPLETED, by=host)
+            return call
 
         return await self._transact(step)
 
     async def decline(self, call_id: str, user: str, device: str) -> Call:
         async def step(tx: CallTx, out: Outcome) -> Call:
             call = await self._call_for(tx, call_id, user)
+            if (invitation := self._invitation(call, user)) is not None:
+                if device not in invitation.ringing:
+                    raise CallError('This call is not ringing here.')
+                self._leave(out, call, invitation, LeaveReason.DECLINED)
+                tx.save(call)
+                self._tell(out, call)
+                return call
             if user != call.callee or call.leg_of(device) is None:
                 raise CallError('Only the person called can decline.')
             if call.state != CallState.RINGING:
@@ -161,8 +257,10 @@ class CallManager:
             call = await self._call_for(tx, call_id, user)
             if device not in call.party_devices() or (user == call.callee and call.state == CallState.RINGING):
                 raise CallError('You are not in this call here.')
-            reason = EndReason.CANCELLED if call.state == CallState.RINGING else EndReason.COMPLETED
-            self._end(tx, out, call, reason, by=user)
+            if call.state == CallState.RINGING:
+                self._end(tx, out, call, EndReason.CANCELLED, by=user, left=(user, LeaveReason.HUNG_UP))
+            else:
+                self._member_leaves(tx, out, call, user, LeaveReason.HUNG_UP, EndReason.COMPLETED, by=user)
             return call
 
         return await self._transact(step)
@@ -214,8 +312,12 @@ class CallManager:
     async def media_failed(self, call_id: str, user: str, device: str, reason: MediaFailure) -> None:
         async def step(tx: CallTx, out: Outcome) -> None:
             call = await self._party_call(tx, call_id, user, device)
+            if self._stays(call, user):
+                self._member_leaves(tx, out, call, user, LeaveReason.FAILED, EndReason.FAILED, by=user)
+                return
             call.failure = f'{user}: {MEDIA_FAILURES[reason]}'
-            self._end(tx, out, call, EndReason.FAILED, by=user, why=f'Media failed for {user}', detail=reason)
+            why = f'Media failed for {user}'
+            self._end(tx, out, call, EndReason.FAILED, by=user, why=why, detail=reason, left=(user, LeaveReason.FAILED))
 
         await self._transact(step)
 
@@ -226,7 +328,20 @@ class CallManager:
 
         async def step(tx: CallTx, out: Outcome) -> None:
             call = await tx.of_user(user)
+            if call is not None and (invitation := self._invitation(call, user)) is not None:
+                if device in invitation.ringing:
+                    invitation.ringing.remove(device)
+                    if not invitation.ringing:
+                        gone = LeaveReason.MISSED if deliberate else LeaveReason.CONNECTION_LOST
+                        self._leave(out, call, invitation, gone)
+                    tx.save(call)
+                    self._tell(out, call)
+                return
             if call is None or device not in call.party_devices():
+                return
+            if self._stays(call, user):
+                gone = LeaveReason.HUNG_UP if deliberate else LeaveReason.CONNECTION_LOST
+                self._member_leaves(tx, out, call, user, gone, EndReason.COMPLETED)
                 return
             if call.state == CallState.RINGING and device != call.caller_device:
                 del call.legs[call.leg_of(device)]  # type: ignore[arg-type]
@@ -252,7 +367,19 @@ class CallManager:
             call = await tx.of_user(user)
             if call is None:
                 return
-            if old == call.caller_device:
+            member = call.member(user)
+            if (invitation := self._invitation(call, user)) is not None:
+                if old in invitation.ringing:  # a ringing tab reloaded: it rings again, as the new document
+                    invitation.ringing[invitation.ringing.index(old)] = new
+                    tx.save(call)
+                    self._tell(out, call)
+                return
+            renewed = []
+            if call.is_group and (member is None or member.device != old):
+                return  # in a group only the tab carrying someone's call has peer connections to renew
+            if call.added(user):
+                pass  # no leg: only links
+            elif old == call.caller_device:  # (someone who left and came back on another tab has only links)
                 call.caller_device = new
                 renewed = list(call.legs)
             elif (leg := call.leg_of(old)) is not None:
@@ -261,15 +388,21 @@ class CallManager:
                     tx.save(call)
                     return  # a tab that only shows "answered elsewhere": nothing to renegotiate
                 renewed = [leg]
-            else:
+            elif not call.is_group:
                 return
             for leg in renewed:
                 fresh = new_id('l')
                 call.legs[fresh] = call.legs.pop(leg)
                 if call.answered_leg == leg:
                     call.answered_leg = fresh
-            call.media_up.clear()
-            party = call.caller if new == call.caller_device else call.callee
+            if member is not None and member.device == old:
+                member.device = new
+            _renew_links(call, old, new)
+            if call.is_group:
+                call.media_up.discard(old)  # the others' media still flows among them
+            else:
+                call.media_up.clear()
+            party = user
             call.away.discard(party)
             gone_for = max(0.0, self.clock.now() - call.away_since.pop(party, self.clock.now()))
             tx.save(call)
@@ -290,7 +423,7 @@ class CallManager:
 
         async def step(tx: CallTx, out: Outcome) -> None:
             call = await tx.of_user(user)
-            if call is None or device not in (call.caller_device, call.callee_device) or away == (user in call.away):
+            if call is None or device not in _carrying(call) or away == (user in call.away):
                 return
             if away:
                 call.away.add(user)
@@ -316,7 +449,15 @@ class CallManager:
         """A user went offline (logout or grace expiry): their call ends."""
 
         async def step(tx: CallTx, out: Outcome) -> None:
-            if (call := await tx.of_user(user)) is not None:
+            if (call := await tx.of_user(user)) is None:
+                return
+            if (invitation := self._invitation(call, user)) is not None:
+                self._leave(out, call, invitation, LeaveReason.CONNECTION_LOST)
+                tx.save(call)
+                self._tell(out, call)
+            elif self._stays(call, user):
+                self._member_leaves(tx, out, call, user, LeaveReason.CONNECTION_LOST, EndReason.CONNECTION_LOST)
+            else:
                 self._end(tx, out, call, EndReason.CONNECTION_LOST)
 
         await self._transact(step)
@@ -337,8 +478,16 @@ class CallManager:
             call = await tx.get(call_id)
             if call is None or call.deadline is None:
                 return
-            if self.clock.now() < call.deadline - DEADLINE_SLACK_S:  # a timer may fire a hair early: wait again
+            now = self.clock.now()
+            if now < call.deadline - DEADLINE_SLACK_S:  # a timer may fire a hair early: wait again
                 tx.save(call)
+                return
+            if call.call_deadline is None or now < call.call_deadline - DEADLINE_SLACK_S:  # invitations' deadlines
+                for member in call.invited():
+                    if member.rings_until is not None and now >= member.rings_until - DEADLINE_SLACK_S:
+                        self._leave(out, call, member, LeaveReason.MISSED)
+                tx.save(call)
+                self._tell(out, call)
                 return
             if call.state == CallState.RINGING:
                 self._end(tx, out, call, EndReason.MISSED, why=f'no answer in {self.ring_timeout_s:.0f}s')
@@ -369,6 +518,8 @@ class CallManager:
         self._move(call, CallState.CONNECTING)
         call.answered_leg = leg
         call.answered_at = self.clock.now()
+        if (member := call.member(user)) is not None:
+            self._member_joins(call, member, device, call.answered_at)
         call.media_until = call.answered_at + self.media_timeout_s
         tx.save(call)
         out.log(logging.INFO, '✅ Call answered: %s → %s', call.caller, call.callee, extra=_fields(call))
@@ -385,6 +536,126 @@ class CallManager:
             call.legs[new_id('l')] = device
         return self._accept(tx, out, call, call.callee, device)
 
+    def _join_glare(self, tx: CallTx, out: Outcome, call: Call, user: str, device: str) -> Call:
+        """Invited into a call, and calling someone in it meanwhile: the click joins the call (as in 1:1 glare)."""
+        invitation = call.members[user]
+        if device not in invitation.ringing:
+            invitation.ringing.append(device)
+        out.log(logging.INFO, '🔀 Call glare: %s called into the call %s they were invited to', user, call.id)
+        return self._join(tx, out, call, invitation, device)
+
+    @staticmethod
+    def _invites(call: Call, user: str, callee: str) -> bool:
+        """Whether `user` is invited into `call` (answered) where `callee` is joined."""
+        member, other = call.member(user), call.member(callee)
+        ringing = member is not None and member.state == MemberState.RINGING and call.state != CallState.RINGING
+        return ringing and other is not None and other.state == MemberState.JOINED
+
+    @staticmethod
+    def _invitation(call: Call, user: str) -> Member | None:
+        """`user`'s ringing invitation into a call already answered (not the first callee's ring)."""
+        member = call.member(user)
+        if member is None or member.state != MemberState.RINGING or call.state == CallState.RINGING:
+            return None
+        return member
+
+    @staticmethod
+    def _stays(call: Call, user: str) -> bool:
+        """Whether the call goes on without `user`: answered, and two others still joined."""
+        if call.state == CallState.RINGING:
+            return False
+        return len([m for m in call.joined() if m.user != user]) >= 2
+
+    @staticmethod
+    def _check_joined_here(call: Call, user: str, device: str) -> None:
+        member = call.member(user)
+        if member is None or member.state != MemberState.JOINED or member.device != device:
+            raise CallError('You are not in this call here.')
+
+    async def _reach(self, tx: CallTx, name: str) -> list[str] | EndReason:
+        """The devices a call to `name` rings, or why it rings none (busy, offline, do not disturb): the same
+        checks for a call and for an invitation. Raises CallError if there is nobody by that name."""
+        if await tx.of_user(name) is not None:
+            return EndReason.BUSY
+        devices = await self.delivery.devices_of(name)
+        if not devices or self.delivery.not_taking_calls(name):
+            if not devices and not await self.delivery.is_user(name):
+                raise CallError(f'There is nobody called {name}.', Refusal.NOT_FOUND)
+            return EndReason.DO_NOT_DISTURB if devices else EndReason.OFFLINE
+        return devices
+
+    def _join(self, tx: CallTx, out: Outcome, call: Call, member: Member, device: str) -> Call:
+        """An invitee accepts on `device`: joined, with a link to each other joined member's device (the newcomer
+        offers, as a callee's tab does)."""
+        if device not in member.ringing:
+            raise CallError('This call is not ringing here.')
+        others = [m for m in call.joined() if m.device is not None]
+        self._member_joins(call, member, device, self.clock.now())
+        for other in others:
+            call.links[new_id('l')] = Link(member.user, device, other.user, other.device)  # type: ignore[arg-type]
+        tx.save(call)
+        more = len([m for m in call.joined() if call.added(m.user)])
+        out.log(
+            logging.INFO,
+            '👥 Joined: %s (%s +%d)',
+            member.user,
+            _pair(call),
+            more,
+            extra=_fields(call, member=member.user, outcome='joined'),
+        )
+        out.then(lambda: observe.notify('group_join', outcome='joined'))
+        self._tell(out, call)
+        return call
+
+    def _member_joins(self, call: Call, member: Member, device: str, now: float) -> None:
+        check_member_transition(member.state, MemberState.JOINED)
+        member.state = MemberState.JOINED
+        member.device = device
+        member.joined_at = now
+        member.ringing = []
+        member.rings_until = None
+
+    def _member_leaves(
+        self,
+        tx: CallTx,
+        out: Outcome,
+        call: Call,
+        user: str,
+        reason: LeaveReason,
+        end: EndReason,
+        by: str | None = None,
+    ) -> None:
+        """A joined member leaves: the call goes on while two others remain joined, else it ends for `end` as a 1:1
+        call does."""
+        if not self._stays(call, user):
+            self._end(tx, out, call, end, by=by, left=(user, reason))
+            return
+        self._leave(out, call, call.members[user], reason)
+        tx.save(call)
+        self._tell(out, call)
+
+    def _leave(self, out: Outcome, call: Call, member: Member, reason: LeaveReason, *, quiet: bool = False) -> None:
+        """The one way a member leaves: checked against the tables, their links gone, the line logged (in a group
+        call: in 1:1 the call's own lines say it all), an invitation's outcome counted."""
+        check_member_transition(member.state, MemberState.LEFT, reason)
+        was_invited = member.state == MemberState.RINGING
+        member.state = MemberState.LEFT
+        member.left_reason = reason
+        member.left_at = self.clock.now()
+        member.ringing = []
+        if member.device is not None:
+            call.media_up.discard(member.device)
+            for link_id in list(call.links_of(member.device)):
+                del call.links[link_id]
+        call.muted.discard(member.user)
+        call.away.discard(member.user)
+        call.away_since.pop(member.user, None)
+        if call.is_group and not quiet:
+            extra = _fields(call, member=member.user, outcome=str(reason))
+            out.log(logging.INFO, '👥 Left: %s (%s, %s)', member.user, _pair(call), reason, extra=extra)
+        if was_invited and call.added(member.user):
+            out.then(lambda: observe.notify('group_join', outcome=str(reason)))
+
     async def _call_for(self, tx: CallTx, call_id: str, user: str) -> Call:
         call = await tx.get(call_id)
         if call is None or not call.has_user(user):
@@ -396,6 +667,18 @@ class CallManager:
         if device not in call.party_devices():
             raise CallError('You are not a party of this call here.')
         return call
+
+    def _everyone_leaves(
+        self, out: Outcome, call: Call, reason: EndReason, left: tuple[str, LeaveReason] | None
+    ) -> None:
+        for member in call.members.values():
+            if member.state == MemberState.RINGING:
+                self._leave(out, call, member, RINGING_WHEN_CALL_ENDS.get(reason, LeaveReason.CANCELLED), quiet=True)
+            elif member.state == MemberState.JOINED:
+                if left is not None and left[0] == member.user:
+                    self._leave(out, call, member, left[1])
+                else:
+                    self._leave(out, call, member, LeaveReason.CALL_ENDED, quiet=True)
 
     def _tell(self, out: Outcome, call: Call) -> None:
         out.then(lambda: self.delivery.call_changed(call))
@@ -414,11 +697,14 @@ class CallManager:
         by: str | None = None,
         why: str | None = None,
         detail: str | None = None,
+        left: tuple[str, LeaveReason] | None = None,
     ) -> None:
         """The one way a call ends: the reason is set, the outcome logged, the row written, both sides told.
-        `why` and `detail` complete the outcome line where the reason alone does not say enough."""
+        `why` and `detail` complete the outcome line where the reason alone does not say enough. `left`: the
+        member whose leaving ended it and why; everyone still in it leaves with the call."""
         check_transition(call.state, CallState.ENDED, reason)
         _log_outcome(out, call, reason, why, detail)
+        self._everyone_leaves(out, call, reason, left)
         call.state = CallState.ENDED
         call.end_reason = reason
         call.ended_by = by
@@ -467,6 +753,28 @@ def _log_outcome(out: Outcome, call: Call, reason: EndReason, why: str | None, d
         out.log(logging.WARNING, '🎙️ %s in call %s: %s', why, call.id, detail, extra=fields)
     elif reason == EndReason.FAILED:
         out.log(logging.WARNING, '🎙️ Media never came up in call %s: %s', call.id, pair, extra=fields)
+
+
+def _pair(call: Call) -> str:
+    return f'{call.caller} → {call.callee}'
+
+
+def _carrying(call: Call) -> set[str]:
+    """The devices that carry the call's audio: the caller's and the answering leg's, and each joined member's."""
+    return {call.caller_device, call.callee_device, *(m.device for m in call.joined())} - {None}  # type: ignore[return-value]
+
+
+def _renew_links(call: Call, old: str, new: str) -> None:
+    """A reloaded tab: its links get new ids and its new document as their end (both ends negotiate afresh)."""
+    for link_id, link in list(call.links.items()):
+        if link.end_of(old) is None:
+            continue
+        del call.links[link_id]
+        if link.offerer_device == old:
+            link.offerer_device = new
+        if link.answerer_device == old:
+            link.answerer_device = new
+        call.links[new_id('l')] = link
 
 
 def _fields(call: Call, **more: Any) -> dict[str, Any]:

@@ -27,11 +27,12 @@ class CallTx(Protocol):
         ...
 
     async def of_user(self, user: str) -> Call | None:
-        """The live call `user` is in (as caller or callee)."""
+        """The live call `user` is in (joined, or ringing)."""
         ...
 
     def save(self, call: Call) -> None:
-        """Keep the live call as it is now: its people are in it, its deadline is `call.deadline`."""
+        """Keep the live call as it is now: its present members are in it (those who left are free), its deadline is
+        `call.deadline`."""
         ...
 
     def delete(self, call: Call) -> None:
@@ -72,13 +73,18 @@ class CallIndex:
 
     def put(self, call: Call) -> None:
         self.calls[call.id] = call
-        for user in (call.caller, call.callee):
+        present = call.present_users()
+        for user in present:
             self._by_user[user] = call.id
+        self._free(call, [user for user in call.everyone() if user not in present])  # they left this call
 
     def drop(self, call: Call) -> None:
         self.calls.pop(call.id, None)
-        for user in (call.caller, call.callee):
-            if self._by_user.get(user) == call.id:
+        self._free(call, call.everyone())
+
+    def _free(self, call: Call, users: list[str]) -> None:
+        for user in users:
+            if self._by_user.get(user) == call.id:  # not if they are in another call by now
                 del self._by_user[user]
 
     def get(self, call_id: str) -> Call | None:

@@ -2,9 +2,9 @@
 of, made from the call record for that tab's user and device."""
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from .machine import Call, CallState, EndReason, shown_name
+from .machine import Call, CallState, EndReason, LeaveReason, MemberState, shown_name
 
 Role = Literal['caller', 'callee']
 
@@ -16,6 +16,27 @@ MISSED_REASONS = frozenset(
 
 # A call that nobody took through no choice of theirs at that moment: its caller may leave a message after it.
 MESSAGE_MAY_FOLLOW = frozenset({EndReason.MISSED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB})
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """One person of a call as the others see them."""
+
+    name: str
+    state: MemberState
+    muted: bool
+    reconnecting: bool
+    host: bool  # the one who placed the call (who may remove people)
+    left_reason: LeaveReason | None = None  # once left: why (declined, missed, busy, hung_up, …)
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """One of this tab's peer connections in a group call: `offer` (this tab makes the offer) or `answer`."""
+
+    id: str
+    role: Literal['offer', 'answer']
+    peer: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,11 @@ class CallView:
     created: float | None = None  # when it was placed
     message: str | None = None  # from the history: the id of the message the caller left after it (voicemail)
     message_s: float | None = None  # and its length
+    members: tuple[MemberView, ...] = ()  # everyone who is or was in it, in the order they came (the caller first)
+    links: tuple[LinkView, ...] = ()  # this tab's peer connections beyond the caller-callee leg (group calls)
+    my_state: MemberState | None = None  # this user's own place in it: ringing, joined, or left
+    inviter: str | None = None  # an invitation into a call already answered: who invites (`alice invites you…`)
+    others: tuple[str, ...] = ()  # …and who else is in it (`…to a call with bob`)
 
     @property
     def missed(self) -> bool:
@@ -69,14 +95,27 @@ class CallView:
     def ringing_here(self) -> bool:
         return self.state == CallState.RINGING and self.role == 'callee' and self.leg is not None
 
+    @property
+    def invited(self) -> bool:
+        """This user is invited into a group call that is going on (their tabs ring; Accept joins it)."""
+        return self.inviter is not None and self.my_state == MemberState.RINGING
+
+    @property
+    def joined(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members if m.state == MemberState.JOINED)
+
     @staticmethod
     def of(call: Call, user: str, device: str) -> 'CallView':
+        if call.added(user):
+            return CallView._of_added(call, user, device)
         role: Role = 'caller' if user == call.caller else 'callee'
         leg = call.leg_of(device) if role == 'callee' else call.answered_leg
         if role == 'caller':
             here = device == call.caller_device
         else:
             here = leg is not None and call.answered_leg in (None, leg)
+        if call.is_group and (member := call.member(user)) is not None:  # the tab carrying their own stint
+            here = member.device == device and (member.state == MemberState.JOINED or not call.live)
         return CallView(
             id=call.id,
             role=role,
@@ -88,7 +127,10 @@ class CallView:
             ended_at=call.ended_at,
             end_reason=call.end_reason,
             ended_by_me=call.ended_by == user,
-            answered_elsewhere=role == 'callee' and call.answered_leg is not None and not here,
+            answered_elsewhere=role == 'callee'
+            and call.answered_leg is not None
+            and not here
+            and member_here(call, user),
             me_muted=user in call.muted,
             peer_muted=call.peer_of(user) in call.muted,
             failure=call.failure,
@@ -96,4 +138,71 @@ class CallView:
             me_away=user in call.away,
             rings_until=call.rings_until if call.state == CallState.RINGING else None,
             created=call.created,
+            **_group_part(call, user, device),
         )
+
+    @staticmethod
+    def _of_added(call: Call, user: str, device: str) -> 'CallView':
+        """The view of someone added to the call: their peer is who invited them."""
+        member = call.members[user]
+        peer = member.invited_by or call.caller
+        here = member.state == MemberState.JOINED and member.device == device
+        return CallView(
+            id=call.id,
+            role='callee',
+            peer=shown_name(peer),
+            state=call.state,
+            here=here or (member.state == MemberState.LEFT and not call.live and member.device == device),
+            leg=None,
+            answered_at=member.joined_at,
+            ended_at=call.ended_at if member.left_at is None else member.left_at,
+            end_reason=call.end_reason,
+            ended_by_me=call.ended_by == user,
+            answered_elsewhere=member.state == MemberState.JOINED and not here,
+            me_muted=user in call.muted,
+            peer_muted=peer in call.muted,
+            peer_reconnecting=peer in call.away,
+            me_away=user in call.away,
+            rings_until=member.rings_until if member.state == MemberState.RINGING else None,
+            created=call.created,
+            **_group_part(call, user, device),
+        )
+
+
+def member_here(call: Call, user: str) -> bool:
+    """False for a first callee who left a group call that goes on (not `answered elsewhere`: gone)."""
+    member = call.member(user)
+    return member is None or member.state != MemberState.LEFT or not call.live
+
+
+def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
+    member = call.member(user)
+    members = tuple(
+        MemberView(
+            name=shown_name(m.user),
+            state=m.state,
+            muted=m.user in call.muted,
+            reconnecting=m.user in call.away,
+            host=m.user == call.caller,
+            left_reason=m.left_reason,
+        )
+        for m in call.members.values()
+    )
+    links = tuple(
+        LinkView(
+            id=link_id,
+            role='offer' if link.offerer_device == device else 'answer',
+            peer=shown_name(link.answerer if link.offerer_device == device else link.offerer),
+        )
+        for link_id, link in call.links_of(device).items()
+    )
+    invitation = member is not None and member.state == MemberState.RINGING and call.added(user)
+    inviter = member.invited_by if invitation and member is not None else None
+    others = tuple(shown_name(m.user) for m in call.joined() if m.user != inviter) if invitation else ()
+    return {
+        'members': members,
+        'links': links,
+        'my_state': member.state if member is not None else None,
+        'inviter': shown_name(inviter) if inviter else None,
+        'others': others,
+    }

@@ -5,6 +5,10 @@ It speaks the browser module's protocol (assets/voiceconnect.js): the server sen
 it (`call`) and relays the peer's SDP and ICE candidates (`signal`); the callee makes one offer per ringing leg,
 silent until answered, and the caller answers each; on the answer the sound goes onto the answered leg and each
 side reports `media_up` once its peer connection is up.
+
+In a group call the server also names this client's *links*, one peer connection to each other joined member
+(the caller-callee leg aside): on those with the role `offer` (this client came later) it makes the offer at
+once with its sound on it, on the others it answers. Each link's sound is heard on its own (`record(…, of=name)`).
 """
 
 import asyncio
@@ -20,6 +24,7 @@ from typing import Any, Literal
 import aiohttp
 import socketio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
@@ -102,6 +107,12 @@ class Call:
         self._answered_leg: str | None = None
         self._ice_servers: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.members: list[wire.MemberPayload] = []  # a group call's people (empty for 1:1)
+        self._links: dict[str, _Leg] = {}  # link id → peer connection (group calls)
+        self._link_peer: dict[str, str] = {}  # link id → the other end's name
+        self._heard: dict[str, Incoming] = {}  # the other end's name → what is heard from them on their link
+        self._relay: MediaRelay | None = None  # our sound to several peer connections at once
+        self._joined_waiters: dict[str, asyncio.Future[str]] = {}
 
     # what a program does with a call
 
@@ -119,9 +130,121 @@ class Call:
         if await self._wait_voice():
             await self._until_ended(self.outgoing.play(pcm))
 
-    async def record_pcm(self, seconds: float) -> bytes:
+    async def record_pcm(self, seconds: float, of: str | None = None) -> bytes:
         """Like `record`, as 48 kHz mono 16-bit PCM."""
-        return await self.incoming.record(seconds, until=self.ended) if await self._wait_voice() else b''
+        if not await self._wait_voice():
+            return b''
+        return await self._incoming_of(of).record(seconds, until=self.ended)
+
+    async def record_from(self, name: str, wav: str | Path, seconds: float = 5.0) -> Path:
+        """In a group call: record what `name` says, on their own link."""
+        return await asyncio.to_thread(write_wav, wav, await self.record_pcm(seconds, of=name))
+
+    # group calls
+
+    @property
+    def participants(self) -> list[str]:
+        """Who is joined in the call now (this client included)."""
+        if self.members:
+            return [m['name'] for m in self.members if m['state'] == 'joined']
+        return [self.client.user, self.peer] if self.answered.is_set() and self.live else []
+
+    async def add(self, name: str, timeout: float | None = None) -> None:
+        """Invite `name` into this call; returns once they joined. Raises CallRefused with the server's code if the
+        invitation is refused (`already_in_call`, `call_full`, `not_answered`, `rate_limited`, …) or with how it
+        ended if they did not join (`busy`, `offline`, `do_not_disturb`, `declined`, `missed`, …)."""
+        waiter = self._joined_waiters[name] = asyncio.get_running_loop().create_future()
+        try:
+            await self.client._act('add', {'call_id': self.id, 'name': name})
+            outcome = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        finally:
+            self._joined_waiters.pop(name, None)
+        if outcome != 'joined':
+            raise CallRefused(outcome, f'{name}: {outcome}')
+
+    async def remove(self, name: str) -> None:
+        """As the host (the one who placed the call): take `name` out of it."""
+        await self.client._act('remove', {'call_id': self.id, 'name': name})
+
+    def _incoming_of(self, name: str | None) -> Incoming:
+        if name is None or (name == self.peer and name not in self._link_peer.values()):
+            return self.incoming  # the caller-callee leg
+        return self._heard.setdefault(name, Incoming())
+
+    def _sync_members(self, view: CallPayload) -> None:
+        self.members = list(view.get('members', []))
+        for member in self.members:
+            waiter = self._joined_waiters.get(member['name'])
+            if waiter is None or waiter.done() or member['state'] == 'ringing':
+                continue
+            waiter.set_result('joined' if member['state'] == 'joined' else str(member['left_reason'] or 'left'))
+
+    def _sync_links(self, view: CallPayload) -> None:
+        """Open the links the server names (offering on ours), close those it no longer names."""
+        wanted = {link['id']: link for link in view.get('links', [])}
+        for gone in [link_id for link_id in self._links if link_id not in wanted]:
+            self._close_link(gone)
+        for link_id, link in wanted.items():
+            self._link_peer[link_id] = link['peer']
+            if link_id not in self._links and link['role'] == 'offer':
+                self._spawn(self._offer_link(link_id))
+
+    def _sending(self) -> MediaStreamTrack:
+        """Our sound for one more peer connection: once there are several, each gets its own copy of it."""
+        if self._relay is None:
+            self._relay = MediaRelay()
+        return self._relay.subscribe(self.outgoing)
+
+    def _new_link(self, link_id: str) -> _Leg:
+        link = _Leg(RTCPeerConnection(ice_configuration(self._ice_servers)), attached=True)
+        self._links[link_id] = link
+        peer = self._link_peer.get(link_id, '')
+
+        @link.pc.on('track')
+        def on_track(track: MediaStreamTrack) -> None:
+            self._incoming_of(peer).follow(track)
+
+        @link.pc.on('connectionstatechange')
+        async def on_state() -> None:
+            if link.pc.connectionState == 'connected' and not link.reported:
+                link.reported = True
+                await self._voice_is_up()
+
+        return link
+
+    async def _offer_link(self, link_id: str) -> None:
+        link = self._new_link(link_id)
+        link.transceiver = link.pc.addTransceiver(self._sending(), direction='sendrecv')
+        await link.pc.setLocalDescription(await link.pc.createOffer())
+        if self._links.get(link_id) is link:
+            sdp = link.pc.localDescription.sdp
+            await self.client._signal({'kind': 'offer', 'call_id': self.id, 'leg': link_id, 'sdp': sdp})
+
+    async def _answer_link(self, link_id: str, sdp: str) -> None:
+        link = self._links.get(link_id) or self._new_link(link_id)
+        await link.pc.setRemoteDescription(RTCSessionDescription(sdp, 'offer'))
+        for transceiver in link.pc.getTransceivers():
+            transceiver.direction = 'sendrecv'
+            if link.transceiver is None:
+                link.transceiver = transceiver
+                transceiver.sender.replaceTrack(self._sending())
+        await self._remote_set(link)
+        await link.pc.setLocalDescription(await link.pc.createAnswer())
+        answer = {'kind': 'answer', 'call_id': self.id, 'leg': link_id, 'sdp': link.pc.localDescription.sdp}
+        await self.client._signal(answer)
+
+    def _close_link(self, link_id: str) -> None:
+        if (link := self._links.pop(link_id, None)) is not None:
+            self._spawn(link.pc.close())
+        if (peer := self._link_peer.pop(link_id, None)) is not None and (heard := self._heard.pop(peer, None)):
+            heard.stop()
+
+    async def _voice_is_up(self) -> None:
+        if self.voice_up.is_set():
+            return
+        self.voice_up_at = time.monotonic()
+        self.voice_up.set()
+        await self.client._signal({'kind': 'media_up', 'call_id': self.id})
 
     def echo(self) -> None:
         """From now on, play back what the peer says as it arrives."""
@@ -153,6 +276,11 @@ class Call:
         if 'ice' in view:  # only in views of a call this client carries
             self._ice_servers = view['ice'].get('iceServers') or []
         leg = view.get('leg')
+        self._sync_members(view)
+        if view.get('my_state') == 'ringing' and view['state'] != 'ended':
+            return  # invited into a call going on: it rings until accepted
+        if view['state'] != 'ended' and view['here']:
+            self._sync_links(view)
         if view['state'] == 'ended' or not view['here']:
             reason = view.get('end_reason') or ('answered_elsewhere' if view.get('answered_elsewhere') else 'ended')
             self._finish(reason)
@@ -183,10 +311,13 @@ class Call:
         leg_id, kind = message.get('leg'), message.get('kind')
         if not isinstance(leg_id, str):
             return
+        if kind == 'offer' and 'link' in message:
+            await self._answer_link(leg_id, message['sdp'])
+            return
         if kind == 'offer':
             await self._answer_offer(leg_id, message['sdp'])
             return
-        leg = self._legs.get(leg_id)
+        leg = self._legs.get(leg_id) or self._links.get(leg_id)
         if leg is None:
             return
         if kind == 'answer':
@@ -267,7 +398,7 @@ class Call:
         if leg.attached or leg.transceiver is None:
             return
         leg.attached = True
-        leg.transceiver.sender.replaceTrack(self.outgoing)
+        leg.transceiver.sender.replaceTrack(self._sending() if self._relay is not None else self.outgoing)
         if leg.remote_track is not None:
             self.incoming.follow(leg.remote_track)
         self._spawn(self._report_if_up(leg_id))
@@ -292,6 +423,11 @@ class Call:
             return
         for leg_id in list(self._legs):
             self._close_leg(leg_id)
+        for link_id in list(self._links):
+            self._close_link(link_id)
+        for waiter in self._joined_waiters.values():
+            if not waiter.done():
+                waiter.set_result(reason)
         self.outgoing.stop()
         self.incoming.stop()
         self.ended.set_result(reason)
@@ -326,6 +462,8 @@ class IncomingCall:
         self.call = call
         self.caller = call.peer
         self.id = call.id
+        self.inviter: str | None = None  # an invitation into a call going on: who invites…
+        self.others: list[str] = []  # …and who else is in it ("alice invites you to a call with bob")
 
     async def accept(self) -> Call:
         """Answer; raises CallRefused if the call is gone (cancelled, answered elsewhere, missed)."""
@@ -569,6 +707,10 @@ class VoiceClient:
         call.sync(view)
         if not known and call.role == 'callee' and view['state'] == 'ringing' and view['here']:
             self._incoming.put_nowait(IncomingCall(call))
+        elif not known and view.get('my_state') == 'ringing' and 'inviter' in view:
+            incoming = IncomingCall(call)
+            incoming.inviter, incoming.others = view['inviter'], list(view.get('others', []))
+            self._incoming.put_nowait(incoming)
 
     async def _on_signal(self, message: dict[str, Any]) -> None:
         if (call := self.calls.get(str(message.get('call_id')))) is not None:

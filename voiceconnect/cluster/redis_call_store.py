@@ -49,6 +49,10 @@ DROP_IF_GONE = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 """  # KEYS: deadlines, call:<id>; ARGV: id → 1 if its call is gone and the id was dropped
+FREE_IF_HERE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""  # KEYS: in-call:<user>; ARGV: call id → the user is free, unless they are in another call by now
 
 
 class TooMuchContention(RuntimeError):
@@ -245,12 +249,15 @@ class RedisTx:
     def save(self, call: Call) -> None:
         self.saved[call.id] = call
         self.deleted.pop(call.id, None)
-        text, users, deadline = call.to_json(), (call.caller, call.callee), call.deadline
+        text, deadline = call.to_json(), call.deadline
+        present = call.present_users()
+        gone = [user for user in call.everyone() if user not in present]
 
         def write(pipe: Pipeline) -> None:
             pipe.set(keys.call(call.id), text)
-            for user in users:
+            for user in present:
                 pipe.set(keys.in_call(user), call.id)
+            _free(pipe, call.id, gone)
             if deadline is None:
                 pipe.zrem(keys.DEADLINES, call.id)
             else:
@@ -261,16 +268,21 @@ class RedisTx:
     def delete(self, call: Call) -> None:
         self.deleted[call.id] = call
         self.saved.pop(call.id, None)
-        stored = call.id in self._read and self._read[call.id] is not None  # else never saved (busy)
-        users = [u for u in (call.caller, call.callee) if self._in_call.get(u, call.id if stored else None) == call.id]
+        users = call.everyone()
 
         def write(pipe: Pipeline) -> None:
             pipe.delete(keys.call(call.id))
-            for user in users:
-                pipe.delete(keys.in_call(user))
+            _free(pipe, call.id, users)
             pipe.zrem(keys.DEADLINES, call.id)
 
         self.writes.append(write)
+
+
+def _free(pipe: Pipeline, call_id: str, users: list[str]) -> None:
+    """These users are no longer in this call: free, unless they are in another one by now (a call that was never
+    saved, ended busy at once, frees nobody)."""
+    for user in users:
+        pipe.eval(FREE_IF_HERE, 1, keys.in_call(user), call_id)
 
 
 def _decoded(key: str, raw: bytes | str) -> Call:

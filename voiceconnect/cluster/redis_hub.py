@@ -90,12 +90,14 @@ return 0
 SET_PRESENCE = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local state = ARGV[2]
+if state ~= 'in_call' and #KEYS > 2 and redis.call('EXISTS', KEYS[3]) == 1 then return false end
 if state ~= 'in_call' and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then state = 'do_not_disturb' end
 if not current or current == state then return false end
 redis.call('HSET', KEYS[1], ARGV[1], state)
 return state
-"""  # KEYS: online, dnd; ARGV: user, in_call | online. Only for someone online, only a change counts; out of a
-# call, someone with do not disturb on shows as that. Returns the new presence.
+"""  # KEYS: online, dnd (, in-call:<user>); ARGV: user, in_call | online. Only for someone online, only a change
+# counts; out of a call, someone with do not disturb on shows as that; someone in a call (by the third key: a
+# member who left one group call and is in another by now) stays in it. Returns the new presence.
 
 
 P = ParamSpec('P')
@@ -286,12 +288,12 @@ class RedisHub:
     # delivery
 
     def call_changed(self, call: Call) -> None:
-        self._tabs.call_changed(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent
+        people = call.news_order()  # those whose tabs ring first: a ring is the most urgent
+        self._tabs.call_changed(call, tuple(people))
         message = json.dumps({'from': self.instance, 'kind': 'call', 'call': call.to_json()})
-        for user in (call.callee, call.caller):
+        for user in people:
             self._send(functools.partial(self.redis.publish, keys.user_channel(user), message))
-        presence = Presence.IN_CALL if call.live else Presence.ONLINE
-        self._send(lambda: self._follow(call, presence))
+        self._send(lambda: self._follow(call))
 
     def relay(self, user: str, device: str, message: dict[str, Any]) -> None:
         if self._tabs.relay(device, message):
@@ -344,11 +346,15 @@ class RedisHub:
             else:
                 self._online[change.name] = change.presence
 
-    async def _follow(self, call: Call, presence: Presence) -> None:
-        """Who is in a call, in Redis too; the people whose presence that changed are announced."""
+    async def _follow(self, call: Call) -> None:
+        """Who is in a call, in Redis too (a member who left is free); the people whose presence that changed are
+        announced."""
         changed = []
-        for user in (call.caller, call.callee):
-            if state := await self._set_presence(keys=[keys.ONLINE, keys.DND], args=[user, str(presence)]):
+        present = call.present_users() if call.live else []
+        for user in call.everyone():
+            presence = Presence.IN_CALL if user in present else Presence.ONLINE
+            where = [keys.ONLINE, keys.DND, keys.in_call(user)]
+            if state := await self._set_presence(keys=where, args=[user, str(presence)]):
                 changed.append(PresenceChange(user, Presence(_text(state))))
         if changed:
             self._tabs.presence_changed(tuple(changed))

@@ -332,6 +332,20 @@ class Device:
         session = await taker.session_for(self.user, callee, call_id)
         return self._view(await self._in_order(self._board.calls.place_call(self.user, self.id, session)))
 
+    async def add_person(self, call_id: str, name: str) -> CallView:
+        """Invite `name` into this tab's call: an invitation is a call attempt (the same name check and the same
+        CALLS_PER_MINUTE), and it rings or ends busy, offline or not taking calls as a call to them would."""
+        self._check_attached()
+        if not NAME_PATTERN.fullmatch(name):  # built-in contacts and sessions of them cannot be added
+            raise CallError(f'There is nobody called {shown_name(name)} to add.', Refusal.NOT_FOUND)
+        self._count(self._board.guards.attempts, 'calls', 'calls', 'You are calling too often')
+        calls = await self._acting()
+        return self._view(await self._in_order(calls.add(call_id, self.user, self.id, name)))
+
+    async def remove_person(self, call_id: str, name: str) -> CallView:
+        """The host takes `name` out of this tab's call."""
+        return self._view(await self._in_order(self._calls().remove(call_id, self.user, self.id, name)))
+
     async def accept(self, call_id: str) -> CallView:
         calls = await self._acting()
         return self._view(await self._in_order(calls.accept(call_id, self.user, self.id)))

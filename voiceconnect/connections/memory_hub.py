@@ -89,7 +89,7 @@ class InMemoryHub:
     # delivery
 
     def call_changed(self, call: Call) -> None:
-        self._tabs.call_changed(call, (call.callee, call.caller))  # the callee first: a ring is the most urgent
+        self._tabs.call_changed(call, tuple(call.news_order()))
         if changes := self._follow(call):
             self.publish_presence(*changes)
 
@@ -110,12 +110,13 @@ class InMemoryHub:
     def _follow(self, call: Call) -> list[PresenceChange]:
         """Note who is in a call now; returns the presence changes of people still online."""
         changes = []
-        for user in (call.caller, call.callee):
-            if call.live and self._in_calls.get(user) != call.id:
+        present = call.present_users() if call.live else []
+        for user in call.everyone():
+            if user in present and self._in_calls.get(user) != call.id:
                 if user not in self._in_calls:
                     changes.append(PresenceChange(user, Presence.IN_CALL))
                 self._in_calls[user] = call.id
-            elif not call.live and self._in_calls.get(user) == call.id:
+            elif user not in present and self._in_calls.get(user) == call.id:
                 del self._in_calls[user]
                 changes.append(PresenceChange(user, self.presence_of(user)))
         return [change for change in changes if self.is_online(change.name)]

@@ -69,6 +69,8 @@ class Switchboard:
             ring_timeout_s=self.timeouts.ring_timeout_s,
             media_timeout_s=self.timeouts.media_timeout_s,
             store=store(self._deadline_passed) if store is not None else None,
+            group_max=self.guards.limits.group_max,
+            mesh_max=self.guards.limits.mesh_max,
         )
         hub.listen(self)
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service

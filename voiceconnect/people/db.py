@@ -116,6 +116,34 @@ class MessageRow(Base):
     file: Mapped[str] = mapped_column(String(80))
 
 
+class CallMemberRow(Base):
+    """Each person of a group call (two people's calls need none: their row says it all), written when the call
+    ends: when they were invited and by whom, joined, left and why. `seq` orders them as they came; someone added
+    again after leaving has a row per stint."""
+
+    __tablename__ = 'call_members'
+    call_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user: Mapped[str] = mapped_column(String(32), index=True)
+    invited_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """One stint of one person in a group call, as the call manager hands it to the history."""
+
+    user: str
+    invited_by: str | None
+    invited_at: datetime | None
+    joined_at: datetime | None
+    left_at: datetime | None
+    reason: str | None
+
+
 class UserStateRow(Base):
     """What a user chose and saw, whichever browser they use: do not disturb, and when they last saw their missed
     calls (a table of its own, so an existing database gets it at start-up without a migration)."""
@@ -318,8 +346,11 @@ class Store:
     async def recent_calls(
         self, user: str, limit: int, before: datetime | None = None, since: datetime | None = None
     ) -> list[CallRow]:
-        """The user's finished calls, newest first; `before` (a call's start) for the next page."""
-        query = select(CallRow).where(or_(CallRow.caller == user, CallRow.callee == user), CallRow.ended.is_not(None))
+        """The user's finished calls (group calls they were added to included), newest first; `before` (a call's
+        start) for the next page."""
+        added = CallRow.id.in_(select(CallMemberRow.call_id).where(CallMemberRow.user == user))
+        query = select(CallRow).where(or_(CallRow.caller == user, CallRow.callee == user, added))
+        query = query.where(CallRow.ended.is_not(None))
         if before is not None:
             query = query.where(CallRow.created < before)
         if since is not None:
@@ -381,6 +412,7 @@ class Store:
         answered: datetime | None,
         ended: datetime,
         reason: str,
+        members: Collection[MemberRecord] = (),
     ) -> None:
         duration = (ended - answered).total_seconds() if answered else None
         final = {'answered': answered, 'ended': ended, 'duration_s': duration, 'end_reason': reason}
@@ -388,6 +420,21 @@ class Store:
             done = await db.execute(update(CallRow).where(CallRow.id == call_id).values(**final))
             if cast(CursorResult[Any], done).rowcount == 0:  # ended before the row of its start was written
                 db.add(CallRow(id=call_id, caller=caller, callee=callee, created=created, **final))
+            if members:  # written again (a retry after an outage) it is the same rows
+                await db.execute(delete(CallMemberRow).where(CallMemberRow.call_id == call_id))
+                db.add_all(
+                    CallMemberRow(call_id=call_id, seq=seq, **vars(member)) for seq, member in enumerate(members)
+                )
+
+    async def members_of(self, call_ids: Collection[str]) -> dict[str, list[CallMemberRow]]:
+        """The people of these calls that were group calls, in the order they came."""
+        found: dict[str, list[CallMemberRow]] = {}
+        async with self.sessions() as db:
+            for chunk in _chunks(call_ids):
+                query = select(CallMemberRow).where(CallMemberRow.call_id.in_(chunk))
+                for row in (await db.scalars(query.order_by(CallMemberRow.call_id, CallMemberRow.seq))).all():
+                    found.setdefault(row.call_id, []).append(row)
+        return found
 
     async def get_call(self, call_id: str) -> CallRow | None:
         async with self.sessions() as db:

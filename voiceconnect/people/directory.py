@@ -53,7 +53,8 @@ class People:
         """The user's finished calls, newest first; `before` (the `created` of the last one shown) for more."""
         since = await self._history_since(user)
         rows = await self.store.recent_calls(user, limit, utc(before) if before is not None else None, since)
-        views = [view for row in rows if (view := past_call_view(row, user)) is not None]
+        members = await self.store.members_of([row.id for row in rows])
+        views = [view for row in rows if (view := past_call_view(row, user, members.get(row.id, ()))) is not None]
         return await self._with_messages(user, views)
 
     async def message(self, message_id: str, user: str) -> StoredMessage | None:

@@ -16,12 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from ..calls.machine import Call, CallState, EndReason, is_voicemail
-from ..calls.views import CallView
-from .db import CallRow, Store, unavailable
+from ..calls.machine import Call, CallState, EndReason, Member, MemberState, is_voicemail
+from ..calls.views import CallView, MemberView
+from .db import CallMemberRow, CallRow, MemberRecord, Store, unavailable
 
 log = logging.getLogger('voiceconnect')
 
@@ -41,14 +41,20 @@ def utc_or_none(timestamp: float | None) -> datetime | None:
     return utc(timestamp) if timestamp is not None else None
 
 
-def past_call_view(row: CallRow, user: str) -> CallView | None:
-    """A finished call from the store, as `user` sees it (None if they were not in it)."""
-    if user not in (row.caller, row.callee) or row.ended is None:
+def past_call_view(row: CallRow, user: str, members: Sequence[CallMemberRow] = ()) -> CallView | None:
+    """A finished call from the store, as `user` sees it (None if they were not in it). A group call is one view
+    naming everyone (`members`); someone added to it sees whoever invited them as the peer."""
+    added = next((m for m in members if m.user == user and user not in (row.caller, row.callee)), None)
+    if (user not in (row.caller, row.callee) and added is None) or row.ended is None:
         return None
+    first_peer = row.callee if user == row.caller else row.caller
+    peer = (added.invited_by or row.caller) if added is not None else first_peer
+    everyone = tuple(dict.fromkeys(m.user for m in members))
     return CallView(
         id=row.id,
         role='caller' if user == row.caller else 'callee',
-        peer=row.callee if user == row.caller else row.caller,
+        peer=peer,
+        members=tuple(MemberView(name, MemberState.LEFT, False, False, name == row.caller) for name in everyone),
         state=CallState.ENDED,
         here=False,
         leg=None,
@@ -60,6 +66,26 @@ def past_call_view(row: CallRow, user: str) -> CallView | None:
         me_muted=False,
         peer_muted=False,
         created=row.created.timestamp(),
+    )
+
+
+def member_records(call: Call) -> list[MemberRecord]:
+    """The rows of a group call's people, written when it ends (a 1:1 call's row says it all: none). Written at the
+    end rather than as it goes: one write per call, and the row is only read once the call is over."""
+    if not call.is_group and not call.former:
+        return []
+    stints = sorted([*call.former, *call.members.values()], key=lambda m: m.invited_at or 0.0)
+    return [_record(member) for member in stints]
+
+
+def _record(member: Member) -> MemberRecord:
+    return MemberRecord(
+        user=member.user,
+        invited_by=member.invited_by,
+        invited_at=utc_or_none(member.invited_at),
+        joined_at=utc_or_none(member.joined_at),
+        left_at=utc_or_none(member.left_at),
+        reason=str(member.left_reason) if member.left_reason else None,
     )
 
 
@@ -111,9 +137,10 @@ class CallHistory:
             return
         answered, ended, reason = utc_or_none(call.answered_at), utc(call.ended_at), str(call.end_reason)
         caller, callee, created = call.caller, call.callee, utc(call.created)
+        members = member_records(call)
 
         def finish() -> Awaitable[None]:
-            return self.store.finish_call(call.id, caller, callee, created, answered, ended, reason)
+            return self.store.finish_call(call.id, caller, callee, created, answered, ended, reason, members)
 
         self._put(finish)
 
@@ -129,7 +156,9 @@ class CallHistory:
         if row is None:
             return None
         since = (await self.store.user_state(user)).history_since  # a call of an earlier account of the name
-        return past_call_view(row, user) if since is None or row.created > since else None
+        if since is not None and row.created <= since:
+            return None
+        return past_call_view(row, user, (await self.store.members_of([call_id])).get(call_id, ()))
 
     async def _write_forever(self) -> None:
         while True:

@@ -96,6 +96,10 @@ class OnCall(_Request):
     call_id: CallId
 
 
+class OnPerson(OnCall):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class SetMuted(OnCall):
     muted: bool
 
@@ -161,6 +165,10 @@ class ProgramConnection:
             return self._call(await action(OnCall.model_validate(data).call_id))
         if event == 'leave_message':  # after an unanswered call of this user's (voicemail)
             return self._call(await device.leave_message(OnCall.model_validate(data).call_id))
+        if event in ('add', 'remove'):
+            person = OnPerson.model_validate(data)
+            act = device.add_person if event == 'add' else device.remove_person
+            return self._call(await act(person.call_id, person.name))
         if event == 'mute':
             request = SetMuted.model_validate(data)
             return self._call(await device.set_muted(request.call_id, request.muted))
