@@ -749,18 +749,13 @@
     if (event.code !== "Space") return;
     if (event.type === "keyup") {
       if (!holding.has("key")) return; // a space typed into a text box, or push to talk is off
-      spaceTaken(event);
+      event.preventDefault();
       return setHolding("key", false);
     }
     if (!switchedOn(PUSH_TO_TALK_KEY) || !callTrack() || typing(event.target)) return;
-    spaceTaken(event);
-    setHolding("key", true);
-  }
-
-  // space would otherwise click the focused button (Hang up, say), flip a focused switch or scroll the page
-  function spaceTaken(event) {
+    // space would otherwise click the focused button (Hang up, say), flip a focused switch or scroll the page
     event.preventDefault();
-    event.stopPropagation();
+    setHolding("key", true);
   }
 
   function talkButton(event) {
