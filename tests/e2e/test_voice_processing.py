@@ -27,6 +27,11 @@ SENT_TRACK = """(() => {
 })()"""
 # outside a call: the Audio settings dialog's own microphone
 DIALOG_TRACK = 'vc.microphoneSettings()'
+# headless Chromium keeps every page visible, so the page is told it is hidden
+HIDE_TAB = (
+    'Object.defineProperty(document, "hidden", {value: true, configurable: true});'
+    'document.dispatchEvent(new Event("visibilitychange"))'
+)
 HEARD_BY_NOW_S = 0.5  # far more than a tone needs to reach the peer on loopback (tens of ms)
 
 
@@ -168,6 +173,12 @@ def test_push_to_talk_the_peer_hears_only_while_space_or_talk_is_held_and_mute_w
     peek(alice.page, 'window.dispatchEvent(new Event("blur"))')
     wait_for_silence(bob.page)
     let_go_of_space(alice)
+    hold_space(alice)  # so does the tab going to the background
+    wait_for_tone(bob.page, alice.tone_hz)
+    peek(alice.page, HIDE_TAB)
+    wait_for_silence(bob.page)
+    let_go_of_space(alice)
+    peek(alice.page, 'delete document.hidden')  # visible again (the prototype's getter)
 
     # a space typed into a text box is typing: on the dashboard, the call going on
     alice.page.get_by_role('link', name='VoiceConnect').click()
