@@ -92,8 +92,7 @@
   function microphone(callId) {
     if (!micPromise) {
       micCallId = callId;
-      micPromise = navigator.mediaDevices
-        .getUserMedia(micConstraints(chosen(MIC_KEY)))
+      micPromise = openMicrophone(chosen(MIC_KEY))
         .then((stream) => watchMicTrack(stream))
         .catch((error) => {
           micPromise = null;
@@ -103,11 +102,30 @@
     return micPromise;
   }
 
-  // a device chosen in Audio settings that is gone is not an error: the default one is used (and the person told)
-  function micConstraints(deviceId) {
-    const audio = { echoCancellation: true, noiseSuppression: true };
+  // A device chosen in Audio settings that is gone is not an error: the default one is used (and the person told).
+  // The voice processing is asked for `exact`ly: Chromium gives a new request the processing of a source already
+  // open on that device when its constraints are only `ideal` (measured, Chromium 156), so a switch flipped while
+  // the call's microphone is live would change nothing. A device that cannot do what was chosen gets `ideal`.
+  function micConstraints(deviceId, strictness = "exact") {
+    const audio = {};
+    for (const [constraint, key] of PROCESSING) audio[constraint] = { [strictness]: switchedOn(key) };
     if (deviceId) audio.deviceId = { ideal: deviceId };
     return { audio, video: false };
+  }
+
+  async function openMicrophone(deviceId) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
+    } catch (error) {
+      if (error.name !== "OverconstrainedError") throw error;
+      return navigator.mediaDevices.getUserMedia(micConstraints(deviceId, "ideal"));
+    }
+  }
+
+  // Whether the call's microphone sends sound: never while muted (the server's view), and with push to talk only
+  // while the person holds space or the Talk button.
+  function micOpen(call) {
+    return !call.muted && (!switchedOn(PUSH_TO_TALK_KEY) || talking);
   }
 
   function releaseMicrophone(callId) {
@@ -250,11 +268,12 @@
     }
     if (!calls.has(callId)) return;
     const track = stream.getAudioTracks()[0];
-    track.enabled = !call.muted;
+    track.enabled = micOpen(call);
     const sender = leg.pc.getTransceivers()[0]?.sender;
     if (sender) await sender.replaceTrack(track);
     leg.mic = "on";
     note("mic attached");
+    showPushToTalk();
     levels.local = analyse(stream);
     startWatching();
     attachRemote(leg);
@@ -290,6 +309,7 @@
       const audio = $("vc-remote-audio");
       if (audio) audio.srcObject = null;
     }
+    showPushToTalk();
   }
 
   // The callee's peer connection is built a moment after the dialog appears: creating it and gathering
@@ -341,7 +361,8 @@
     call.muted = muted;
     const leg = call.legs.get(call.answeredLeg);
     const track = leg && leg.pc.getTransceivers()[0]?.sender.track;
-    if (track) track.enabled = !muted;
+    if (track) track.enabled = micOpen(call);
+    showPushToTalk();
   }
 
   async function signal(message) {
@@ -406,6 +427,21 @@
   const SPEAKER_KEY = "vc-speaker";
   const chosen = (key) => localStorage.getItem(key) || "";
   const choose = (key, id) => (id ? localStorage.setItem(key, id) : localStorage.removeItem(key));
+  // The switches, kept per browser as "on"/"off" under their element's id; the defaults are Chromium's own
+  const PUSH_TO_TALK_KEY = "vc-push-to-talk";
+  const PROCESSING = [
+    // [getUserMedia constraint, its switch]
+    ["noiseSuppression", "vc-noise-suppression"],
+    ["echoCancellation", "vc-echo-cancellation"],
+    ["autoGainControl", "vc-auto-gain"],
+  ];
+  const SWITCH_DEFAULTS = {
+    "vc-noise-suppression": true,
+    "vc-echo-cancellation": true,
+    "vc-auto-gain": true,
+    [PUSH_TO_TALK_KEY]: false,
+  };
+  const switchedOn = (key) => (localStorage.getItem(key) ?? (SWITCH_DEFAULTS[key] ? "on" : "off")) === "on";
   let audioContext = null;
   let preview = null; // the settings dialog's own microphone stream, outside a call
   let meterTimer = null;
@@ -472,21 +508,41 @@
     return null;
   }
 
-  // Switch the microphone: a new stream, put on the call's sender without renegotiation
+  // Switch the microphone (another device, or other voice processing): a new stream, put on the call's sender
+  // without renegotiation. Chromium's applyConstraints resolves but leaves a live track's processing as it was
+  // (getSettings unchanged, measured with Chromium 156), so a new track is the one way that works.
   async function switchMicrophone(deviceId) {
     const current = callTrack();
     if (!current || !micPromise) return;
-    const stream = await navigator.mediaDevices.getUserMedia(micConstraints(deviceId));
-    const track = stream.getAudioTracks()[0];
-    track.enabled = !current.call.muted;
-    await current.leg.pc.getTransceivers()[0].sender.replaceTrack(track);
     const old = await micPromise.catch(() => null);
+    const stream = await reopenMicrophone(deviceId, old);
+    const track = stream.getAudioTracks()[0];
+    track.enabled = micOpen(current.call);
+    await current.leg.pc.getTransceivers()[0].sender.replaceTrack(track);
     micPromise = Promise.resolve(watchMicTrack(stream));
     if (old) old.getTracks().forEach((t) => t.stop());
     levels.local?.stop();
     levels.local = analyse(stream);
     note("microphone switched");
     if ($("vc-audio-settings")?.open) startMeter();
+  }
+
+  // The new stream opens while the old one still sends, so the voice goes on. But Chromium may give it the processing
+  // of the source still open despite `exact` (all processing off after only some was: measured, Chromium 156); then
+  // only closing the old one first gets what was chosen, at the cost of a moment of silence.
+  async function reopenMicrophone(deviceId, old) {
+    const stream = await openMicrophone(deviceId);
+    if (!old || processedAsChosen(stream.getAudioTracks()[0])) return stream;
+    note("microphone reopened for its processing");
+    for (const track of [...stream.getTracks(), ...old.getTracks()]) track.stop();
+    return openMicrophone(deviceId);
+  }
+
+  function processedAsChosen(track) {
+    const settings = track.getSettings();
+    const honoured = ([constraint, key]) =>
+      typeof settings[constraint] !== "boolean" || settings[constraint] === switchedOn(key);
+    return PROCESSING.every(honoured);
   }
 
   // a microphone unplugged mid-call ends its track: carry on with the default one, and say so
@@ -533,7 +589,7 @@
     stopMeter();
     let stream = callTrack() ? await micPromise : null;
     if (!stream) {
-      preview = await navigator.mediaDevices.getUserMedia(micConstraints(chosen(MIC_KEY)));
+      preview = await openMicrophone(chosen(MIC_KEY));
       stream = preview;
       await fillDevices(); // device names are known once a microphone was opened
     }
@@ -558,16 +614,60 @@
   async function openAudioSettings() {
     const dialog = $("vc-audio-settings");
     if (!dialog) return;
+    showSwitches(null);
     if (!dialog.open) dialog.showModal();
     try {
       await fillDevices();
       await startMeter();
+      showSwitches(liveMicTrack());
     } catch (error) {
       deviceNote(`The microphone cannot be opened: ${error.message || error.name}`);
     }
   }
 
+  // the microphone track open now: the call's, else the settings dialog's own
+  function liveMicTrack() {
+    return callTrack()?.track || preview?.getAudioTracks()[0] || null;
+  }
+
+  // Each switch shows what is chosen, and for the voice processing what the live track really does: a microphone
+  // that cannot do what was chosen is told, not hidden.
+  function showSwitches(track) {
+    for (const key of Object.keys(SWITCH_DEFAULTS)) if ($(key)) $(key).checked = switchedOn(key);
+    if (!track) return;
+    const settings = track.getSettings();
+    const refused = [];
+    for (const [constraint, key] of PROCESSING) {
+      if (typeof settings[constraint] !== "boolean" || !$(key)) continue;
+      $(key).checked = settings[constraint];
+      if (settings[constraint] !== switchedOn(key)) refused.push($(key).parentElement.textContent.trim());
+    }
+    if (refused.length) deviceNote(`This microphone cannot change: ${refused.join(", ")}.`);
+  }
+
+  // A switch of the voice processing applies at once: a new track on the call's sender (switchMicrophone), or the
+  // dialog's own microphone reopened. One at a time, so quick flips end on the last one.
+  let processing = Promise.resolve();
+
+  function applyProcessing() {
+    processing = processing
+      .then(async () => {
+        if (callTrack()) await switchMicrophone(chosen(MIC_KEY));
+        else if ($("vc-audio-settings")?.open) await startMeter();
+        note("voice processing applied");
+        showSwitches(liveMicTrack());
+      })
+      .catch((error) => deviceNote(`Microphone: ${error.message || error.name}`));
+  }
+
+  function switchFlipped(input) {
+    localStorage.setItem(input.id, input.checked ? "on" : "off");
+    if (input.id === PUSH_TO_TALK_KEY) pushToTalkChanged();
+    else applyProcessing();
+  }
+
   function audioSettingsChanged(event) {
+    if (Object.hasOwn(SWITCH_DEFAULTS, event.target.id)) return switchFlipped(event.target);
     if (event.target.id === "vc-mic-select") {
       choose(MIC_KEY, event.target.value);
       if (callTrack()) switchMicrophone(event.target.value).catch((e) => deviceNote(`Microphone: ${e.message}`));
@@ -593,6 +693,87 @@
     }
     if ($("vc-audio-settings")?.open) fillDevices();
   }
+
+  // ---- push to talk: with its switch on, the call's microphone track is disabled (the peer hears silence) except
+  // while space (outside a text box) or the Talk button is held. A mode of this browser only: the server, and so
+  // the peer, still see you unmuted; Mute (the server's view) always wins.
+
+  const holding = new Set(); // what holds the talk open now: "key", "pointer"
+  let talking = false;
+
+  function setHolding(what, on) {
+    if (on) holding.add(what);
+    else holding.delete(what);
+    if (talking === holding.size > 0) return;
+    talking = holding.size > 0;
+    note(talking ? "talking" : "talking stopped");
+    applyMicOpen();
+  }
+
+  function applyMicOpen() {
+    for (const call of calls.values()) {
+      const track = call.legs.get(call.answeredLeg)?.pc.getTransceivers()[0]?.sender.track;
+      if (track) track.enabled = micOpen(call);
+    }
+    showPushToTalk();
+  }
+
+  function pushToTalkChanged() {
+    holding.clear();
+    talking = false;
+    applyMicOpen();
+  }
+
+  function showPushToTalk() {
+    const box = $("vc-ptt");
+    if (!box) return;
+    const current = callTrack();
+    box.hidden = !(current && switchedOn(PUSH_TO_TALK_KEY));
+    if (box.hidden) return;
+    const muted = current.call.muted;
+    const text = muted ? "Muted: unmute to talk" : talking ? "Talking" : "Hold space to talk";
+    if ($("vc-ptt-status").textContent !== text) $("vc-ptt-status").textContent = text;
+    $("vc-ptt-talk").setAttribute("aria-pressed", String(talking && !muted));
+  }
+
+  // typing a space into a text box is typing; the Audio settings dialog's own controls take the keyboard too
+  function typing(target) {
+    if (!target || !target.closest) return false;
+    if (target.isContentEditable || target.closest("#vc-audio-settings")) return true;
+    if (target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+    const notText = ["checkbox", "radio", "button", "submit", "reset", "range", "color", "file"];
+    return target.tagName === "INPUT" && !notText.includes(target.type);
+  }
+
+  function pushToTalkKey(event) {
+    if (event.code !== "Space") return;
+    if (event.type === "keyup") {
+      if (!holding.has("key")) return; // a space typed into a text box, or push to talk is off
+      event.preventDefault();
+      return setHolding("key", false);
+    }
+    if (!switchedOn(PUSH_TO_TALK_KEY) || !callTrack() || typing(event.target)) return;
+    // space would otherwise click the focused button (Hang up, say), flip a focused switch or scroll the page
+    event.preventDefault();
+    setHolding("key", true);
+  }
+
+  function talkButton(event) {
+    if (event.target.id !== "vc-ptt-talk") return;
+    if (event.type === "pointerdown") {
+      event.target.setPointerCapture?.(event.pointerId); // a finger sliding off the button still holds it
+      setHolding("pointer", true);
+    } else setHolding("pointer", false);
+  }
+
+  document.addEventListener("keydown", pushToTalkKey, true);
+  document.addEventListener("keyup", pushToTalkKey, true);
+  for (const type of ["pointerdown", "pointerup", "pointercancel", "lostpointercapture"])
+    document.addEventListener(type, talkButton);
+  document.addEventListener("contextmenu", (event) => event.target.id === "vc-ptt-talk" && event.preventDefault());
+  // a key or finger let go in another window never arrives: leaving the window lets go of the talk
+  window.addEventListener("blur", () => holding.size && pushToTalkChanged());
+  document.addEventListener("visibilitychange", () => document.hidden && holding.size && pushToTalkChanged());
 
   // ---- in a call: who is speaking (from the audio itself) and how good the media path is (getStats)
 
@@ -728,5 +909,6 @@
   if (chosen(SPEAKER_KEY)) document.addEventListener("DOMContentLoaded", () => applySpeaker(chosen(SPEAKER_KEY)));
 
   window.vc = { sync, signal, setMuted, signedOut, signedIn, serviceInterrupted, setBadge, calls, trace, renewIce };
+  window.vc.microphoneSettings = () => liveMicTrack()?.getSettings() ?? null; // what tests and benchmarks read
   watchSocket();
 })();

@@ -30,6 +30,12 @@ AUDIO_AND_SOUND_NOTE = (
     'Your browser blocked the sound. Click anywhere to hear it.</div>'
     '<div id="vc-device-note" hidden role="alert"'
     ' class="fixed-bottom-left q-ma-md q-pa-sm bg-orange-2 rounded-borders"></div>'
+    # push to talk in a call, on every page (the call goes on while you look elsewhere); the browser module shows it
+    '<div id="vc-ptt" hidden class="fixed-bottom q-mb-xl text-center" style="pointer-events: none; z-index: 3000">'
+    '<span id="vc-ptt-status" role="status" class="q-pa-sm q-mr-sm bg-white rounded-borders shadow-1"></span>'
+    '<button id="vc-ptt-talk" type="button" aria-pressed="false" class="q-px-lg q-py-sm"'
+    ' style="pointer-events: auto; touch-action: none; user-select: none">Talk</button>'
+    '</div>'
     # the audio settings are the browser's business (its devices, its level meter): a native dialog the browser
     # module fills and runs, opened by the header's `Audio settings` button
     '<dialog id="vc-audio-settings" aria-labelledby="vc-audio-title" class="q-pa-lg rounded-borders">'
@@ -41,7 +47,18 @@ AUDIO_AND_SOUND_NOTE = (
     '<meter id="vc-mic-level" aria-label="Microphone level" min="0" max="1" low="0.1" value="0"></meter>'
     '<label for="vc-speaker-select">Speaker</label>'
     '<select id="vc-speaker-select" aria-label="Speaker"></select>'
-    '<div class="text-caption text-grey-7">A change applies at once, also during a call.</div>'
+    # the browser's own voice processing (getUserMedia constraints) and push to talk, kept per browser
+    + ''.join(
+        f'<label><input type="checkbox" role="switch" id="{key}"> {name}</label>'
+        for key, name in (
+            ('vc-noise-suppression', 'Noise suppression'),
+            ('vc-echo-cancellation', 'Echo cancellation'),
+            ('vc-auto-gain', 'Automatic gain'),
+            ('vc-push-to-talk', 'Push to talk'),
+        )
+    )
+    + '<div class="text-caption text-grey-7">A change applies at once, also during a call. With push to talk you'
+    ' are heard only while you hold space (not while typing) or the Talk button.</div>'
     '<button id="vc-audio-close" type="button">Close</button>'
     '</div></dialog>'
 )
