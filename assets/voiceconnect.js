@@ -749,13 +749,20 @@
     if (event.code !== "Space") return;
     if (event.type === "keyup") {
       if (!holding.has("key")) return; // a space typed into a text box, or push to talk is off
-      event.preventDefault();
+      swallow(event);
       return setHolding("key", false);
     }
     if (!switchedOn(PUSH_TO_TALK_KEY) || !callTrack() || typing(event.target)) return;
-    // space would otherwise click the focused button (Hang up, say), flip a focused switch or scroll the page
-    event.preventDefault();
+    swallow(event);
     setHolding("key", true);
+  }
+
+  // space would otherwise click the focused button (Hang up, say), flip a focused switch or scroll the page:
+  // preventDefault stops the browser's own action, stopPropagation Quasar's (its toggles flip on a space's keyup
+  // whatever the default, so a held space on a focused Do not disturb switch flipped it now and then)
+  function swallow(event) {
+    event.preventDefault();
+    event.stopPropagation();
   }
 
   function talkButton(event) {

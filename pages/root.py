@@ -43,6 +43,8 @@ body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
 .vc-status { order: 5; }
 .vc-switch { order: 6; }
 .vc-log-out { order: 7; }
+/* short notices show at the bottom: while push to talk's Talk bar is there, they stand above it, never over it */
+body:has(#vc-ptt:not([hidden])) .q-notifications__list--bottom { bottom: 112px; }
 @media (max-width: 1023.98px) {
   .nicegui-header.vc-header { flex-wrap: nowrap; gap: 8px; padding: 8px 8px 8px 12px; }
   .vc-header > * { order: 0; flex-shrink: 0; }

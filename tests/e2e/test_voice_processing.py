@@ -147,6 +147,13 @@ def test_push_to_talk_the_peer_hears_only_while_space_or_talk_is_held_and_mute_w
     let_go_of_space(alice)
     expect(alice.page.get_by_role('switch', name='Do not disturb')).not_to_be_checked()
 
+    # a short notice (Do not disturb switched) stands above the Talk bar, never over it
+    alice.page.get_by_role('switch', name='Do not disturb').click()
+    notice = alice.page.locator('.q-notification').filter(has_text='Do not disturb')
+    expect(notice).to_be_visible()
+    assert_apart(notice, alice.page.get_by_role('button', name='Talk', exact=True))
+    alice.page.get_by_role('switch', name='Do not disturb').click()
+
     # the Talk button, held with the mouse (or a finger)
     alice.page.get_by_role('button', name='Talk', exact=True).hover()
     alice.page.mouse.down()
@@ -195,3 +202,19 @@ def test_push_to_talk_the_peer_hears_only_while_space_or_talk_is_held_and_mute_w
     close_audio_settings(alice.page)
     expect(hint).to_be_hidden()
     wait_for_tone(bob.page, alice.tone_hz)
+
+
+def assert_apart(one: Locator, other: Locator) -> None:
+    """Once settled (a notice slides in), the two elements' boxes do not overlap: neither covers the other."""
+
+    def apart() -> bool:
+        a, b = one.bounding_box(), other.bounding_box()
+        assert a is not None and b is not None
+        return (
+            a['y'] + a['height'] <= b['y']
+            or b['y'] + b['height'] <= a['y']
+            or a['x'] + a['width'] <= b['x']
+            or b['x'] + b['width'] <= a['x']
+        )
+
+    wait_until(apart, f'{one} to stand clear of {other}', timeout=3)
