@@ -28,8 +28,10 @@
     if (!badge || badge.dataset.state === state) return;
     badge.dataset.state = state;
     badge.textContent = { connected: "Connected", reconnecting: "Reconnecting…", offline: "Offline" }[state];
-    badge.classList.remove("bg-positive", "bg-warning", "bg-grey-7");
-    badge.classList.add({ connected: "bg-positive", reconnecting: "bg-warning", offline: "bg-grey-7" }[state]);
+    // each with a text colour that reads on it (WCAG AA, 4.5:1): dark on the yellow, white on the others
+    const looks = { connected: ["bg-positive", "text-white"], reconnecting: ["bg-warning", "text-black"], offline: ["bg-grey-8", "text-white"] };
+    badge.classList.remove(...Object.values(looks).flat());
+    badge.classList.add(...looks[state]);
     document.body.dataset.vcConnection = state;
   }
 

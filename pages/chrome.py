@@ -65,7 +65,7 @@ class Chrome:
                 'rounded dense unelevated no-caps color=negative aria-live=polite'
             )
             self.missed.classes('vc-missed').set_visibility(False)
-            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('vc-status q-pa-xs bg-warning')
+            ui.badge('Connecting…').props('id=vc-status').classes('vc-status q-pa-xs bg-warning text-black')
             ui.button(icon='menu').classes('vc-menu-button').props(
                 'flat round dense aria-label=Menu aria-controls=vc-account aria-expanded=false data-vc-menu-button'
             )

@@ -31,6 +31,8 @@ HEAD = """
 body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
 body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
 .vc-speaking .q-icon { font-size: 1.25em; vertical-align: -0.25em; }
+/* NiceGUI fades a hovered link to 80 %: the brand's blue would fall below 4.5:1 contrast */
+.vc-brand:hover, .vc-brand:active { opacity: 1; }
 /* The header is one row. On a wide screen the account's controls sit in it (their box is left out of the layout;
    `order` keeps the row as it always was), on a narrow one they drop down below it from the `Menu` button. */
 .q-btn.vc-menu-button { display: none; }
