@@ -47,7 +47,7 @@ class InCall:
         ui.html(indicators(view.peer), sanitize=False)
         with ui.row().classes('q-mt-md'):
             self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
-            self.mute.props('outline no-caps')
+            self.mute.props('outline no-caps data-vc-mute')  # `m` presses it (the browser module's shortcuts)
             ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
                 'unelevated no-caps color=negative'
             )

@@ -2,10 +2,13 @@
 Chromium); a whole call works with the keyboard alone; a screen reader hears the call's moments through live regions.
 """
 
-from playwright.sync_api import Page, expect
+import re
 
-from voiceconnect.testing.a11y import Violation, audit
+from playwright.sync_api import Locator, Page, expect
+
+from voiceconnect.testing.a11y import Violation, announcements, audit
 from voiceconnect.testing.browser import Person
+from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, missed_call
 
@@ -76,3 +79,101 @@ def test_axe_finds_nothing_serious_in_any_page_or_state(vc_server, people) -> No
     expect(alice.page.get_by_role('button', name=f'Call back {bob.name}').first).to_be_visible()
     audits.check(alice.page, 'dashboard with people and recent calls')
     audits.assert_none()
+
+
+# --- the whole call by keyboard, heard through the live regions ---------------------------------------------------
+
+TIMER = re.compile(r'\b\d+:\d\d\b')
+
+
+def tab_to(page: Page, control: Locator, presses: int = 40) -> None:
+    """Press Tab until `control` has the focus, as a keyboard user reaches it (no click, no focus())."""
+    for _ in range(presses):
+        page.keyboard.press('Tab')
+        if control.evaluate('(e) => e === document.activeElement'):
+            break
+    expect(control).to_be_focused()
+
+
+def heard(person: Person, sentence: str | re.Pattern[str]) -> None:
+    """The sentence is in one of the page's live regions, as Chromium's accessibility tree has them."""
+
+    def said() -> list[str] | None:
+        texts = announcements(person.page)
+        found = any(sentence.search(t) if isinstance(sentence, re.Pattern) else sentence in t for t in texts)
+        return texts if found else None
+
+    wait_until(said, lambda: f'{person.name} was not told {sentence!r}; live regions: {announcements(person.page)}')
+
+
+def test_a_whole_call_by_keyboard_alone_is_announced_to_a_screen_reader(vc_server, people) -> None:
+    alice, bob = people(2)
+    a, b = alice.page, bob.page
+
+    search = a.get_by_label('Search people')
+    tab_to(a, search)
+    a.keyboard.type('m?')  # letters typed in a text box, not shortcuts
+    expect(search).to_have_value('m?')
+    expect(a.get_by_role('dialog', name='Keyboard shortcuts')).to_be_hidden()
+    a.keyboard.press('Tab')  # out of the text box, `?` is the shortcut
+    a.keyboard.press('?')
+    shortcuts = a.get_by_role('dialog', name='Keyboard shortcuts')
+    expect(shortcuts).to_be_visible()
+    expect(shortcuts).to_contain_text('Push to talk (when Push to talk is on)')
+    a.keyboard.press('Escape')
+    expect(shortcuts).to_be_hidden()
+
+    # a call declined with Escape
+    tab_to(a, a.get_by_role('button', name=f'Call {bob.name}'))
+    a.keyboard.press('Enter')
+    expect(a.get_by_text(f'Calling {bob.name}…')).to_be_visible()
+    accept_button = b.get_by_role('dialog').get_by_role('button', name='Accept')
+    expect(accept_button).to_be_focused()  # the focus moved into the dialog
+    heard(bob, f'Incoming call from {alice.name}')
+    b.keyboard.press('Escape')
+    expect(b.get_by_role('dialog')).to_be_hidden()
+    expect(a.get_by_text(f'{bob.name} declined')).to_be_visible()
+    heard(alice, f'{bob.name} declined')
+
+    # a call answered with Enter, muted with `m`, ended with Hang up
+    tab_to(a, a.get_by_role('button', name='Back to dashboard'))
+    a.keyboard.press('Enter')
+    tab_to(a, a.get_by_role('button', name=f'Call {bob.name}'))
+    a.keyboard.press('Enter')
+    expect(accept_button).to_be_focused()
+    b.keyboard.press('Enter')
+    expect(b.get_by_text(f'In call with {alice.name}')).to_be_visible()
+    heard(alice, f'Call with {bob.name} connected')
+    heard(bob, f'Call with {alice.name} connected')
+
+    a.keyboard.press('m')
+    expect(a.get_by_role('button', name='Unmute')).to_be_visible()
+    expect(b.get_by_text(f'{alice.name} is muted')).to_be_visible()
+    a.keyboard.press('m')
+    expect(a.get_by_role('button', name='Mute', exact=True)).to_be_visible()
+    expect(b.get_by_text(f'{alice.name} is muted')).to_be_hidden()
+
+    expect(a.get_by_role('timer')).to_have_text(re.compile(r'^0:0[2-9]$'))  # seconds went by: none was announced
+    assert not any(TIMER.search(text) for text in announcements(a) + announcements(b))
+
+    tab_to(a, a.get_by_role('button', name='Hang up'))
+    a.keyboard.press('Enter')
+    expect(a.get_by_text('Call ended')).to_be_visible()
+    heard(alice, re.compile(r'Call ended, 0:\d\d'))
+    heard(bob, re.compile(r'Call ended, 0:\d\d'))
+
+    # a missed call
+    tab_to(a, a.get_by_role('button', name='Back to dashboard'))
+    a.keyboard.press('Enter')
+    tab_to(a, a.get_by_role('button', name=f'Call {bob.name}'))
+    a.keyboard.press('Enter')
+    expect(accept_button).to_be_focused()
+    tab_to(a, a.get_by_role('button', name='Cancel'))
+    a.keyboard.press('Enter')
+    heard(bob, f'Missed call from {alice.name}')
+
+    # the connection going and coming back
+    bob.context.set_offline(True)
+    heard(bob, 'Reconnecting…')
+    bob.context.set_offline(False)
+    heard(bob, 'Connection back')

@@ -105,10 +105,8 @@ def announcements(page: Page) -> list[str]:
         props = {p['name']: p['value'].get('value') for p in node.get('properties', [])}
         return props.get('live') in ('polite', 'assertive') and props.get('liveRegionRoot') is None
 
-    def text(node: dict[str, Any]) -> str:
-        if node.get('ignored'):
-            return ''
-        if node.get('role', {}).get('value') in ('StaticText', 'text'):
+    def text(node: dict[str, Any]) -> str:  # an ignored node (a pseudo-element's box) may hold text all the same
+        if node.get('role', {}).get('value') in ('StaticText', 'text') and not node.get('ignored'):
             return str(node.get('name', {}).get('value', ''))
         return ' '.join(filter(None, (text(by_id[c]) for c in node.get('childIds', []) if c in by_id)))
 
