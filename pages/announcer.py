@@ -21,6 +21,8 @@ class Announcer:
     def __init__(self) -> None:
         self.polite = ui.element().classes(SR_ONLY).props('id=vc-announce role=status aria-live=polite aria-atomic')
         self.urgent = ui.element().classes(SR_ONLY).props('id=vc-announce-urgent aria-live=assertive aria-atomic')
+        self.polite.mark('announce')
+        self.urgent.mark('announce-urgent')
         self.said: dict[str, str] = {}  # call id → the last moment of it announced
 
     def say(self, text: str, *, urgent: bool = False) -> None:

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-from voiceconnect.testing.a11y import Violation, announcements, audit
+from voiceconnect.testing.accessibility import Violation, announcements, audit
 from voiceconnect.testing.browser import Person
 from voiceconnect.testing.waiting import wait_until
 
