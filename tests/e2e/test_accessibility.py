@@ -116,22 +116,28 @@ def test_a_whole_call_by_keyboard_alone_is_announced_to_a_screen_reader(vc_serve
     expect(search).to_have_value('m?')
     expect(a.get_by_role('dialog', name='Keyboard shortcuts')).to_be_hidden()
     a.keyboard.press('Tab')  # out of the text box, `?` is the shortcut
+    focused = a.evaluate('() => document.activeElement.outerHTML')
     a.keyboard.press('?')
     shortcuts = a.get_by_role('dialog', name='Keyboard shortcuts')
     expect(shortcuts).to_be_visible()
     expect(shortcuts).to_contain_text('Push to talk (when Push to talk is on)')
     a.keyboard.press('Escape')
     expect(shortcuts).to_be_hidden()
+    assert a.evaluate('() => document.activeElement.outerHTML') == focused  # the focus is back where it was
 
-    # a call declined with Escape
+    # a call declined with Escape; the focus goes into the dialog and back where it was
+    bob_search = b.get_by_label('Search people')
+    tab_to(b, bob_search)
     tab_to(a, a.get_by_role('button', name=f'Call {bob.name}'))
     a.keyboard.press('Enter')
     expect(a.get_by_text(f'Calling {bob.name}…')).to_be_visible()
     accept_button = b.get_by_role('dialog').get_by_role('button', name='Accept')
     expect(accept_button).to_be_focused()  # the focus moved into the dialog
     heard(bob, f'Incoming call from {alice.name}')
+    tab_to(b, b.get_by_role('dialog').get_by_role('button', name='Decline'), presses=3)  # Tab reaches Decline
     b.keyboard.press('Escape')
     expect(b.get_by_role('dialog')).to_be_hidden()
+    expect(bob_search).to_be_focused()
     expect(a.get_by_text(f'{bob.name} declined')).to_be_visible()
     heard(alice, f'{bob.name} declined')
 
@@ -146,15 +152,18 @@ def test_a_whole_call_by_keyboard_alone_is_announced_to_a_screen_reader(vc_serve
     heard(alice, f'Call with {bob.name} connected')
     heard(bob, f'Call with {alice.name} connected')
 
-    a.keyboard.press('m')
+    tab_to(a, a.get_by_role('button', name='Mute', exact=True))
+    a.keyboard.press('Enter')
     expect(a.get_by_role('button', name='Unmute')).to_be_visible()
     expect(b.get_by_text(f'{alice.name} is muted')).to_be_visible()
-    a.keyboard.press('m')
+    a.keyboard.press('m')  # the shortcut, wherever the focus is (not in a text box)
     expect(a.get_by_role('button', name='Mute', exact=True)).to_be_visible()
     expect(b.get_by_text(f'{alice.name} is muted')).to_be_hidden()
+    b.keyboard.press('m')
+    expect(a.get_by_text(f'{bob.name} is muted')).to_be_visible()
 
     expect(a.get_by_role('timer')).to_have_text(re.compile(r'^0:0[2-9]$'))  # seconds went by: none was announced
-    assert not any(TIMER.search(text) for text in announcements(a) + announcements(b))
+    assert not any(TIMER.search(text) or 'left to answer' in text for text in announcements(a) + announcements(b))
 
     tab_to(a, a.get_by_role('button', name='Hang up'))
     a.keyboard.press('Enter')
