@@ -742,18 +742,29 @@
     return true;
   }
 
+  const shortcuts = () => JSON.parse($("vc-shortcuts")?.dataset.vcShortcuts || "[]");
+
   function openShortcuts() {
     const dialog = $("vc-shortcuts");
     if (!dialog || dialog.open) return false;
+    dialog.querySelector("tbody").replaceChildren(
+      ...shortcuts().map(({ keys, what }) => {
+        const row = document.createElement("tr");
+        const key = document.createElement("th");
+        key.scope = "row";
+        key.append(Object.assign(document.createElement("kbd"), { textContent: keys }));
+        row.append(key, Object.assign(document.createElement("td"), { textContent: what }));
+        return row;
+      }),
+    );
     focusBeforeShortcuts = document.activeElement;
     dialog.showModal();
     return true;
   }
 
   function shortcutFor(event) {
-    const table = JSON.parse($("vc-shortcuts")?.dataset.vcShortcuts || "{}");
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    return table[key] || null;
+    return shortcuts().find((shortcut) => shortcut.key === key)?.action || null;
   }
 
   function shortcutKey(event) {
@@ -770,6 +781,7 @@
     "close",
     (event) => {
       if (event.target.id !== "vc-shortcuts") return;
+      event.target.querySelector("tbody").replaceChildren(); // its words leave the page with it
       focusBeforeShortcuts?.focus?.(); // back where the person was
       focusBeforeShortcuts = null;
     },

@@ -1,10 +1,10 @@
-"""The keyboard shortcuts, in one table: the browser module acts on them (it reads the table from the dialog's
-`data-vc-shortcuts`) and the `Keyboard shortcuts` dialog (`?`) lists them, so the two never disagree. None fires
+"""The keyboard shortcuts, in one table: the browser module acts on them and draws the `Keyboard shortcuts` dialog
+(`?`) from them (it reads the table from the dialog's `data-vc-shortcuts`), so the two never disagree. None fires
 while focus is in a text box, a select or anything editable (typing `m` in Search people is a letter, not mute)."""
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,16 @@ SHORTCUTS = (
 
 
 def dialog_html() -> str:
-    """A native dialog the browser module opens with `?` (its own focus trap, Escape closes it)."""
-    keys = json.dumps({s.key: s.action for s in SHORTCUTS if s.key and s.action})
-    rows = ''.join(
-        f'<tr><th scope="row"><kbd>{html.escape(s.keys)}</kbd></th><td>{html.escape(s.what)}</td></tr>'
-        for s in SHORTCUTS
-    )
+    """A native dialog the browser module opens with `?` (its own focus trap, Escape closes it). Its rows are drawn
+    from the table only while it is open: closed, its words (`Push to talk`, `in a call`) are nowhere in the page, so
+    they never double a control's text for someone finding that control by its words."""
+    table = json.dumps([asdict(shortcut) for shortcut in SHORTCUTS])
     return (
-        f'<dialog id="vc-shortcuts" aria-labelledby="vc-shortcuts-title" data-vc-shortcuts="{html.escape(keys)}"'
+        f'<dialog id="vc-shortcuts" aria-labelledby="vc-shortcuts-title" data-vc-shortcuts="{html.escape(table)}"'
         ' class="q-pa-lg rounded-borders">'
         '<h2 id="vc-shortcuts-title" class="text-h6 q-my-none">Keyboard shortcuts</h2>'
         '<table class="vc-shortcuts q-mt-sm"><thead><tr><th scope="col">Key</th><th scope="col">Does</th></tr></thead>'
-        f'<tbody>{rows}</tbody></table>'
+        '<tbody></tbody></table>'
         '<button id="vc-shortcuts-close" type="button" class="q-mt-md">Close</button>'
         '</dialog>'
     )
