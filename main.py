@@ -58,6 +58,7 @@ if __name__ in {'__main__', '__mp_main__'}:
         show=False,
         reload=False,
         favicon=root.FAVICON,
+        language='en-US',  # <html lang>: a screen reader speaks the page in the right language
         show_welcome_message=settings.log_format == 'text',  # NiceGUI prints it: not a JSON line
         # JSON: uvicorn's own lines (warnings, errors) go through the same JSON handler instead of its text one
         # text: uvicorn's own handlers, which escape and bound each message as ours do (voiceconnect/logs.py)

@@ -28,9 +28,20 @@
     if (!badge || badge.dataset.state === state) return;
     badge.dataset.state = state;
     badge.textContent = { connected: "Connected", reconnecting: "Reconnecting…", offline: "Offline" }[state];
-    badge.classList.remove("bg-positive", "bg-warning", "bg-grey-7");
-    badge.classList.add({ connected: "bg-positive", reconnecting: "bg-warning", offline: "bg-grey-7" }[state]);
+    // each with a text colour that reads on it (WCAG AA, 4.5:1): dark on the yellow, white on the others
+    const looks = { connected: ["bg-positive", "text-white"], reconnecting: ["bg-warning", "text-black"], offline: ["bg-grey-8", "text-white"] };
+    badge.classList.remove(...Object.values(looks).flat());
+    badge.classList.add(...looks[state]);
+    const before = document.body.dataset.vcConnection;
     document.body.dataset.vcConnection = state;
+    if (state === "reconnecting") announceConnection("Reconnecting…");
+    else if (state === "connected" && before === "reconnecting") announceConnection("Connection back");
+  }
+
+  // the page's own live region (pages/chrome.py): the server cannot say these while it is away
+  function announceConnection(text) {
+    const region = $("vc-announce-connection");
+    if (region) region.dataset.say = region.dataset.say === text ? `${text}\u00a0` : text;
   }
 
   // After a drop, try again at least every second (socket.io backs off to 5 s by default): a restarted server,
@@ -901,6 +912,69 @@
     menuButton()?.focus();
   }
 
+  // ---- keyboard shortcuts: the table is pages/shortcuts.py's, in the `Keyboard shortcuts` dialog's data. Each acts
+  // through the control a mouse would press (Mute, Decline), so the server's view of the call stays the truth.
+
+  const TYPING = "input, textarea, select, [contenteditable]:not([contenteditable='false'])";
+  const shortcutActions = {
+    shortcuts: () => openShortcuts(),
+    mute: () => pressShown("[data-vc-mute]"),
+    decline: () => pressShown("[data-vc-decline]"),
+  };
+  let focusBeforeShortcuts = null;
+
+  function pressShown(selector) {
+    const control = [...document.querySelectorAll(selector)].find((c) => c.getClientRects().length > 0);
+    if (!control) return false;
+    control.click();
+    return true;
+  }
+
+  const shortcuts = () => JSON.parse($("vc-shortcuts")?.dataset.vcShortcuts || "[]");
+
+  function openShortcuts() {
+    const dialog = $("vc-shortcuts");
+    if (!dialog || dialog.open) return false;
+    dialog.querySelector("tbody").replaceChildren(
+      ...shortcuts().map(({ keys, what }) => {
+        const row = document.createElement("tr");
+        const key = document.createElement("th");
+        key.scope = "row";
+        key.append(Object.assign(document.createElement("kbd"), { textContent: keys }));
+        row.append(key, Object.assign(document.createElement("td"), { textContent: what }));
+        return row;
+      }),
+    );
+    focusBeforeShortcuts = document.activeElement;
+    dialog.showModal();
+    return true;
+  }
+
+  function shortcutFor(event) {
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    return shortcuts().find((shortcut) => shortcut.key === key)?.action || null;
+  }
+
+  function shortcutKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return;
+    if (event.target.closest && event.target.closest(TYPING)) return; // a letter typed, not a command
+    if (document.querySelector("dialog[open]")) return; // a native dialog has the keyboard (Escape closes it)
+    const action = shortcutFor(event);
+    if (action && shortcutActions[action]()) event.preventDefault();
+  }
+
+  document.addEventListener("keydown", shortcutKey);
+  document.addEventListener("click", (event) => event.target.id === "vc-shortcuts-close" && $("vc-shortcuts").close());
+  document.addEventListener(
+    "close",
+    (event) => {
+      if (event.target.id !== "vc-shortcuts") return;
+      event.target.querySelector("tbody").replaceChildren(); // its words leave the page with it
+      focusBeforeShortcuts?.focus?.(); // back where the person was
+      focusBeforeShortcuts = null;
+    },
+    true,
+  );
   document.addEventListener("click", menuClicked);
   document.addEventListener("keydown", menuKey);
   document.addEventListener("click", askNotifications, { capture: true });

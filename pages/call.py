@@ -48,7 +48,7 @@ class InCall:
         ui.html(indicators(view.peer), sanitize=False)
         with ui.row().classes('q-mt-md'):
             self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
-            self.mute.props('outline no-caps')
+            self.mute.props('outline no-caps data-vc-mute')  # `m` presses it (the browser module's shortcuts)
             if recording:  # the recorder keeps what it heard once the call ends
                 ui.button('Send', icon='send', on_click=lambda: attempt(device.hang_up(view.id))).props(
                     'unelevated no-caps color=primary'

@@ -14,8 +14,10 @@ from web.tabs import TabState
 
 from . import format
 from .actions import attempt, place_call
+from .announcer import SR_ONLY, Announcer
 from .missed_notice import MissedNotice
 from .running_clock import RunningClock
+from .shortcuts import dialog_html
 
 # Static markup in the page itself, not NiceGUI elements: the browser module plays and shows these, the server
 # never changes them, and as elements they would cost memory in every open tab.
@@ -61,6 +63,9 @@ AUDIO_AND_SOUND_NOTE = (
     ' are heard only while you hold space (not while typing) or the Talk button.</div>'
     '<button id="vc-audio-close" type="button">Close</button>'
     '</div></dialog>'
+    # the browser module's own announcements: the connection going and coming back, while the server may be away
+    f'<div id="vc-announce-connection" class="{SR_ONLY}" role="status" aria-live="polite" aria-atomic="true"'
+    ' data-say=""></div>'
 )
 
 
@@ -71,6 +76,7 @@ class Chrome:
         self.missed_count = 0
         self.counted: set[str] = set()  # missed calls already in the count
         self._dnd_shown: bool | None = None  # as the server last said (a change of the switch from here differs)
+        self.announcer = Announcer()
         # One row on every screen: on a narrow one (a phone) the account's controls fold into `Menu` (the same
         # elements, so they keep their roles and names; root.py's HEAD has the CSS, the browser module opens it).
         with ui.header().classes('vc-header items-center bg-white text-dark shadow-1 q-px-md') as self.header:
@@ -78,11 +84,9 @@ class Chrome:
                 ui.icon('call', size='28px')
                 ui.label('VoiceConnect').classes('text-h6')
             ui.space()
-            self.missed = ui.button(on_click=self._missed_seen).props(
-                'rounded dense unelevated no-caps color=negative aria-live=polite'
-            )
+            self.missed = ui.button(on_click=self._missed_seen).props('rounded dense unelevated no-caps color=negative')
             self.missed.classes('vc-missed').set_visibility(False)
-            ui.badge('Connecting…').props('id=vc-status aria-live=polite').classes('vc-status q-pa-xs bg-warning')
+            ui.badge('Connecting…').props('id=vc-status').classes('vc-status q-pa-xs bg-warning text-black')
             ui.button(icon='menu').classes('vc-menu-button').props(
                 'flat round dense aria-label=Menu aria-controls=vc-account aria-expanded=false data-vc-menu-button'
             )
@@ -112,11 +116,15 @@ class Chrome:
             self.caller_label = ui.label().classes('text-h5 text-weight-bold')
             self.ring_left = RunningClock(countdown=True).classes('text-grey-7')  # a reload shows the time left too
             with ui.row().classes('q-mt-md'):
+                # Accept takes the focus when the dialog opens (Quasar's dialog focuses [data-autofocus], and gives
+                # the focus back when it closes); Escape presses Decline (the browser module's shortcuts)
                 ui.button('Accept', icon='call', on_click=self._accept).props(
-                    'unelevated no-caps color=positive data-vc-accept'  # the browser module opens the mic at once
+                    'unelevated no-caps color=positive data-vc-accept data-autofocus'  # the module opens the mic
                 )
-                ui.button('Decline', icon='call_end', on_click=self._decline).props('unelevated no-caps color=negative')
-        ui.add_body_html(AUDIO_AND_SOUND_NOTE)
+                ui.button('Decline', icon='call_end', on_click=self._decline).props(
+                    'unelevated no-caps color=negative data-vc-decline'
+                )
+        ui.add_body_html(AUDIO_AND_SOUND_NOTE + dialog_html())
         tab.on_device.append(self._device_changed)
         tab.client.sub_pages_router.on_path_changed(lambda _: self._show_bar())
         self._device_changed(None)
@@ -128,6 +136,7 @@ class Chrome:
     def _device_changed(self, device: Device | None) -> None:
         self.header.set_visibility(device is not None)
         self.missed_notice.clear()  # they were the previous account's
+        self.announcer.said.clear()
         if device is None:
             self.dialog.close()
             self.bar.set_visibility(False)
@@ -204,6 +213,7 @@ class Chrome:
 
     def _show_call(self, view: CallView) -> None:
         self.tab.remember(view)
+        self.announcer.call_changed(view)
         if view.missed and view.id not in self.counted:
             self.counted.add(view.id)
             self._show_missed(self.missed_count + 1)

@@ -70,7 +70,7 @@ async def page() -> None:
     for contact in device.built_in_contacts:  # always there, never busy: the Sound test
         with ui.row().classes('items-center q-mt-md'):
             ui.label(contact).classes('text-subtitle1')
-            ui.label('answers, records what you say and plays it back').classes('text-grey-7')
+            ui.label('answers, records what you say and plays it back').classes('text-grey-8')
             ui.button(f'Call {contact}', icon='call', on_click=lambda c=contact: place_call(device, c)).props(
                 'unelevated no-caps'
             )

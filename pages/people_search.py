@@ -59,9 +59,9 @@ class PeopleSearch:
         self.results.clear()
         with self.results:
             if query and not people:
-                ui.label(f'Nobody is called {query[:SHOWN_QUERY]}…').classes('text-grey-7')
+                ui.label(f'Nobody is called {query[:SHOWN_QUERY]}…').classes('text-grey-8')
             elif people:
-                ui.label('Found' if query else 'Contacts not online').classes('text-caption text-grey-7')
+                ui.label('Found' if query else 'Contacts not online').classes('text-caption text-grey-8')
             for person in people:
                 self._row(person)
 
@@ -76,7 +76,7 @@ class PeopleSearch:
     def _row(self, person: Person) -> None:
         with ui.row().classes('w-full items-center no-wrap q-px-sm q-py-xs bg-white rounded-borders'):
             ui.label(person.name).classes('text-weight-medium')
-            ui.label(format.PRESENCE[person.presence]).classes('text-caption text-grey-7')
+            ui.label(format.PRESENCE[person.presence]).classes('text-caption text-grey-8')
             ui.space()
             ui.button(f'Call {person.name}', icon='call', on_click=lambda: self.on_call(person.name)).props(
                 'unelevated no-caps dense color=positive'

@@ -6,7 +6,7 @@ const MINUTE = 60, HOUR = 3600, DAY = 86400;
 export default {
   template: `
     <div>
-      <div v-if="!rows.length" class="text-grey-7">{{ empty }}</div>
+      <div v-if="!rows.length" class="text-grey-8">{{ empty }}</div>
       <q-list v-else bordered separator class="bg-white rounded-borders">
         <q-item v-for="row in rows" :key="row.id" class="items-center">
           <q-item-section avatar>

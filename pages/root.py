@@ -31,6 +31,13 @@ HEAD = """
 body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
 body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
 .vc-speaking .q-icon { font-size: 1.25em; vertical-align: -0.25em; }
+/* there for screen readers (the live regions), not drawn */
+.vc-sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+.vc-say::before { content: attr(data-say); }
+.vc-shortcuts th, .vc-shortcuts td { text-align: left; padding: 4px 12px 4px 0; }
+/* NiceGUI fades a hovered link to 80 %: the brand's blue would fall below 4.5:1 contrast */
+.vc-brand:hover, .vc-brand:active { opacity: 1; }
 /* The header is one row. On a wide screen the account's controls sit in it (their box is left out of the layout;
    `order` keeps the row as it always was), on a narrow one they drop down below it from the `Menu` button. */
 .q-btn.vc-menu-button { display: none; }

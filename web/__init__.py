@@ -14,7 +14,7 @@ from nicegui import app
 from voiceconnect.backend import Backend
 from voiceconnect.settings import Settings
 
-from . import graceful_stop, messages, metrics, nicegui_fixes, program_socket
+from . import accessibility, graceful_stop, messages, metrics, nicegui_fixes, program_socket
 from .core import set_backend
 from .security_headers import SecurityHeaders
 from .sign_in_gate import SignInGate
@@ -43,6 +43,7 @@ def install(backend: Backend) -> None:
     nicegui_fixes.install(backend.settings.redis_timeout_s, backend.settings.redis_pool_size)
     nicegui_fixes.socket_backpressure.set_bound(backend.settings.outgoing_queue_max_bytes)
     set_backend(backend)
+    accessibility.install()
     app.add_static_files('/assets', ASSETS)
     program_socket.install(backend.settings.sound_test)  # programs' way in (the Python voice client), Sound test
     messages.install(backend.settings)  # voicemail: the recorder, and GET /messages/<id>
