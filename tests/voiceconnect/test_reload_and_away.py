@@ -677,3 +677,6 @@ async def test_an_away_caller_who_does_not_come_back_loses_the_call(world: World
     await drop(alice)
     await world.clock.advance(GRACE_S + 1)
     assert seen(bob, call_id).end_reason == EndReason.CONNECTION_LOST
+    # the ended call says on which side it was lost (`connection lost: alice went away`, `…: you went away`)
+    assert seen(bob, call_id).peer_reconnecting
+    assert not seen(bob, call_id).me_away

@@ -671,6 +671,8 @@ class CallManager:
     def _everyone_leaves(
         self, out: Outcome, call: Call, reason: EndReason, left: tuple[str, LeaveReason] | None
     ) -> None:
+        # the ended call keeps its last picture: who was away (`connection lost: you went away`) or muted then
+        away, away_since, muted = set(call.away), dict(call.away_since), set(call.muted)
         for member in call.members.values():
             if member.state == MemberState.RINGING:
                 self._leave(out, call, member, RINGING_WHEN_CALL_ENDS.get(reason, LeaveReason.CANCELLED), quiet=True)
@@ -679,6 +681,7 @@ class CallManager:
                     self._leave(out, call, member, left[1])
                 else:
                     self._leave(out, call, member, LeaveReason.CALL_ENDED, quiet=True)
+        call.away, call.away_since, call.muted = away, away_since, muted
 
     def _tell(self, out: Outcome, call: Call) -> None:
         out.then(lambda: self.delivery.call_changed(call))
