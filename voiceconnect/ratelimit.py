@@ -293,7 +293,12 @@ class Limits(BaseModel):
     sessions_per_user: int = Field(20, gt=0, description='sessions one account may have; a new one ends the oldest')
     signups_per_hour_per_address: int = Field(10, gt=0, description='accounts created per client address')
     calls_per_minute: int = Field(10, gt=0, description='call attempts per user (an invitation into a call counts)')
-    group_max: int = Field(8, ge=2, le=64, description='most people in one call (with a bridge: JANUS_URL)')
+    group_max: int = Field(
+        8,
+        ge=2,
+        le=64,
+        description='most people in one call once calls can move to a bridge (JANUS_URL; until then MESH_MAX)',
+    )
     mesh_max: int = Field(
         4, ge=2, le=16, description='most people in one call without a bridge (each browser holds a peer each)'
     )

@@ -596,7 +596,12 @@ class VoiceClient:
 
     async def call(self, name: str) -> Call:
         """Call `name`; returns the call once answered, raises CallRefused with the outcome otherwise."""
-        reply = await self._request('call_user', {'name': name})
+        return await self._placed('call_user', {'name': name}, f'{name}: ')
+
+    async def _placed(self, event: str, data: dict[str, Any], unanswered: str) -> Call:
+        """Place a call by `event` and return it once answered; CallRefused with the server's code when refused
+        before anything rang, or with how it ended (`unanswered` starts that message) when nobody answered."""
+        reply = await self._request(event, data)
         if 'error' in reply:  # refused before anything rang: the server's code is the outcome
             raise CallRefused(str(reply.get('code', Refusal.REFUSED)), reply['error'])
         call = self._call_of(reply['call'])
@@ -604,7 +609,7 @@ class VoiceClient:
         await call._until_ended(call.answered.wait())
         if not call.answered.is_set():
             reason = await call.ended
-            raise CallRefused(reason, f'{name}: {reason}', call_id=call.id)
+            raise CallRefused(reason, f'{unanswered}{reason}', call_id=call.id)
         return call
 
     async def leave_message(self, after: CallRefused | str, wav: str | Path) -> str:
@@ -613,15 +618,7 @@ class VoiceClient:
         it for the callee. Returns how the message's own call ended (`completed`: sent); CallRefused if the server
         refuses (`mailbox_full`, `rate_limited`, …)."""
         call_id = after.call_id if isinstance(after, CallRefused) else after
-        reply = await self._request('leave_message', {'call_id': call_id})
-        if 'error' in reply:
-            raise CallRefused(str(reply.get('code', Refusal.REFUSED)), reply['error'])
-        call = self._call_of(reply['call'])
-        call.sync(reply['call'])
-        await call._until_ended(call.answered.wait())
-        if not call.answered.is_set():
-            reason = await call.ended
-            raise CallRefused(reason, f'the message was not taken: {reason}', call_id=call.id)
+        call = await self._placed('leave_message', {'call_id': call_id}, 'the message was not taken: ')
         await call.play(wav)
         return await call.hang_up()  # Send
 
