@@ -6,6 +6,7 @@ One server and one pair of people for the module (each browser is a Chromium pro
 
 import asyncio
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -186,6 +187,7 @@ def test_hostile_signals_are_rejected_and_a_failure_reason_is_never_free_text(
     # (markup, a phone number to call, a forged log line) is refused and the call goes on
     call(alice, bob)
     accept(alice, bob)
+    expect(bob.page).to_have_url(re.compile(r'/call/[A-Za-z0-9_-]+$'))  # Accept navigates there: read it once it has
     call_id = bob.page.url.rstrip('/').rsplit('/', 1)[-1]
     emit_signal(bob.page, {'kind': 'media_failed', 'call_id': call_id, 'reason': HOSTILE_ALL_IN_ONE})
     expect(bob.page.get_by_text("Call signaling rejected: Input should be 'mic_refused'")).to_be_visible()
