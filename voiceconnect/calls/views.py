@@ -14,6 +14,17 @@ MISSED_REASONS = frozenset(
     {EndReason.MISSED, EndReason.CANCELLED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB, EndReason.CONNECTION_LOST}
 )
 
+# An invitation into a group call that ended unanswered through no choice of the invitee's: a missed call too.
+MISSED_INVITATIONS = frozenset(
+    {
+        LeaveReason.MISSED,
+        LeaveReason.CANCELLED,
+        LeaveReason.OFFLINE,
+        LeaveReason.DO_NOT_DISTURB,
+        LeaveReason.CONNECTION_LOST,
+    }
+)
+
 # A call that nobody took through no choice of theirs at that moment: its caller may leave a message after it.
 MESSAGE_MAY_FOLLOW = frozenset({EndReason.MISSED, EndReason.OFFLINE, EndReason.DO_NOT_DISTURB})
 
@@ -68,12 +79,22 @@ class CallView:
     my_state: MemberState | None = None  # this user's own place in it: ringing, joined, or left
     inviter: str | None = None  # an invitation into a call already answered: who invites (`alice invites you…`)
     others: tuple[str, ...] = ()  # …and who else is in it (`…to a call with bob`)
+    invited_here: bool = False  # …and this tab rings for it
+    my_left_reason: LeaveReason | None = None  # once this user left a group call (or its invitation): why
 
     @property
     def missed(self) -> bool:
         """A call to this user that ended without being answered (not declined by them): a missed call."""
-        unanswered = self.state == CallState.ENDED and self.answered_at is None
-        return unanswered and self.role == 'callee' and self.end_reason in MISSED_REASONS
+        if self.role != 'callee' or self.answered_at is not None:
+            return False
+        if self.invitation_missed:  # the invitation ended, whether the call goes on or not
+            return True
+        return self.state == CallState.ENDED and self.my_left_reason is None and self.end_reason in MISSED_REASONS
+
+    @property
+    def invitation_missed(self) -> bool:
+        """An invitation into a group call that ended unanswered through no choice of this user's."""
+        return self.my_state == MemberState.LEFT and self.my_left_reason in MISSED_INVITATIONS
 
     @property
     def message_may_follow(self) -> bool:
@@ -101,6 +122,11 @@ class CallView:
         return self.inviter is not None and self.my_state == MemberState.RINGING
 
     @property
+    def rings_here(self) -> bool:
+        """This tab rings: a call to this user (its leg), or an invitation into a group call."""
+        return self.ringing_here or (self.invited and self.invited_here)
+
+    @property
     def joined(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.members if m.state == MemberState.JOINED)
 
@@ -110,6 +136,8 @@ class CallView:
             return CallView._of_added(call, user, device)
         role: Role = 'caller' if user == call.caller else 'callee'
         leg = call.leg_of(device) if role == 'callee' else call.answered_leg
+        if call.live and call.is_group and not _leg_stands(call):
+            leg = None  # the caller or the first callee left the group call that goes on: their leg is gone
         if role == 'caller':
             here = device == call.caller_device
         else:
@@ -169,6 +197,11 @@ class CallView:
         )
 
 
+def _leg_stands(call: Call) -> bool:
+    """The caller-callee leg carries voice while both its ends are in the call (ringing, or joined)."""
+    return all(call.has_user(user) for user in (call.caller, call.callee))
+
+
 def member_here(call: Call, user: str) -> bool:
     """False for a first callee who left a group call that goes on (not `answered elsewhere`: gone)."""
     member = call.member(user)
@@ -205,4 +238,6 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
         'my_state': member.state if member is not None else None,
         'inviter': shown_name(inviter) if inviter else None,
         'others': others,
+        'invited_here': invitation and member is not None and device in member.ringing,
+        'my_left_reason': member.left_reason if member is not None and call.added(user) else None,
     }
