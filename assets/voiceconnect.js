@@ -6,10 +6,16 @@
 // Latency design: every ringing callee tab negotiates its own peer connection with the caller while it
 // rings, with no track on either sender, so nothing is heard before Accept. Accepting only puts the
 // microphone on the already-connected sender (replaceTrack, no renegotiation).
+//
+// A group call adds *links* (the view's `links`): one peer connection each, to another member's tab (a mesh), or
+// to whatever answers it (a media bridge mixing everyone). On a link with the role `offer` this tab offers with the
+// microphone on its sender; on one with the role `answer` it answers the offer that comes. The same microphone
+// track is on every sender, so mute, push to talk and a switch of device or voice processing apply to all.
 "use strict";
 
 (() => {
   const calls = new Map(); // call id → the call as this document sees it (see "peer connections" below)
+  const invitations = new Set(); // ids of group calls this tab rings for (not ours until Accept)
   let micPromise = null; // one microphone stream per document, shared by calls
   let micCallId = null;
 
@@ -147,6 +153,9 @@
   }
 
   function micFailed(callId, error) {
+    const call = calls.get(callId);
+    if (call && call.micFailed) return; // one report per call, however many senders wait for the microphone
+    if (call) call.micFailed = true;
     // a fixed code: the server says it in words to both people
     const name = error && error.name;
     const reason = name === "NotAllowedError" ? "mic_refused" : name === "NotFoundError" ? "mic_missing" : "mic_unavailable";
@@ -207,6 +216,10 @@
       for (const [legId, leg] of call.legs) {
         leg.pc.setConfiguration(rtcConfiguration(ice));
         if (call.role === "callee" && leg.sdp === "negotiated") restartIce(callId, legId, leg);
+      }
+      for (const [linkId, link] of call.links) {
+        link.pc.setConfiguration(rtcConfiguration(ice));
+        if (link.role === "offer" && link.sdp === "negotiated") restartIce(callId, linkId, link);
       }
     }
   }
@@ -294,8 +307,20 @@
   function reportMediaIfUp(callId) {
     const call = calls.get(callId);
     const leg = call && call.legs.get(call.answeredLeg);
+    if (call && !leg) return reportLinkMediaIfUp(call, callId);
     if (!leg || leg.media === "reported" || leg.mic !== "on" || leg.pc.connectionState !== "connected") return;
     leg.media = "reported";
+    call.mediaReported = true;
+    send({ kind: "media_up", call_id: callId });
+  }
+
+  // Without a leg of its own (someone added to a group call, or a call whose leg is gone), this tab's media is up
+  // once one of its links carries the microphone over a connected peer connection: told once.
+  function reportLinkMediaIfUp(call, callId) {
+    if (call.mediaReported || call.phase !== "answered") return;
+    const up = (link) => link.mic === "on" && link.pc.connectionState === "connected";
+    if (![...call.links.values()].some(up)) return;
+    call.mediaReported = true;
     send({ kind: "media_up", call_id: callId });
   }
 
@@ -310,6 +335,7 @@
     const call = calls.get(callId);
     if (!call) return;
     for (const legId of [...call.legs.keys()]) closeLeg(call, legId);
+    for (const linkId of [...call.links.keys()]) closeLink(call, linkId);
     calls.delete(callId);
     releaseMicrophone(callId);
     ringEnded(callId);
@@ -334,16 +360,19 @@
   function sync(view) {
     const { id, role, state, here, leg } = view;
     note(`sync ${role} ${state}`);
+    if (view.invited_here && view.my_state === "ringing" && state !== "ended") return invitationRinging(id, view);
+    invitationOver(id, here && state !== "ended");
     if (role === "callee" && here && state === "ringing" && leg) ringStarted(id, view.peer);
     else ringEnded(id);
     if (!here || state === "ended") return teardown(id);
     let call = calls.get(id);
     if (!call) {
       const phase = role === "callee" ? "ringing" : "dialing";
-      call = { role, ice: view.ice, legs: new Map(), myLeg: null, answeredLeg: null, phase };
+      call = { role, ice: view.ice, legs: new Map(), links: new Map(), myLeg: null, answeredLeg: null, phase };
       calls.set(id, call);
     }
     call.muted = view.me_muted;
+    call.peer = view.peer;
     const ringing = state === "ringing";
     if (role === "callee") {
       if (call.myLeg !== leg) {
@@ -351,7 +380,7 @@
         for (const old of [...call.legs.keys()]) closeLeg(call, old);
         call.myLeg = leg;
         const offer = () => offerFromCallee(call, id, leg).catch((e) => console.error("offer failed", e));
-        setTimeout(offer, NEGOTIATE_AFTER_RING_MS);
+        if (leg) setTimeout(offer, NEGOTIATE_AFTER_RING_MS); // none: added to a group call, or the caller left it
       }
       if (ringing) return play("vc-ringtone");
       stopSound("vc-ringtone");
@@ -363,16 +392,151 @@
     call.phase = "answered";
     call.answeredLeg = leg;
     if (call.legs.has(leg)) connectMicrophone(call, id);
+    syncLinks(call, id, view.links || []);
     setMuted(id, view.me_muted);
+  }
+
+  // ---- a group call's links: one peer connection each, beside the caller-callee leg (or instead of it)
+  //
+  // A link is {pc, pending, remote, sdp, mic, role, peer, audio, level}: like a leg, with the role this tab has on it
+  // (`offer` or `answer`), the name of its other end (`everyone` for a bridge), its own <audio> and level meter.
+  // A link the view no longer names is closed; a renewed one (a member's tab reloaded) comes with a new id.
+
+  function syncLinks(call, callId, wanted) {
+    const named = new Set(wanted.map((link) => link.id));
+    for (const linkId of [...call.links.keys()]) if (!named.has(linkId)) closeLink(call, linkId);
+    for (const { id: linkId, role, peer } of wanted) {
+      const known = call.links.get(linkId);
+      if (known) {
+        known.peer = peer; // an offer may come before the view naming its link
+        continue;
+      }
+      const link = newLink(call, callId, linkId, role, peer);
+      if (role === "offer") offerOnLink(call, callId, linkId, link).catch((e) => console.error("link offer failed", e));
+    }
+  }
+
+  function newLink(call, callId, linkId, role, peer) {
+    const pc = new RTCPeerConnection(rtcConfiguration(call.ice));
+    const sdp = role === "offer" ? "offering" : "answering";
+    const link = { pc, pending: [], remote: null, sdp, mic: "off", role, peer, audio: null, level: null };
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate) return;
+      send({
+        kind: "candidate",
+        call_id: callId,
+        leg: linkId,
+        candidate: candidate.candidate,
+        sdp_mid: candidate.sdpMid,
+        sdp_mline_index: candidate.sdpMLineIndex,
+      });
+    };
+    pc.ontrack = ({ streams, track }) => {
+      link.remote = streams[0] || new MediaStream([track]);
+      playLink(linkId, link);
+    };
+    pc.onconnectionstatechange = () => {
+      note(`link ${pc.connectionState}`);
+      reportMediaIfUp(callId);
+      if (pc.connectionState === "failed" && link.role === "offer") restartIce(callId, linkId, link); // as for legs
+    };
+    call.links.set(linkId, link);
+    return link;
+  }
+
+  // The offer goes out at once; the microphone joins its sender when open (no renegotiation: the transceiver
+  // sends already). Whatever answers it (another member's tab, a bridge) gets the same offer.
+  async function offerOnLink(call, callId, linkId, link) {
+    const { sender } = link.pc.addTransceiver("audio", { direction: "sendrecv" });
+    const offer = await link.pc.createOffer();
+    await link.pc.setLocalDescription(offer);
+    if (call.links.get(linkId) !== link) return; // closed or renewed meanwhile
+    send({ kind: "offer", call_id: callId, leg: linkId, sdp: link.pc.localDescription.sdp });
+    await microphoneOnLink(call, callId, link, sender);
+  }
+
+  async function answerOnLink(call, callId, linkId, sdp) {
+    const link = call.links.get(linkId) || newLink(call, callId, linkId, "answer", "");
+    await setRemote(link, { type: "offer", sdp });
+    link.pc.getTransceivers().forEach((t) => (t.direction = "sendrecv"));
+    const answer = await link.pc.createAnswer();
+    await link.pc.setLocalDescription(answer);
+    send({ kind: "answer", call_id: callId, leg: linkId, sdp: link.pc.localDescription.sdp });
+    await microphoneOnLink(call, callId, link, link.pc.getTransceivers()[0]?.sender);
+  }
+
+  async function microphoneOnLink(call, callId, link, sender) {
+    if (!sender || sender.track || link.mic !== "off") return; // a renegotiation (ICE restart) keeps its track
+    link.mic = "opening";
+    let stream;
+    try {
+      stream = await microphone(callId);
+    } catch (error) {
+      link.mic = "off";
+      return micFailed(callId, error);
+    }
+    if (calls.get(callId) !== call || link.pc.signalingState === "closed") return;
+    const track = stream.getAudioTracks()[0];
+    track.enabled = micOpen(call);
+    await sender.replaceTrack(track);
+    link.mic = "on";
+    note("mic attached to link");
+    if (!levels.local) levels.local = analyse(stream);
+    startWatching();
+    showPushToTalk();
+    reportMediaIfUp(callId);
+  }
+
+  function playLink(linkId, link) {
+    if (!link.audio) {
+      link.audio = document.createElement("audio");
+      link.audio.id = `vc-link-audio-${linkId}`;
+      link.audio.className = "vc-link-audio";
+      link.audio.autoplay = true;
+      ($("vc-remote-audio")?.parentElement || document.body).append(link.audio);
+      if (chosen(SPEAKER_KEY) && link.audio.setSinkId) link.audio.setSinkId(chosen(SPEAKER_KEY)).catch(() => {});
+    }
+    if (link.audio.srcObject === link.remote) return;
+    link.audio.srcObject = link.remote;
+    link.audio.play().catch(() => showSoundBlocked(link.audio.id));
+    link.level?.stop();
+    link.level = analyse(link.remote);
+    startWatching();
+  }
+
+  function closeLink(call, linkId) {
+    const link = call.links.get(linkId);
+    if (!link) return;
+    link.pc.close();
+    link.level?.stop();
+    if (link.audio) {
+      link.audio.srcObject = null;
+      link.audio.remove();
+    }
+    call.links.delete(linkId);
+  }
+
+  // ---- an invitation into a group call going on: this tab rings (title, ringtone) until accepted or over
+
+  function invitationRinging(callId, view) {
+    invitations.add(callId);
+    ringStarted(callId, view.inviter);
+    play("vc-ringtone");
+  }
+
+  function invitationOver(callId, joinedHere) {
+    if (!invitations.delete(callId)) return;
+    ringEnded(callId);
+    const stillRinging = invitations.size > 0 || [...calls.values()].some((call) => call.phase === "ringing");
+    if (!stillRinging) stopSound("vc-ringtone");
+    if (!joinedHere) releaseMicrophone(callId); // opened by Accept, in case it was clicked in vain
   }
 
   function setMuted(callId, muted) {
     const call = calls.get(callId);
     if (!call) return;
     call.muted = muted;
-    const leg = call.legs.get(call.answeredLeg);
-    const track = leg && leg.pc.getTransceivers()[0]?.sender.track;
-    if (track) track.enabled = micOpen(call);
+    for (const sender of micSenders(call)) sender.track.enabled = micOpen(call);
     showPushToTalk();
   }
 
@@ -381,8 +545,10 @@
     const call = calls.get(message.call_id);
     if (!call) return;
     try {
+      if (message.kind === "offer" && message.link)
+        return await answerOnLink(call, message.call_id, message.link, message.sdp);
       if (message.kind === "offer") return await answerAsCaller(call, message.call_id, message.leg, message.sdp);
-      const leg = call.legs.get(message.leg);
+      const leg = call.legs.get(message.leg) || call.links.get(message.leg);
       if (!leg) return;
       if (message.kind === "answer") return await setRemote(leg, { type: "answer", sdp: message.sdp });
       if (message.kind === "candidate") {
@@ -408,6 +574,11 @@
       call.answeredLeg = call.myLeg;
       stopSound("vc-ringtone");
       connectMicrophone(call, id);
+    }
+    for (const id of invitations) {
+      note("accept clicked");
+      stopSound("vc-ringtone");
+      microphone(id).catch(() => {}); // open while the server is told: the links take it once they exist
     }
   }
 
@@ -486,7 +657,8 @@
   }
 
   function audioElements() {
-    return ["vc-remote-audio", "vc-ringtone", "vc-ringback"].map($).filter(Boolean);
+    const fixed = ["vc-remote-audio", "vc-ringtone", "vc-ringback"].map($).filter(Boolean);
+    return [...fixed, ...document.querySelectorAll(".vc-link-audio")];
   }
 
   async function applySpeaker(id) {
@@ -509,12 +681,21 @@
     box.hidden = !text;
   }
 
-  // the call's microphone track, or nothing outside a call
+  // the senders of a call that carry the microphone: its answered leg's and each of its links'
+  function micSenders(call) {
+    const carriers = [call.legs.get(call.answeredLeg), ...call.links.values()].filter(Boolean);
+    return carriers.map((carrier) => carrier.pc.getTransceivers()[0]?.sender).filter((sender) => sender?.track);
+  }
+
+  // the call's microphone track (and a peer connection carrying it, for the quality), or nothing outside a call
   function callTrack() {
     for (const call of calls.values()) {
-      const leg = call.legs.get(call.answeredLeg);
-      const track = leg && leg.pc.getTransceivers()[0]?.sender.track;
-      if (track) return { call, leg, track };
+      const senders = micSenders(call);
+      if (!senders.length) continue;
+      const leg = [call.legs.get(call.answeredLeg), ...call.links.values()].find(
+        (carrier) => carrier && carrier.pc.getTransceivers()[0]?.sender === senders[0],
+      );
+      return { call, leg, track: senders[0].track, senders };
     }
     return null;
   }
@@ -529,7 +710,7 @@
     const stream = await reopenMicrophone(deviceId, old);
     const track = stream.getAudioTracks()[0];
     track.enabled = micOpen(current.call);
-    await current.leg.pc.getTransceivers()[0].sender.replaceTrack(track);
+    await Promise.all(current.senders.map((sender) => sender.replaceTrack(track))); // every link hears the new one
     micPromise = Promise.resolve(watchMicTrack(stream));
     if (old) old.getTracks().forEach((t) => t.stop());
     levels.local?.stop();
@@ -722,10 +903,7 @@
   }
 
   function applyMicOpen() {
-    for (const call of calls.values()) {
-      const track = call.legs.get(call.answeredLeg)?.pc.getTransceivers()[0]?.sender.track;
-      if (track) track.enabled = micOpen(call);
-    }
+    for (const call of calls.values()) for (const sender of micSenders(call)) sender.track.enabled = micOpen(call);
     showPushToTalk();
   }
 
@@ -826,6 +1004,26 @@
     }
     const value = speaking.join(" ");
     if (document.body.dataset.vcSpeaking !== value) document.body.dataset.vcSpeaking = value;
+    showPeopleSpeaking(now);
+  }
+
+  // a group call's `<name> is speaking`, one per person (pages/call.py): from the level of what their link (or the
+  // caller-callee leg) brings
+  const lastHeardOf = new Map(); // name → when their voice was last heard
+  function showPeopleSpeaking(now) {
+    const heard = new Set();
+    for (const call of calls.values()) {
+      const sources = [...call.links.values()].map((link) => [link.peer, link.level]);
+      if (call.legs.has(call.answeredLeg)) sources.push([call.peer, levels.remote]);
+      for (const [peer, level] of sources) {
+        if (level && level.level() > SPEAKING_LEVEL) lastHeardOf.set(peer, now);
+        if (now - (lastHeardOf.get(peer) || -Infinity) < SPEAKING_HOLD_MS) heard.add(peer);
+      }
+    }
+    for (const indicator of document.querySelectorAll("[data-vc-speaking-of]")) {
+      const on = heard.has(indicator.dataset.vcSpeakingOf);
+      if (on !== indicator.hasAttribute("data-on")) indicator.toggleAttribute("data-on", on);
+    }
   }
 
   const POOR = { rtt: 0.3, loss: 0.05, jitter: 0.03 }; // s, fraction, s: beyond any of these a voice call suffers

@@ -38,7 +38,10 @@ class Announcer:
             return
         self.said[view.id] = moment
         if moment == 'ringing':
-            self.say(f'Incoming call from {view.peer}', urgent=True)
+            self.say(
+                f'Incoming call: {format.who_calls(view)}' if view.invited else f'Incoming call from {view.peer}',
+                urgent=True,
+            )
         elif moment == 'calling':
             self.say(f'Calling {view.peer}…')
         elif moment == 'active':
@@ -52,6 +55,8 @@ class Announcer:
     def _moment(view: CallView) -> str | None:
         if view.state == CallState.ENDED:
             return 'ended'
+        if view.rings_here and view.invited:  # into a group call going on
+            return 'ringing'
         if view.state == CallState.RINGING:
             return 'ringing' if view.ringing_here else 'calling' if view.role == 'caller' else None
         if not view.here or view.state != CallState.ACTIVE:

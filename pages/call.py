@@ -4,14 +4,15 @@ import html
 
 from nicegui import ui
 
-from voiceconnect.calls.machine import VOICEMAIL, CallState
-from voiceconnect.calls.views import CallView
+from voiceconnect.calls.machine import VOICEMAIL, CallState, MemberState
+from voiceconnect.calls.views import CallView, MemberView
 from voiceconnect.connections.device import Device
 from voiceconnect.connections.events import CallChanged
 from web.tabs import current_device, current_tab, subscribe
 
 from . import format
 from .actions import attempt, leave_message
+from .people_search import PeopleSearch
 from .running_clock import RunningClock
 
 
@@ -46,6 +47,7 @@ class InCall:
             ui.label(f'{view.peer} is muted')
         self.me_muted = ui.label('Your microphone is off').classes('text-grey-7')
         ui.html(indicators(view.peer), sanitize=False)
+        self.participants = Participants(device, view)
         with ui.row().classes('q-mt-md'):
             self.mute = ui.button(on_click=lambda: attempt(device.set_muted(view.id, not self.view.me_muted)))
             self.mute.props('outline no-caps data-vc-mute')  # `m` presses it (the browser module's shortcuts)
@@ -57,6 +59,8 @@ class InCall:
                 ui.button('Hang up', icon='call_end', on_click=lambda: attempt(device.hang_up(view.id))).props(
                     'unelevated no-caps color=negative'
                 )
+            if not recording and view.peer not in device.built_in_contacts:  # a group needs people
+                AddPerson(device, view.id)
         self.update(view)
 
     def update(self, view: CallView) -> None:
@@ -68,6 +72,85 @@ class InCall:
         self.me_muted.set_visibility(view.me_muted)
         self.mute.set_text('Unmute' if view.me_muted else 'Mute')
         self.mute.props(f'icon={"mic" if view.me_muted else "mic_off"}')
+        self.participants.update(view)
+
+
+class AddPerson:
+    """`Add person`: a dialog that finds people by name (as the dashboard's search does), `Add <name>` each."""
+
+    def __init__(self, device: Device, call_id: str) -> None:
+        self.device = device
+        self.call_id = call_id
+        with ui.dialog() as self.dialog, ui.card().classes('q-pa-lg').style('min-width: 320px'):
+            ui.label('Add someone to this call').classes('text-h6')
+            PeopleSearch(device, on_call=self.add, just_called=tuple, label='Add person', verb='Add', idle=False)
+            ui.button('Close', on_click=self.dialog.close).props('flat no-caps')
+        ui.button('Add person', icon='person_add', on_click=self.dialog.open).props('outline no-caps')
+
+    async def add(self, name: str) -> None:
+        if await attempt(self.device.add_person(self.call_id, name)) is not None:
+            self.dialog.close()
+
+
+STATE_WORDS = {MemberState.RINGING: 'ringing…', MemberState.JOINED: '', MemberState.LEFT: 'left'}
+
+
+class Participants:
+    """The people of a group call, a list (`Participants`) of one item each: their name, `ringing…`, `muted`,
+    `Reconnecting…`, `<name> is speaking` (the browser module drives it from that person's link), and for the
+    host `Remove <name>`. Shown once a third person is in the call; items are updated in place, never rebuilt."""
+
+    def __init__(self, device: Device, view: CallView) -> None:
+        self.device = device
+        self.call_id = view.id
+        self.items: dict[str, Participant] = {}
+        self.list = ui.element('ul').props('aria-label=Participants').classes('vc-participants q-pl-none q-my-md')
+
+    def update(self, view: CallView) -> None:
+        self.list.set_visibility(len(view.members) > 2)
+        me_host = view.role == 'caller'
+        for member in view.members:
+            if member.name not in self.items:
+                if member.state == MemberState.LEFT:
+                    continue
+                with self.list:
+                    self.items[member.name] = Participant(self, member.name, self.device.user, removable=me_host)
+            self.items[member.name].show(member)
+
+    async def remove(self, name: str) -> None:
+        await attempt(self.device.remove_person(self.call_id, name))
+
+
+class Participant:
+    def __init__(self, people: Participants, name: str, me: str, removable: bool) -> None:
+        you = name == me
+        with ui.element('li').classes('row items-center gap-2 q-py-xs') as self.item:
+            ui.label(f'{name} (you)' if you else name).classes('text-weight-medium')
+            self.state = ui.label().classes('text-grey-8')
+            self.muted = ui.label('muted').classes('text-grey-8')
+            self.away = ui.label('Reconnecting…').classes('text-orange-9')
+            if not you:
+                ui.html(speaking(name), sanitize=False)
+                if removable:
+                    ui.button(f'Remove {name}', icon='person_remove', on_click=lambda: people.remove(name)).props(
+                        'flat dense no-caps color=negative'
+                    )
+
+    def show(self, member: MemberView) -> None:
+        self.item.set_visibility(member.state != MemberState.LEFT)
+        self.state.text = STATE_WORDS[member.state]
+        self.state.set_visibility(member.state == MemberState.RINGING)
+        self.muted.set_visibility(member.muted and member.state == MemberState.JOINED)
+        self.away.set_visibility(member.reconnecting)
+
+
+def speaking(name: str) -> str:
+    """`<name> is speaking`: static markup the browser module shows while that person's voice is heard."""
+    name = html.escape(name)
+    return (
+        f'<span class="vc-peer-speaking text-positive" data-vc-speaking-of="{name}" role="status"'
+        f' aria-label="{name} is speaking">{icon("volume_up")} {name} is speaking</span>'
+    )
 
 
 def indicators(peer: str) -> str:
@@ -132,7 +215,7 @@ async def page(call_id: str) -> None:
             return 'unavailable'
         if view.state == CallState.RINGING:
             return f'ringing as {view.role}'
-        if view.state == CallState.ENDED:
+        if view.state == CallState.ENDED or view.left_going_call:
             return 'ended'
         return 'in call' if view.here else 'elsewhere'
 
@@ -146,7 +229,7 @@ async def page(call_id: str) -> None:
                 ui.button('Back to dashboard', on_click=lambda: ui.navigate.to('/')).props('unelevated no-caps')
             elif view.state == CallState.RINGING:
                 ringing(device, view)
-            elif view.state == CallState.ENDED:
+            elif view.state == CallState.ENDED or view.left_going_call:  # over, or over for this user
                 ended(device, view)
             elif not view.here:
                 ui.label('This call continues in another tab.')

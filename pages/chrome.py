@@ -69,6 +69,10 @@ AUDIO_AND_SOUND_NOTE = (
 )
 
 
+# a call to you that ended unanswered: the notice offers to call back
+MISSED_NOTICE_REASONS = (EndReason.CANCELLED, EndReason.MISSED, EndReason.CONNECTION_LOST)
+
+
 class Chrome:
     def __init__(self, tab: TabState) -> None:
         self.tab = tab
@@ -217,9 +221,9 @@ class Chrome:
         if view.missed and view.id not in self.counted:
             self.counted.add(view.id)
             self._show_missed(self.missed_count + 1)
-        if view.ringing_here:
+        if view.rings_here:
             self.ringing_call = view.id
-            self.caller_label.text = view.peer
+            self.caller_label.text = format.who_calls(view)
             if self.device and view.rings_until:
                 self.ring_left.show(view.rings_until - self.device.now())
             self.dialog.open()
@@ -237,7 +241,11 @@ class Chrome:
         # short notices at the bottom, as every other one: at the top they would lie over the header's controls
         if view.answered_elsewhere:
             ui.notify(f'Call from {view.peer} was answered in another tab')
-        elif view.end_reason in (EndReason.CANCELLED, EndReason.MISSED, EndReason.CONNECTION_LOST):
+        elif view.invitation_missed or view.end_reason in (
+            EndReason.CANCELLED,
+            EndReason.MISSED,
+            EndReason.CONNECTION_LOST,
+        ):
             self.missed_notice.add(view.peer)
         elif view.end_reason == EndReason.DECLINED and not view.ended_by_me:
             ui.notify(f'Call from {view.peer} was declined in another tab')

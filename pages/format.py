@@ -3,7 +3,7 @@
 import time
 from datetime import datetime
 
-from voiceconnect.calls.machine import EndReason
+from voiceconnect.calls.machine import EndReason, LeaveReason
 from voiceconnect.calls.views import CallView
 from voiceconnect.connections.events import Presence
 
@@ -13,9 +13,23 @@ def duration(seconds: float) -> str:
     return f'{seconds // 60}:{seconds % 60:02d}'
 
 
+def who_calls(view: CallView) -> str:
+    """Who rings: the caller's name, or for an invitation into a group call `alice invites you to a call with bob`."""
+    if not view.invited:
+        return view.peer
+    return f'{view.inviter} invites you to a call with {names(view.others)}'
+
+
+def names(people: tuple[str, ...]) -> str:
+    """`bob`, `bob and carol`, `bob, carol and dave`."""
+    return ' and '.join(filter(None, (', '.join(people[:-1]), people[-1]))) if people else 'nobody yet'
+
+
 def outcome(view: CallView) -> str:
     """The headline of a call that is over, for the person looking at it."""
     reason, peer = view.end_reason, view.peer
+    if view.my_left_reason == LeaveReason.REMOVED:
+        return f'{host(view)} removed you from the call'
     if view.answered_at is not None:
         return 'Call ended'
     if view.role == 'caller':
@@ -35,6 +49,11 @@ def outcome(view: CallView) -> str:
     if reason == EndReason.FAILED:
         return 'Call failed'
     return f'Missed call from {peer}'
+
+
+def host(view: CallView) -> str:
+    """Who placed the call (the host, who may remove people)."""
+    return next((m.name for m in view.members if m.host), view.peer)
 
 
 def detail(view: CallView) -> str | None:

@@ -19,17 +19,26 @@ SHOWN_QUERY = 32  # characters of the query said back (no name is longer)
 
 class PeopleSearch:
     def __init__(
-        self, device: Device, on_call: Callable[[str], Awaitable[None]], just_called: Callable[[], Iterable[str]]
+        self,
+        device: Device,
+        on_call: Callable[[str], Awaitable[None]],
+        just_called: Callable[[], Iterable[str]],
+        *,
+        label: str = 'Search people',
+        verb: str = 'Call',
+        idle: bool = True,
     ) -> None:
-        """`just_called`: peers of calls that just ended, whose rows the history may not have written yet."""
+        """`just_called`: peers of calls that just ended, whose rows the history may not have written yet. `label`
+        names the box, `verb` each result's button (`Call <name>`, or `Add <name>` in a call); `idle`: with nothing
+        typed, list the contacts not online (else nothing)."""
         self.device = device
         self.on_call = on_call
         self.just_called = just_called
+        self.verb = verb
+        self.idle = idle
         self.shown: set[str] = set()  # names on screen: presence changes of others cost nothing
         self.contacts: set[str] = set()  # everyone the user called or was called by, online or not
-        self.box = ui.input('Search people', on_change=self.typed).props(
-            f'clearable outlined dense debounce={TYPING_PAUSE_MS}'
-        )
+        self.box = ui.input(label, on_change=self.typed).props(f'clearable outlined dense debounce={TYPING_PAUSE_MS}')
         self.box.props('autocomplete=off').classes('w-full')
         self.results = ui.column().classes('w-full gap-1')
 
@@ -47,6 +56,8 @@ class PeopleSearch:
         query = (self.box.value or '').strip()
         if query:
             people = await self.device.find_people(query, asked=asked)
+        elif not self.idle:
+            people = []
         else:
             contacts = await self.device.contacts(asked=asked)
             known = {person.name for person in contacts}
@@ -78,6 +89,7 @@ class PeopleSearch:
             ui.label(person.name).classes('text-weight-medium')
             ui.label(format.PRESENCE[person.presence]).classes('text-caption text-grey-8')
             ui.space()
-            ui.button(f'Call {person.name}', icon='call', on_click=lambda: self.on_call(person.name)).props(
+            icon = 'call' if self.verb == 'Call' else 'person_add'
+            ui.button(f'{self.verb} {person.name}', icon=icon, on_click=lambda: self.on_call(person.name)).props(
                 'unelevated no-caps dense color=positive'
             )

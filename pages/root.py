@@ -31,6 +31,9 @@ HEAD = """
 body[data-vc-speaking~="local"] .vc-speaking-local { display: inline; }
 body[data-vc-speaking~="remote"] .vc-speaking-remote { display: inline; }
 .vc-speaking .q-icon { font-size: 1.25em; vertical-align: -0.25em; }
+/* a group call's `<name> is speaking`, one per person: the browser module marks the one heard now */
+.vc-peer-speaking:not([data-on]) { display: none; }
+.vc-participants { list-style: none; }
 /* there for screen readers (the live regions), not drawn */
 .vc-sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; border: 0; }

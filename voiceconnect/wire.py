@@ -57,6 +57,7 @@ class CallPayload(TypedDict):
     my_state: NotRequired[str]  # ringing | joined | left
     inviter: NotRequired[str]  # an invitation into a call going on: who invites…
     others: NotRequired[list[str]]  # …and who else is in it
+    invited_here: NotRequired[bool]  # …and whether this tab rings for it
 
 
 def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
@@ -101,6 +102,7 @@ def _add_group(payload: CallPayload, view: CallView) -> None:
     if view.inviter is not None:
         payload['inviter'] = view.inviter
         payload['others'] = list(view.others)
+        payload['invited_here'] = view.invited_here
 
 
 class Refused(TypedDict):

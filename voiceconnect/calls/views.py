@@ -103,6 +103,11 @@ class CallView:
         return unanswered and self.role == 'caller' and self.end_reason in MESSAGE_MAY_FOLLOW
 
     @property
+    def left_going_call(self) -> bool:
+        """This user left a group call that others carry on (hung up, removed, lost): over for them."""
+        return self.live and self.my_state == MemberState.LEFT and self.answered_at is not None
+
+    @property
     def live(self) -> bool:
         return self.state != CallState.ENDED
 
@@ -239,5 +244,5 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
         'inviter': shown_name(inviter) if inviter else None,
         'others': others,
         'invited_here': invitation and member is not None and device in member.ringing,
-        'my_left_reason': member.left_reason if member is not None and call.added(user) else None,
+        'my_left_reason': member.left_reason if member is not None and (call.is_group or call.added(user)) else None,
     }

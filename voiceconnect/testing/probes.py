@@ -175,3 +175,63 @@ def wait_for_playback_tone(
         return peak if abs(peak.hz - hz) <= tol and peak.db > threshold_db else None
 
     return wait_until(heard, lambda: f'{label} did not play {hz:g} Hz; last reading: {last}', timeout, interval=0.15)
+
+
+# A group call: each remote stream plays in its own <audio> (#vc-remote-audio for the caller-callee leg, one
+# `.vc-link-audio` per link), each measured on its own analyser, kept on its element until its track changes.
+_VOICES_JS = """(async () => {
+  const elements = [document.getElementById('vc-remote-audio'), ...document.querySelectorAll('.vc-link-audio')];
+  const peaks = [];
+  for (const el of elements) {
+    const stream = el && el.srcObject;
+    const track = stream && stream.getAudioTracks ? stream.getAudioTracks()[0] : null;
+    if (!track || track.readyState !== 'live') continue;
+    let p = el.__vcVoice;
+    if (!p || p.stream !== stream || p.trackId !== track.id) {
+      if (p) p.ctx.close();
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 8192;
+      analyser.smoothingTimeConstant = 0;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      p = el.__vcVoice = {stream, trackId: track.id, ctx, analyser, created: performance.now(),
+                          bins: new Float32Array(analyser.frequencyBinCount)};
+    }
+    if (p.ctx.state !== 'running')
+      await Promise.race([p.ctx.resume().catch(() => {}), new Promise(r => setTimeout(r, 200))]);
+    if (p.ctx.state !== 'running' || performance.now() - p.created < 250) continue;
+    p.analyser.getFloatFrequencyData(p.bins);
+    let best = 1;
+    for (let i = 2; i < p.bins.length; i++) if (p.bins[i] > p.bins[best]) best = i;
+    const db = Number.isFinite(p.bins[best]) ? p.bins[best] : -200;
+    peaks.push({hz: best * p.ctx.sampleRate / p.analyser.fftSize, db});
+  }
+  return peaks;
+})()"""
+
+
+def voices(page: Page, threshold_db: float = LEVEL_THRESHOLD_DB) -> list[float]:
+    """The peak frequency of each remote stream the page plays now, louder than noise (one per other person)."""
+    return sorted(float(p['hz']) for p in peek(page, _VOICES_JS) if float(p['db']) > threshold_db)
+
+
+def hears_exactly(heard: list[float], tones_hz: list[float], tol: float = 15) -> bool:
+    """Whether `heard` is one stream per tone, each within `tol` of its own (nobody missing, nobody doubled)."""
+    wanted = sorted(tones_hz)
+    return len(heard) == len(wanted) and all(abs(h - w) <= tol for h, w in zip(heard, wanted, strict=True))
+
+
+def wait_for_voices(page: Page, tones_hz: list[float], tol: float = 15, timeout: float = 20) -> list[float]:
+    """Assert the page plays exactly these tones, one stream each (a group call: everyone else, not itself),
+    in two readings in a row."""
+    last: list[float] = []
+    streak = 0
+
+    def steady() -> list[float] | None:
+        nonlocal last, streak
+        last = voices(page)
+        streak = streak + 1 if hears_exactly(last, tones_hz, tol) else 0
+        return last if streak >= 2 else None
+
+    wanted = ', '.join(f'{hz:g}' for hz in sorted(tones_hz))
+    return wait_until(steady, lambda: f'did not hear exactly {wanted} Hz; heard {last}', timeout, interval=0.2)
