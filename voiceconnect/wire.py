@@ -57,6 +57,7 @@ class CallPayload(TypedDict):
     my_state: NotRequired[str]  # ringing | joined | left
     inviter: NotRequired[str]  # an invitation into a call going on: who invites…
     others: NotRequired[list[str]]  # …and who else is in it
+    media: NotRequired[str]  # mesh | bridge (the call moved to the audio bridge: one link, to `everyone`)
 
 
 def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
@@ -96,6 +97,7 @@ def _add_group(payload: CallPayload, view: CallView) -> None:
         for m in view.members
     ]
     payload['links'] = [LinkPayload(id=link.id, role=link.role, peer=link.peer) for link in view.links]
+    payload['media'] = view.media
     if view.my_state is not None:
         payload['my_state'] = str(view.my_state)
     if view.inviter is not None:

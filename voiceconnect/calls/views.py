@@ -68,6 +68,7 @@ class CallView:
     my_state: MemberState | None = None  # this user's own place in it: ringing, joined, or left
     inviter: str | None = None  # an invitation into a call already answered: who invites (`alice invites you…`)
     others: tuple[str, ...] = ()  # …and who else is in it (`…to a call with bob`)
+    media: str = 'mesh'  # 'bridge' once the call moved to the audio bridge (this tab's one link goes to `everyone`)
 
     @property
     def missed(self) -> bool:
@@ -110,6 +111,8 @@ class CallView:
             return CallView._of_added(call, user, device)
         role: Role = 'caller' if user == call.caller else 'callee'
         leg = call.leg_of(device) if role == 'callee' else call.answered_leg
+        if call.bridged:
+            leg = None  # the caller-callee peer connection went with the move: each tab has its link to the bridge
         if role == 'caller':
             here = device == call.caller_device
         else:
@@ -205,4 +208,5 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
         'my_state': member.state if member is not None else None,
         'inviter': shown_name(inviter) if inviter else None,
         'others': others,
+        'media': call.media,
     }
