@@ -4,9 +4,11 @@ they live in this process's memory."""
 
 import asyncio
 import logging
+from typing import Any
 
 from redis.asyncio import Redis
 
+from .calls.bridging import BridgeRouter
 from .calls.machine import EndReason
 from .clock import LoopClock, SharedClock
 from .cluster.pool import connect
@@ -38,6 +40,15 @@ class Backend:
         self.redis: Redis | None = None
         if settings.redis_url:  # a fixed pool of connections, and a time-out on every command
             self.redis = connect(settings.redis_url, settings.redis_timeout_s, settings.redis_pool_size)
+        # the audio bridge for group calls past MESH_MAX: this process's own Janus session, opened on first need
+        self.bridge: BridgeRouter | None = None
+        if settings.janus_url and settings.group_media != 'mesh':
+            self.bridge = BridgeRouter(
+                settings.janus_url,
+                self._relay,
+                api_secret=settings.janus_api_secret,
+                admin_key=settings.janus_admin_key,
+            )
         if self.redis is not None:
             self.switchboard = shared_switchboard(
                 self.redis,
@@ -47,6 +58,8 @@ class Backend:
                 settings.timeouts,
                 settings.limits,
                 self.people,
+                bridge=self.bridge,
+                group_media=settings.group_media,
             )
         else:
             self.switchboard = Switchboard(
@@ -56,6 +69,8 @@ class Backend:
                 settings.timeouts,
                 settings.limits,
                 people=self.people,
+                bridge=self.bridge,
+                group_media=settings.group_media,
             )
         self.hub = self.switchboard.hub
         # sessions end at once when they end in the store (the admin command, expiry): before each call action,
@@ -71,6 +86,10 @@ class Backend:
             return None
         folder = settings.data_dir / 'messages'
         return Mailbox(self.store, folder, settings.voicemail_messages_per_user, settings.voicemail_bytes_per_user)
+
+    def _relay(self, user: str, device: str, message: dict[str, Any]) -> None:
+        """Janus's answers go to the tab like any relayed signal (the hub is made after the bridge)."""
+        self.switchboard.hub.relay(user, device, message)
 
     @property
     def shared(self) -> bool:
@@ -114,6 +133,8 @@ class Backend:
         if not self.shared:
             await self.switchboard.shutdown()
         await self.switchboard.calls.store.stop()
+        if self.bridge is not None:
+            await self.bridge.close()
         await self.hub.stop()
         await self.history.stop()
         await self.store.close()

@@ -85,6 +85,9 @@ class Settings(BaseSettings, Timeouts, Limits):
     janus_url: str | None = None
     janus_api_secret: str | None = None
     janus_admin_key: str | None = None
+    # how group calls carry their audio: `auto` (a mesh up to MESH_MAX, then the bridge, with JANUS_URL), `bridge`
+    # (every group call on the bridge from its third person), `mesh` (never the bridge: at most MESH_MAX people)
+    group_media: Literal['auto', 'bridge', 'mesh'] = 'auto'
     log_format: Literal['text', 'json'] = 'text'
     # who may read GET /metrics: addresses or networks, comma-separated; loopback only by default
     metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK))

@@ -58,6 +58,7 @@ class CallPayload(TypedDict):
     inviter: NotRequired[str]  # an invitation into a call going on: who invites…
     others: NotRequired[list[str]]  # …and who else is in it
     invited_here: NotRequired[bool]  # …and whether this tab rings for it
+    media: NotRequired[str]  # mesh | bridge (the call moved to the audio bridge: one link, to `everyone`)
 
 
 def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
@@ -97,6 +98,7 @@ def _add_group(payload: CallPayload, view: CallView) -> None:
         for m in view.members
     ]
     payload['links'] = [LinkPayload(id=link.id, role=link.role, peer=link.peer) for link in view.links]
+    payload['media'] = view.media
     if view.my_state is not None:
         payload['my_state'] = str(view.my_state)
     if view.inviter is not None:

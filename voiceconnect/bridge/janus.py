@@ -257,6 +257,11 @@ class JanusBridge:
         body = {'request': 'kick', 'room': room.id, 'secret': room.secret, 'id': participant}
         await self.plugin_request(self._control_handle(), body)
 
+    async def rooms(self) -> set[int]:
+        """The ids of the rooms Janus holds now (private ones too: this asks with the admin key)."""
+        data = await self.plugin_request(self._control_handle(), self._with_admin_key({'request': 'list'}))
+        return {int(room['room']) for room in data.get('list', [])}
+
     async def participants(self, room: Room) -> list[dict[str, Any]]:
         """Who is in the room now, as Janus lists them (`id`, `display`, `muted`, `talking`, …)."""
         data = await self.plugin_request(self._control_handle(), {'request': 'listparticipants', 'room': room.id})

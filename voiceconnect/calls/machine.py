@@ -228,14 +228,59 @@ class Member:
         return self.state != MemberState.LEFT
 
 
+# A call past MESH_MAX rides a bridge (Janus's AudioBridge, voiceconnect/bridge): each joined member's device has one
+# link, whose other end is this marker. A tab sees it as any link it offers on, to `everyone`; no tab has the
+# device id `bridge` (tabs' ids are made up by the server), so no signal can be routed to a person through it.
+BRIDGE_USER = 'everyone'
+BRIDGE_DEVICE = 'bridge'
+MAX_PARTICIPANT = 2**52  # Janus takes 64-bit ids, JavaScript's numbers are exact below 2**53
+
+
+@dataclass
+class Seat:
+    """One person's place in the call's bridge room: the token Janus lets in, the participant id they join as (the
+    same from any process, so a process taking over a tab can remove a stale one of a dead process)."""
+
+    token: str
+    participant: int
+
+
+@dataclass
+class BridgeRoom:
+    """The call's AudioBridge room: its id, its secret (never sent to a tab) and each person's seat. Kept in the call
+    record, so whichever process a tab's socket is on can join it, and whichever ends the call can destroy it."""
+
+    id: int
+    secret: str
+    seats: dict[str, Seat] = field(default_factory=dict)  # user → seat
+
+    @classmethod
+    def new(cls, users: list[str]) -> 'BridgeRoom':
+        room = cls(secrets.randbelow(MAX_PARTICIPANT - 1) + 1, secrets.token_urlsafe(24))
+        for user in users:
+            room.seat(user)
+        return room
+
+    def seat(self, user: str) -> Seat:
+        """`user`'s seat, made on first asking."""
+        if user not in self.seats:
+            self.seats[user] = Seat(secrets.token_urlsafe(18), secrets.randbelow(MAX_PARTICIPANT - 1) + 1)
+        return self.seats[user]
+
+
 @dataclass
 class Link:
-    """One peer connection of the mesh between two joined members' devices: the later one offers."""
+    """One peer connection of the mesh between two joined members' devices: the later one offers. On a bridged
+    call, each joined device's one link to the bridge (answerer BRIDGE_USER on BRIDGE_DEVICE)."""
 
     offerer: str  # user
     offerer_device: str
     answerer: str
     answerer_device: str
+
+    @property
+    def to_bridge(self) -> bool:
+        return self.answerer_device == BRIDGE_DEVICE
 
     def end_of(self, device: str) -> str | None:
         """'offer' or 'answer' if `device` is one end of this link."""
@@ -266,6 +311,8 @@ class Call:
     members: dict[str, Member] = field(default_factory=dict)  # user → member, in the order they came
     links: dict[str, Link] = field(default_factory=dict)  # link id → the mesh's peer connections beyond the leg
     former: list[Member] = field(default_factory=list)  # earlier stints of people who left and were added again
+    media: str = 'mesh'  # 'mesh': a peer connection per pair; 'bridge': each joined device's one link to `room`
+    room: BridgeRoom | None = None  # the bridge room, once the call moved to it
 
     @property
     def live(self) -> bool:
@@ -322,6 +369,10 @@ class Call:
     def is_group(self) -> bool:
         return len(self.members) > 2
 
+    @property
+    def bridged(self) -> bool:
+        return self.media == 'bridge'
+
     def links_of(self, device: str) -> dict[str, Link]:
         return {lid: link for lid, link in self.links.items() if link.end_of(device) is not None}
 
@@ -371,6 +422,9 @@ class Call:
         data['members'] = {m['user']: _member(m) for m in data.get('members', [])}
         data['links'] = {lid: Link(**link) for lid, link in data.get('links', {}).items()}
         data['former'] = [_member(m) for m in data.get('former', [])]
+        if (room := data.get('room')) is not None:
+            seats = {user: Seat(**seat) for user, seat in room['seats'].items()}
+            data['room'] = BridgeRoom(room['id'], room['secret'], seats)
         return cls(**data)
 
 

@@ -20,13 +20,16 @@ reasons and lines). `_member_leaves` is the one place that choice is made.
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from .. import observe
 from ..clock import Clock
 from ..logs import call_fields
 from .machine import (
+    BRIDGE_DEVICE,
+    BRIDGE_USER,
     RINGING_WHEN_CALL_ENDS,
+    BridgeRoom,
     Call,
     CallError,
     CallState,
@@ -46,6 +49,7 @@ from .store import CallStore, CallTx, MemoryCallStore
 log = logging.getLogger('voiceconnect')
 T = TypeVar('T')
 DEADLINE_SLACK_S = 0.01  # timers run on the loop's clock, deadlines are wall-clock time
+BRIDGE_LOST = 'bridge_lost'  # why media failed when the bridge carrying it went away (in the log line)
 
 
 class Delivery(Protocol):
@@ -58,6 +62,21 @@ class Delivery(Protocol):
     def not_taking_calls(self, user: str) -> bool: ...
 
     def call_changed(self, call: Call) -> None: ...
+
+
+class Rooms(Protocol):
+    """The bridge that carries calls past MESH_MAX (voiceconnect/calls/bridging.py over Janus)."""
+
+    async def reachable(self) -> bool:
+        """Whether the bridge answers now (connecting to it if need be)."""
+        ...
+
+    def room_ended(self, room: BridgeRoom) -> None:
+        """The call of `room` ended: destroy the room (in the background)."""
+        ...
+
+
+GroupMedia = Literal['auto', 'bridge', 'mesh']
 
 
 class Recorder(Protocol):
@@ -100,6 +119,8 @@ class CallManager:
         group_max: int = 8,
         mesh_max: int = 4,
         bridged: bool = False,
+        rooms: Rooms | None = None,
+        group_media: GroupMedia = 'auto',
     ) -> None:
         self.delivery = delivery
         self.clock = clock
@@ -107,8 +128,12 @@ class CallManager:
         self.ring_timeout_s = ring_timeout_s
         self.media_timeout_s = media_timeout_s
         # most people in one call: browsers hold a peer connection per other person, so without a bridge (Janus)
-        # a call holds at most MESH_MAX
+        # a call holds at most MESH_MAX. With `rooms` (GROUP_MEDIA auto) a call moves to the bridge when its people
+        # (joined and ringing) would pass MESH_MAX, (GROUP_MEDIA bridge) as soon as it has a third person.
+        self.rooms = rooms if group_media != 'mesh' else None
+        bridged = bridged or self.rooms is not None
         self.capacity = group_max if bridged else min(group_max, mesh_max)
+        self.mesh_capacity = min(group_max, mesh_max) if group_media == 'auto' else 2
         self.store: CallStore = store or MemoryCallStore(clock, self.deadline_passed)
 
     # queries (as this process last saw the calls: for pages that read them while they draw)
@@ -179,6 +204,7 @@ class CallManager:
         this call, a full call, a call not answered yet, nobody by that name."""
         if name == inviter:
             raise CallError('You cannot add yourself.', Refusal.YOURSELF)
+        bridge_answers = await self._bridge_answers(self.store.cached(call_id))
 
         async def step(tx: CallTx, out: Outcome) -> Call:
             call = await self._call_for(tx, call_id, inviter)
@@ -189,6 +215,12 @@ class CallManager:
                 raise CallError(f'{name} is already in this call.', Refusal.ALREADY_IN_CALL)
             if len(call.present_users()) >= self.capacity:
                 raise CallError(f'This call is full: {self.capacity} people at most.', Refusal.CALL_FULL)
+            if self._needs_bridge(call, 1) and not bridge_answers:
+                raise CallError(
+                    f'This call is full: {self.mesh_capacity} people at most while the audio bridge for larger '
+                    'calls does not answer.',
+                    Refusal.CALL_FULL,
+                )
             reach = await self._reach(tx, name)  # before any change: NOT_FOUND leaves the call as it was
             now = self.clock.now()
             if (earlier := call.members.pop(name, None)) is not None:
@@ -203,6 +235,10 @@ class CallManager:
             else:
                 member.ringing = list(reach)
                 member.rings_until = now + self.ring_timeout_s
+                if call.room is not None:
+                    call.room.seat(name)
+                elif self._needs_bridge(call, 0):
+                    self._to_bridge(out, call)
             tx.save(call)
             self._tell(out, call)
             return call
@@ -310,14 +346,21 @@ class CallManager:
         await self._transact(step)
 
     async def media_failed(self, call_id: str, user: str, device: str, reason: MediaFailure) -> None:
+        await self._media_failed(call_id, user, device, reason, MEDIA_FAILURES[reason])
+
+    async def bridge_lost(self, call_id: str, user: str, device: str) -> None:
+        """The bridge carrying `device`'s media is gone (Janus stopped or cannot be reached): its media failed."""
+        await self._media_failed(call_id, user, device, BRIDGE_LOST, 'The audio bridge was lost.')
+
+    async def _media_failed(self, call_id: str, user: str, device: str, code: str, words: str) -> None:
         async def step(tx: CallTx, out: Outcome) -> None:
             call = await self._party_call(tx, call_id, user, device)
             if self._stays(call, user):
                 self._member_leaves(tx, out, call, user, LeaveReason.FAILED, EndReason.FAILED, by=user)
                 return
-            call.failure = f'{user}: {MEDIA_FAILURES[reason]}'
+            call.failure = f'{user}: {words}'
             why = f'Media failed for {user}'
-            self._end(tx, out, call, EndReason.FAILED, by=user, why=why, detail=reason, left=(user, LeaveReason.FAILED))
+            self._end(tx, out, call, EndReason.FAILED, by=user, why=why, detail=code, left=(user, LeaveReason.FAILED))
 
         await self._transact(step)
 
@@ -544,6 +587,37 @@ class CallManager:
         out.log(logging.INFO, '🔀 Call glare: %s called into the call %s they were invited to', user, call.id)
         return self._join(tx, out, call, invitation, device)
 
+    def _needs_bridge(self, call: Call, more: int) -> bool:
+        """Whether the call, with `more` people, is past what a mesh carries (and not on the bridge yet)."""
+        if self.rooms is None or call.bridged:
+            return False
+        return len(call.present_users()) + more > self.mesh_capacity
+
+    async def _bridge_answers(self, call: Call | None) -> bool:
+        """Before a step that may move a call to the bridge: whether the bridge answers (asked only when it may)."""
+        if self.rooms is None or (call is not None and (call.bridged or not self._needs_bridge(call, 1))):
+            return call is not None and call.bridged
+        return await self.rooms.reachable()
+
+    def _to_bridge(self, out: Outcome, call: Call) -> None:
+        """The call moves to the bridge: a room with a seat for everyone in it, each joined device's mesh links (and
+        the caller-callee leg, which its tabs drop as the view's `leg` is None) replaced by one link to the bridge.
+        Nobody accepts again: the tabs see their links change and negotiate the new one."""
+        call.media = 'bridge'
+        call.room = BridgeRoom.new(call.present_users())
+        call.links.clear()  # (media_up stays: each tab reports its media once, and it flowed in the mesh)
+        for member in call.joined():
+            if member.device is not None:
+                call.links[new_id('l')] = Link(member.user, member.device, BRIDGE_USER, BRIDGE_DEVICE)
+        extra = _fields(call, media='bridge', people=len(call.present_users()))
+        out.log(
+            logging.INFO,
+            '🌉 Call moved to the audio bridge: %s (%d people)',
+            _pair(call),
+            len(call.present_users()),
+            extra=extra,
+        )
+
     @staticmethod
     def _invites(call: Call, user: str, callee: str) -> bool:
         """Whether `user` is invited into `call` (answered) where `callee` is joined."""
@@ -591,7 +665,10 @@ class CallManager:
             raise CallError('This call is not ringing here.')
         others = [m for m in call.joined() if m.device is not None]
         self._member_joins(call, member, device, self.clock.now())
-        for other in others:
+        if call.room is not None:
+            call.room.seat(member.user)
+            call.links[new_id('l')] = Link(member.user, device, BRIDGE_USER, BRIDGE_DEVICE)
+        for other in others if call.room is None else []:
             call.links[new_id('l')] = Link(member.user, device, other.user, other.device)  # type: ignore[arg-type]
         tx.save(call)
         more = len([m for m in call.joined() if call.added(m.user)])
@@ -726,6 +803,9 @@ class CallManager:
                 extra=fields,
             )
         out.then(lambda: self.recorder.call_finished(call))
+        if call.room is not None and self.rooms is not None:
+            rooms, room = self.rooms, call.room
+            out.then(lambda: rooms.room_ended(room))
         talk_s = call.duration(call.ended_at) if call.answered_at is not None else None
         out.then(lambda: observe.notify('call_ended', outcome=str(reason), duration_s=talk_s))
         self._tell(out, call)

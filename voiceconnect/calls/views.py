@@ -81,6 +81,7 @@ class CallView:
     others: tuple[str, ...] = ()  # …and who else is in it (`…to a call with bob`)
     invited_here: bool = False  # …and this tab rings for it
     my_left_reason: LeaveReason | None = None  # once this user left a group call (or its invitation): why
+    media: str = 'mesh'  # 'bridge' once the call moved to the audio bridge (this tab's one link goes to `everyone`)
 
     @property
     def missed(self) -> bool:
@@ -141,7 +142,9 @@ class CallView:
             return CallView._of_added(call, user, device)
         role: Role = 'caller' if user == call.caller else 'callee'
         leg = call.leg_of(device) if role == 'callee' else call.answered_leg
-        if call.live and call.is_group and not _leg_stands(call):
+        if call.bridged:
+            leg = None  # the caller-callee peer connection went with the move: each tab has its link to the bridge
+        elif call.live and call.is_group and not _leg_stands(call):
             leg = None  # the caller or the first callee left the group call that goes on: their leg is gone
         if role == 'caller':
             here = device == call.caller_device
@@ -245,4 +248,5 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
         'others': others,
         'invited_here': invitation and member is not None and device in member.ringing,
         'my_left_reason': member.left_reason if member is not None and (call.is_group or call.added(user)) else None,
+        'media': call.media,
     }

@@ -190,7 +190,9 @@ class Call:
                 self._spawn(self._offer_link(link_id))
 
     def _sending(self) -> MediaStreamTrack:
-        """Our sound for one more peer connection: once there are several, each gets its own copy of it."""
+        """Our sound for one more peer connection, a copy of its own: aiortc stops a sender's track when its peer
+        connection closes, so no sender may hold `outgoing` itself (the leg closed as the call moves to the bridge
+        would silence every other link)."""
         if self._relay is None:
             self._relay = MediaRelay()
         return self._relay.subscribe(self.outgoing)
@@ -398,7 +400,7 @@ class Call:
         if leg.attached or leg.transceiver is None:
             return
         leg.attached = True
-        leg.transceiver.sender.replaceTrack(self._sending() if self._relay is not None else self.outgoing)
+        leg.transceiver.sender.replaceTrack(self._sending())
         if leg.remote_track is not None:
             self.incoming.follow(leg.remote_track)
         self._spawn(self._report_if_up(leg_id))

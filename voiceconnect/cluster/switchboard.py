@@ -4,6 +4,9 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from ..calls.bridging import BridgeRouter
+from ..calls.machine import Call
+from ..calls.manager import GroupMedia
 from ..clock import Clock
 from ..connections.device import History
 from ..connections.switchboard import Switchboard
@@ -22,14 +25,26 @@ def shared_switchboard(
     timeouts: Timeouts,
     limits: Limits,
     people: People | None = None,
+    bridge: BridgeRouter | None = None,
+    group_media: GroupMedia = 'auto',
 ) -> Switchboard:
     """The switchboard of one of several processes: hub and live calls in Redis, this process named `instance`.
     A SharedClock is kept on Redis's clock by the hub: the leases and deadlines every process compares."""
     hub = RedisHub(redis, instance, lease_s=timeouts.reconnect_grace_s, clock=clock)
 
     def call_store(on_deadline: Callable[[str], Awaitable[None]]) -> RedisCallStore:
-        store = RedisCallStore(redis, clock, on_deadline, healthy=lambda: hub.healthy)
-        hub.on_call_heard = store.heard  # news of other processes' commits keeps the cache current
-        return store
+        return RedisCallStore(redis, clock, on_deadline, healthy=lambda: hub.healthy)
 
-    return Switchboard(clock, hub, history, timeouts, limits, store=call_store, people=people)
+    board = Switchboard(
+        clock, hub, history, timeouts, limits, store=call_store, people=people, bridge=bridge, group_media=group_media
+    )
+    store = board.calls.store
+    assert isinstance(store, RedisCallStore)
+
+    def heard(call: Call) -> None:
+        """News of another process's commit: the cache stays current, the bridge lets go of links that went."""
+        store.heard(call)
+        board.bridge_news(call)
+
+    hub.on_call_heard = heard
+    return board

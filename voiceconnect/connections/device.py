@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from .. import observe
+from ..calls.bridging import BridgeRouter
 from ..calls.machine import SESSION_MARK, Call, CallError, CallState, Refusal
 from ..calls.manager import CallManager, Recorder
 from ..calls.signaling import handle_signal
@@ -135,6 +136,9 @@ class Board(Protocol):
 
     @property
     def voicemail(self) -> MessageTaker | None: ...
+
+    @property
+    def bridge(self) -> BridgeRouter | None: ...
 
     def holds(self, device: 'Device') -> bool: ...
 
@@ -375,7 +379,9 @@ class Device:
             return
         try:
             signal = parse_signal(data)
-            await self._in_order(handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, signal))
+            await self._in_order(
+                handle_signal(self._calls(), self._board.hub.relay, self.user, self.id, signal, self._board.bridge)
+            )
         except ValidationError as error:
             observe.notify('signal', result='rejected')
             raise self._rejected(error.errors()[0]['msg']) from error

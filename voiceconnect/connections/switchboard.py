@@ -12,8 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from ..calls.bridging import BridgeRouter
 from ..calls.machine import Call, CallError, EndReason, Refusal, ServiceUnavailable
-from ..calls.manager import CallManager
+from ..calls.manager import CallManager, GroupMedia
 from ..calls.store import CallStore
 from ..clock import Clock
 from ..people.directory import People
@@ -55,6 +56,8 @@ class Switchboard:
         limits: Limits | None = None,
         store: StoreFactory | None = None,
         people: People | None = None,
+        bridge: BridgeRouter | None = None,
+        group_media: GroupMedia = 'auto',
     ) -> None:
         self.timeouts = timeouts or Timeouts()
         self.clock = clock
@@ -71,7 +74,13 @@ class Switchboard:
             store=store(self._deadline_passed) if store is not None else None,
             group_max=self.guards.limits.group_max,
             mesh_max=self.guards.limits.mesh_max,
+            rooms=bridge,
+            group_media=group_media,
         )
+        # the audio bridge (JANUS_URL): this process's Janus session, for the tabs whose sockets are here
+        self.bridge = bridge
+        if bridge is not None:
+            bridge.calls = self.calls
         hub.listen(self)
         self.services: dict[tuple[str, str], ConnectionService] = {}  # (browser, user) → service
         self.devices: dict[str, Device] = {}
@@ -247,6 +256,12 @@ class Switchboard:
 
     def call_changed(self, call: Call) -> None:
         self.hub.call_changed(call)
+        self.bridge_news(call)
+
+    def bridge_news(self, call: Call) -> None:
+        """A call's record changed (here, or in another process): the bridge lets go of links that went."""
+        if self.bridge is not None:
+            self.bridge.call_changed(call)
 
     async def _deadline_passed(self, call_id: str) -> None:
         await self.calls.deadline_passed(call_id)
