@@ -107,7 +107,10 @@ class Participants:
         self.list = ui.element('ul').props('aria-label=Participants').classes('vc-participants q-pl-none q-my-md')
 
     def update(self, view: CallView) -> None:
-        self.list.set_visibility(len(view.members) > 2)
+        group = len(view.members) > 2
+        self.list.set_visibility(group)
+        if not group and not self.items:  # a 1:1 call: its indicators above say it all, no second copy of them
+            return
         me_host = view.role == 'caller'
         for member in view.members:
             if member.name not in self.items:
