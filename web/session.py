@@ -108,10 +108,8 @@ async def log_out(tab: TabState) -> None:
     if tab.device is None:
         return
     await _current_storage(tab)
-    device = tab.device
-    _forget(tab, device.user)
-    tab.set_device(None)  # this tab loads /login itself (below): its own SignedOut must not navigate it there first
-    await backend().log_out(device)
+    _forget(tab, tab.device.user)
+    await backend().log_out(tab.device)
     tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing
 
 
@@ -160,7 +158,7 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
         device = await switchboard.attach(service, tab.client.id, browser_tab, tab.client.tab_id, tab.client.ip)
     except TooManyTabs as refused:
         raise AccountError(str(refused)) from None
-    device.on(SignedOut, lambda event: _signed_out(tab, device, event))
+    device.on(SignedOut, lambda event: _signed_out(tab, event))
     if not tab.client.has_socket_connection:
         await device.set_connected(False)
     tab.set_device(device)
@@ -168,11 +166,10 @@ async def _attach(tab: TabState, signed_in: SignedIn) -> Device:
     return device
 
 
-def _signed_out(tab: TabState, device: Device, event: SignedOut) -> None:
+def _signed_out(tab: TabState, event: SignedOut) -> None:
     """The account was logged out (maybe in another tab), its session ended on the server, or the grace ran out
     while this tab was away."""
-    if tab.device is not device:  # the tab let go of it already (Log out here, another account): not its news
-        return
+    device = tab.device
     tab.set_device(None)
     if event.reason == 'expired':  # the tab is away now: it signs in again when it is back
         if tab.client.has_socket_connection:  # back already, in this very moment
@@ -182,8 +179,9 @@ def _signed_out(tab: TabState, device: Device, event: SignedOut) -> None:
         return
     if (why := WHY_SIGNED_OUT.get(event.reason)) is not None:
         tab.notice = why
-        with tab.client:
-            _forget(tab, device.user)  # its token is worthless now: no `Continue as` for it
+        if device is not None:
+            with tab.client:
+                _forget(tab, device.user)  # its token is worthless now: no `Continue as` for it
     with tab.client:
         ui.navigate.to('/login')
 
