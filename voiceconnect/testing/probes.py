@@ -1,6 +1,7 @@
 """What a person hears, measured in their page without a user gesture (`peek`): which tone the remote audio
 `<audio id="vc-remote-audio">` carries (`wait_for_tone`, `wait_for_silence`, `remote_peak_hz`), whether the
-ringtone or ringback `<audio>` really plays (`is_playing`), whether the page has user activation.
+ringtone or ringback `<audio>` really plays (`is_playing`), whether the page has user activation. In a group call:
+`wait_for_voices` (a stream per other person: a mesh) and `wait_for_mix` (one stream mixing them: the bridge).
 
 Without activation, ``<audio>.play()`` rejects with ``NotAllowedError`` and an ``AudioContext`` stays
 ``suspended`` -- EXCEPT while the document captures the microphone: then both are allowed. A reload drops
@@ -179,7 +180,9 @@ def wait_for_playback_tone(
 
 # A group call: each remote stream plays in its own <audio> (#vc-remote-audio for the caller-callee leg, one
 # `.vc-link-audio` per link), each measured on its own analyser, kept on its element until its track changes.
-_VOICES_JS = """(async () => {
+# `tones`: also the level at each of these frequencies (the loudest bin within `tol` Hz), for a stream that mixes
+# several voices (a media bridge's).
+_VOICES_JS = """(async ([tones, tol]) => {
   const elements = [document.getElementById('vc-remote-audio'), ...document.querySelectorAll('.vc-link-audio')];
   const peaks = [];
   for (const el of elements) {
@@ -203,16 +206,27 @@ _VOICES_JS = """(async () => {
     p.analyser.getFloatFrequencyData(p.bins);
     let best = 1;
     for (let i = 2; i < p.bins.length; i++) if (p.bins[i] > p.bins[best]) best = i;
-    const db = Number.isFinite(p.bins[best]) ? p.bins[best] : -200;
-    peaks.push({hz: best * p.ctx.sampleRate / p.analyser.fftSize, db});
+    const binHz = p.ctx.sampleRate / p.analyser.fftSize;
+    const level = (i) => Number.isFinite(p.bins[i]) ? p.bins[i] : -200;
+    const at = tones.map((hz) => {
+      let db = -200;
+      for (let i = Math.max(1, Math.floor((hz - tol) / binHz)); i <= Math.ceil((hz + tol) / binHz); i++)
+        db = Math.max(db, level(i));
+      return db;
+    });
+    peaks.push({hz: best * binHz, db: level(best), at});
   }
   return peaks;
-})()"""
+})(%s)"""
 
 
 def voices(page: Page, threshold_db: float = LEVEL_THRESHOLD_DB) -> list[float]:
     """The peak frequency of each remote stream the page plays now, louder than noise (one per other person)."""
-    return sorted(float(p['hz']) for p in peek(page, _VOICES_JS) if float(p['db']) > threshold_db)
+    return sorted(float(p['hz']) for p in _streams(page) if float(p['db']) > threshold_db)
+
+
+def _streams(page: Page, tones_hz: list[float] | None = None, tol: float = 15) -> list[dict]:  # type: ignore[type-arg]
+    return list(peek(page, _VOICES_JS % json.dumps([tones_hz or [], tol])))
 
 
 def hears_exactly(heard: list[float], tones_hz: list[float], tol: float = 15) -> bool:
@@ -235,3 +249,46 @@ def wait_for_voices(page: Page, tones_hz: list[float], tol: float = 15, timeout:
 
     wanted = ', '.join(f'{hz:g}' for hz in sorted(tones_hz))
     return wait_until(steady, lambda: f'did not hear exactly {wanted} Hz; heard {last}', timeout, interval=0.2)
+
+
+MIX_RANGE_DB = 25.0  # a voice in a mix: within this of its loudest voice; one not in it: this far under it
+
+
+def mix_levels(page: Page, tones_hz: list[float], tol: float = 15) -> list[float] | None:
+    """The level (dB) at each of `tones_hz` in the one remote stream the page plays (a bridge's mix), or None while
+    it plays none or several."""
+    streams = [p for p in _streams(page, tones_hz, tol) if float(p['db']) > LEVEL_THRESHOLD_DB]
+    return [float(db) for db in streams[0]['at']] if len(streams) == 1 else None
+
+
+def wait_for_mix(page: Page, heard_hz: list[float], absent_hz: list[float], timeout: float = 20) -> list[float]:
+    """Assert the page plays one stream mixing every tone of `heard_hz` (each within MIX_RANGE_DB of the loudest)
+    and none of `absent_hz` (its own voice, someone who left: MIX_RANGE_DB under the quietest heard), in two readings
+    in a row; the levels of `heard_hz + absent_hz`."""
+    tones = [*heard_hz, *absent_hz]
+    last: list[float] | None = None
+    streak = 0
+
+    def mixed(levels: list[float]) -> bool:
+        heard, absent = levels[: len(heard_hz)], levels[len(heard_hz) :]
+        loudest = max(heard)
+        quietest = min(heard)
+        return (
+            quietest > LEVEL_THRESHOLD_DB
+            and quietest > loudest - MIX_RANGE_DB
+            and all(db < quietest - MIX_RANGE_DB for db in absent)
+        )
+
+    def steady() -> list[float] | None:
+        nonlocal last, streak
+        last = mix_levels(page, tones)
+        streak = streak + 1 if last is not None and mixed(last) else 0
+        return last if streak >= 2 else None
+
+    def failure() -> str:
+        if last is None:
+            return f'did not hear one mixed stream of {heard_hz}'
+        shown = ', '.join(f'{hz:g} Hz {db:.0f} dB' for hz, db in zip(tones, last, strict=True))
+        return f'did not hear a mix of {heard_hz} without {absent_hz}; last reading: {shown}'
+
+    return wait_until(steady, failure, timeout, interval=0.2)
