@@ -80,19 +80,26 @@ WATCH_TONES = """([key, tones]) => { window[key] = new Promise((resolve) => {
 
 # The floor: two peer connections in this page, the microphone on the first; [offer → connected, offer → heard] ms.
 BARE_PEERS = """async (hz) => {
+  const within = (promise, what) => Promise.race([promise, new Promise((_, fail) =>
+    setTimeout(() => fail(new Error(`floor: ${what} not within 20 s`)), 20000))]);
   const stream = await navigator.mediaDevices.getUserMedia({audio: true});
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
   a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
   b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
   const ctx = new AudioContext();
-  await ctx.resume();
+  await within(ctx.resume(), 'AudioContext resume');
   const t0 = performance.now();
   const connected = new Promise((r) => (b.onconnectionstatechange = () =>
     b.connectionState === 'connected' && r(performance.now())));
+  const sink = new Audio();  // Chromium feeds a remote track to WebAudio only while a media element plays it
+  sink.muted = true;
   const heard = new Promise((r) => (b.ontrack = ({track}) => {
+    const remote = new MediaStream([track]);
+    sink.srcObject = remote;
+    sink.play();
     const analyser = ctx.createAnalyser();
     analyser.fftSize = 2048;
-    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    ctx.createMediaStreamSource(remote).connect(analyser);
     const bins = new Float32Array(analyser.frequencyBinCount), binHz = ctx.sampleRate / 2048;
     const timer = setInterval(() => {
       analyser.getFloatFrequencyData(bins);
@@ -105,8 +112,8 @@ BARE_PEERS = """async (hz) => {
   await b.setRemoteDescription(a.localDescription);
   await b.setLocalDescription(await b.createAnswer());
   await a.setRemoteDescription(b.localDescription);
-  const result = [(await connected) - t0, (await heard) - t0];
-  a.close(); b.close(); ctx.close(); stream.getTracks().forEach((t) => t.stop());
+  const result = [(await within(connected, 'connected')) - t0, (await within(heard, 'tone')) - t0];
+  a.close(); b.close(); ctx.close(); sink.srcObject = null; stream.getTracks().forEach((t) => t.stop());
   return result;
 }"""
 
@@ -304,9 +311,11 @@ def rigs(playwright: Playwright, tmp: Path, size: int) -> Iterator[tuple[Rig, Ri
 
 def run(playwright: Playwright, tmp: Path, sizes: list[int], trials: int, results: Results) -> None:
     with rigs(playwright, tmp, max(sizes)) as (mesh, bridge):
+        print('  rigs up: idle CPU', flush=True)
         for rig in (mesh, bridge):
             time.sleep(2.0)
             results.idle[rig.mode] = cpu_share(rig.roots, WINDOW_S)
+        print('  floor and 1:1', flush=True)
         floor_page = mesh.people[-1].page
         for _ in range(trials):
             connected, heard = floor_page.evaluate(BARE_PEERS, mesh.people[-1].tone_hz)
