@@ -394,32 +394,34 @@
     if (call.legs.has(leg)) connectMicrophone(call, id);
     syncLinks(call, id, view.links || []);
     setMuted(id, view.me_muted);
+    reportMediaIfUp(id); // an invitation's links may have connected (and the microphone gone on) before it joined
   }
 
   // ---- a group call's links: one peer connection each, beside the caller-callee leg (or instead of it)
   //
-  // A link is {pc, pending, remote, sdp, mic, role, peer, audio, level}: like a leg, with the role this tab has on it
-  // (`offer` or `answer`), the name of its other end (`everyone` for a bridge), its own <audio> and level meter.
+  // A link is {pc, pending, remote, sdp, mic, role, peer, audio, level, live}: like a leg, with the role this tab has
+  // on it (`offer` or `answer`), the name of its other end (`everyone` for a bridge), its own <audio> and level
+  // meter; `live` once the microphone may go on it (both ends joined: an invitation's links connect silent).
   // A link the view no longer names is closed; a renewed one (a member's tab reloaded) comes with a new id.
 
   function syncLinks(call, callId, wanted) {
     const named = new Set(wanted.map((link) => link.id));
     for (const linkId of [...call.links.keys()]) if (!named.has(linkId)) closeLink(call, linkId);
-    for (const { id: linkId, role, peer } of wanted) {
-      const known = call.links.get(linkId);
-      if (known) {
-        known.peer = peer; // an offer may come before the view naming its link
-        continue;
+    for (const { id: linkId, role, peer, live } of wanted) {
+      let link = call.links.get(linkId);
+      if (link) link.peer = peer; // an offer may come before the view naming its link
+      else {
+        link = newLink(call, callId, linkId, role, peer);
+        if (role === "offer") offerOnLink(call, callId, linkId, link).catch((e) => console.error("link offer failed", e));
       }
-      const link = newLink(call, callId, linkId, role, peer);
-      if (role === "offer") offerOnLink(call, callId, linkId, link).catch((e) => console.error("link offer failed", e));
+      if (live && !link.live) goLive(call, callId, link);
     }
   }
 
   function newLink(call, callId, linkId, role, peer) {
     const pc = new RTCPeerConnection(rtcConfiguration(call.ice));
     const sdp = role === "offer" ? "offering" : "answering";
-    const link = { pc, pending: [], remote: null, sdp, mic: "off", role, peer, audio: null, level: null };
+    const link = { pc, pending: [], remote: null, sdp, mic: "off", role, peer, audio: null, level: null, live: false };
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
       send({
@@ -452,7 +454,7 @@
     await link.pc.setLocalDescription(offer);
     if (call.links.get(linkId) !== link) return; // closed or renewed meanwhile
     send({ kind: "offer", call_id: callId, leg: linkId, sdp: link.pc.localDescription.sdp });
-    await microphoneOnLink(call, callId, link, sender);
+    if (link.live) await microphoneOnLink(call, callId, link, sender);
   }
 
   async function answerOnLink(call, callId, linkId, sdp) {
@@ -462,7 +464,15 @@
     const answer = await link.pc.createAnswer();
     await link.pc.setLocalDescription(answer);
     send({ kind: "answer", call_id: callId, leg: linkId, sdp: link.pc.localDescription.sdp });
-    await microphoneOnLink(call, callId, link, link.pc.getTransceivers()[0]?.sender);
+    if (link.live) await microphoneOnLink(call, callId, link, link.pc.getTransceivers()[0]?.sender);
+  }
+
+  // The microphone goes on a link once it carries voice (its transceiver exists once its negotiation began: a link
+  // still waiting for its offer takes the microphone when it answers).
+  function goLive(call, callId, link) {
+    link.live = true;
+    const sender = link.pc.getTransceivers()[0]?.sender;
+    if (sender) microphoneOnLink(call, callId, link, sender).catch((e) => console.error("link microphone failed", e));
   }
 
   async function microphoneOnLink(call, callId, link, sender) {
@@ -518,10 +528,20 @@
 
   // ---- an invitation into a group call going on: this tab rings (title, ringtone) until accepted or over
 
+  // Its links to the members connect meanwhile, silent both ways (no microphone goes on them before Accept, nor
+  // theirs before the server says this tab joined): Accept then costs no negotiation, as for a ringing callee's leg.
   function invitationRinging(callId, view) {
     invitations.add(callId);
     ringStarted(callId, view.inviter);
     play("vc-ringtone");
+    let call = calls.get(callId);
+    if (!call) {
+      call = { role: "callee", ice: view.ice, legs: new Map(), links: new Map(), myLeg: null, answeredLeg: null };
+      calls.set(callId, call);
+    }
+    call.phase = "invited"; // "answered" once the server says this tab joined (media is reported from then)
+    call.muted = view.me_muted;
+    syncLinks(call, callId, view.links || []);
   }
 
   function invitationOver(callId, joinedHere) {
@@ -579,6 +599,10 @@
       note("accept clicked");
       stopSound("vc-ringtone");
       microphone(id).catch(() => {}); // open while the server is told: the links take it once they exist
+      const call = calls.get(id);
+      if (!call) continue;
+      call.accepted = true; // this tab's voice goes out now; the members' comes once the server says it joined
+      for (const link of call.links.values()) if (!link.live) goLive(call, id, link);
     }
   }
 

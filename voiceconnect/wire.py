@@ -32,6 +32,7 @@ class LinkPayload(TypedDict):
     id: str  # signal on it with this id as `leg`
     role: str  # offer (this tab makes the offer) | answer
     peer: str
+    live: bool  # both ends joined: the microphone goes on it (before, an invitation's link connects silent)
 
 
 class CallPayload(TypedDict):
@@ -78,7 +79,7 @@ def call_payload(view: CallView, ice: dict[str, Any] | None) -> CallPayload:
         failure=view.failure,
         peer_reconnecting=view.peer_reconnecting,
     )
-    if ice is not None and view.here and view.live:
+    if ice is not None and view.connects_here:
         payload['ice'] = ice
     if len(view.members) > 2:
         _add_group(payload, view)
@@ -97,7 +98,7 @@ def _add_group(payload: CallPayload, view: CallView) -> None:
         )
         for m in view.members
     ]
-    payload['links'] = [LinkPayload(id=link.id, role=link.role, peer=link.peer) for link in view.links]
+    payload['links'] = [LinkPayload(id=link.id, role=link.role, peer=link.peer, live=link.live) for link in view.links]
     payload['media'] = view.media
     if view.my_state is not None:
         payload['my_state'] = str(view.my_state)

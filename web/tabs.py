@@ -53,7 +53,7 @@ class BrowserTab:
     def deliver(self, event: Event) -> None:
         if isinstance(event, CallChanged):
             view = event.call
-            carried = view.here and view.live  # TURN credentials only for a call this tab carries
+            carried = view.connects_here  # TURN credentials only for a call this tab connects
             payload = wire.call_payload(view, self.ice.for_user(self.user, time.time()) if carried else None)
             self._follow(view)
             self._run(f'vc.sync({json.dumps(payload)})')
@@ -67,7 +67,7 @@ class BrowserTab:
 
     def _follow(self, view: CallView) -> None:
         """Renew the TURN credentials while this document carries a live call."""
-        if view.here and view.live:
+        if view.connects_here:
             self._calls_here.add(view.id)
         else:
             self._calls_here.discard(view.id)

@@ -463,6 +463,73 @@ async def test_link_offers_come_only_from_the_newcomer_and_reach_only_the_other_
     assert tab_of(bob).relayed == []
 
 
+# an invitee's ringing tabs connect while they ring (as a callee's tab does): Accept only opens the microphones
+
+
+def links_of(view: CallView) -> list[tuple[str, str, bool]]:
+    return sorted((link.peer, link.role, link.live) for link in view.links)
+
+
+async def test_ringing_tabs_connect_to_each_member_silently_and_the_accepting_one_s_links_carry_voice(
+    place: Place,
+) -> None:
+    alice, bob, carol = await place.people('alice', 'bob', 'carol')
+    carol2 = await place.tab('carol')
+    call_id = await talking(alice, bob)
+    await alice.add_person(call_id, 'carol')
+    for tab in (carol, carol2):
+        assert links_of(seen(tab, call_id)) == [('alice', 'offer', False), ('bob', 'offer', False)]
+    assert links_of(seen(alice, call_id)) == [('carol', 'answer', False)] * 2  # one per ringing tab, silent
+    ringing_ids = {link.id for link in seen(carol, call_id).links}
+    await carol.accept(call_id)
+    assert {link.id for link in seen(carol, call_id).links} == ringing_ids  # the same peer connections
+    assert links_of(seen(carol, call_id)) == [('alice', 'offer', True), ('bob', 'offer', True)]
+    assert links_of(seen(alice, call_id)) == [('carol', 'answer', True)]
+    assert seen(carol2, call_id).links == ()  # the other tab's rang for nothing: gone
+
+
+async def test_a_ringing_tab_negotiates_its_links_but_is_no_party_of_the_call(place: Place) -> None:
+    alice, bob, carol = await place.people('alice', 'bob', 'carol')
+    call_id = await talking(alice, bob)
+    await alice.add_person(call_id, 'carol')
+    to_alice = next(link.id for link in seen(carol, call_id).links if link.peer == 'alice')
+    tab_of(alice).relayed.clear()
+    await carol.signal(offer(call_id, to_alice, 'v=0 carol'))
+    assert [m['sdp'] for m in tab_of(alice).relayed] == ['v=0 carol']
+    await alice.signal(answer_signal(call_id, to_alice, 'v=0 alice'))
+    assert [m['kind'] for m in tab_of(carol).relayed] == ['answer']
+    with pytest.raises(CallError, match='not a party'):
+        await media_up(carol, call_id)  # no voice of hers flows before she accepts
+    with pytest.raises(CallError, match='not yours'):
+        await bob.signal(candidate(call_id, to_alice))
+    assert states(seen(alice, call_id))['carol'] == MemberState.RINGING
+
+
+async def test_an_invitation_declined_or_cancelled_takes_its_links_with_it(place: Place) -> None:
+    alice, bob, carol, dave = await place.people('alice', 'bob', 'carol', 'dave')
+    call_id = await talking(alice, bob)
+    await alice.add_person(call_id, 'carol')
+    await carol.decline(call_id)
+    await alice.add_person(call_id, 'dave')
+    assert links_of(seen(alice, call_id)) == [('dave', 'answer', False)]
+    await alice.remove_person(call_id, 'dave')
+    assert seen(alice, call_id).links == () and seen(bob, call_id).links == () and seen(dave, call_id).links == ()
+
+
+async def test_a_ringing_tab_links_to_who_joins_meanwhile_and_drops_who_leaves(place: Place) -> None:
+    alice, bob, carol, dave = await place.people('alice', 'bob', 'carol', 'dave')
+    call_id = await talking(alice, bob)
+    await alice.add_person(call_id, 'carol')
+    await alice.add_person(call_id, 'dave')
+    await carol.accept(call_id)
+    silent = [('alice', 'offer', False), ('bob', 'offer', False), ('carol', 'offer', False)]
+    assert links_of(seen(dave, call_id)) == silent
+    await bob.hang_up(call_id)
+    assert links_of(seen(dave, call_id)) == [('alice', 'offer', False), ('carol', 'offer', False)]
+    await dave.accept(call_id)
+    assert links_of(seen(carol, call_id)) == [('alice', 'offer', True), ('dave', 'answer', True)]
+
+
 async def test_the_leg_to_someone_who_left_carries_nothing(place: Place) -> None:
     alice, bob, carol = await place.people('alice', 'bob', 'carol')
     call_id = await group_of_three(alice, bob, carol)

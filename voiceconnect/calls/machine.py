@@ -270,8 +270,9 @@ class BridgeRoom:
 
 @dataclass
 class Link:
-    """One peer connection of the mesh between two joined members' devices: the later one offers. On a bridged
-    call, each joined device's one link to the bridge (answerer BRIDGE_USER on BRIDGE_DEVICE)."""
+    """One peer connection of the mesh between two joined members' devices: the later one offers. An invitee's
+    ringing tab holds one to each joined member's tab while it rings, silent until Accept (`Call.carries_voice`).
+    On a bridged call, each joined device's one link to the bridge (answerer BRIDGE_USER on BRIDGE_DEVICE)."""
 
     offerer: str  # user
     offerer_device: str
@@ -398,6 +399,18 @@ class Call:
                 return {self.caller_device, self.legs[self.answered_leg]}
             return {m.device for m in self.joined() if m.device is not None}
         return {self.caller_device, *self.legs.values()}
+
+    def signaling_devices(self) -> set[str]:
+        """The party devices, and an invitee's ringing tabs that connect their links while they ring."""
+        return self.party_devices() | {d for m in self.invited() for d in m.ringing if self.links_of(d)}
+
+    def joined_devices(self) -> set[str]:
+        return {m.device for m in self.joined() if m.device is not None}
+
+    def carries_voice(self, link: Link) -> bool:
+        """Whether the microphones go on `link`: both its ends joined (a ringing invitee's links wait for Accept)."""
+        joined = self.joined_devices() | {BRIDGE_DEVICE}
+        return link.offerer_device in joined and link.answerer_device in joined
 
     def duration(self, now: float) -> float:
         if self.answered_at is None:

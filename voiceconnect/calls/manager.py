@@ -239,6 +239,7 @@ class CallManager:
                     call.room.seat(name)
                 elif self._needs_bridge(call, 0):
                     self._to_bridge(out, call)
+                _link_ringing_tabs(call)
             tx.save(call)
             self._tell(out, call)
             return call
@@ -322,11 +323,14 @@ class CallManager:
         offer or candidate then costs no round trip to a shared store; a device not seen there as a party is
         checked against the store itself."""
         cached = self.store.cached(call_id)
-        if cached is not None and cached.has_user(user) and device in cached.party_devices():
+        if cached is not None and cached.has_user(user) and device in cached.signaling_devices():
             return cached
 
         async def step(tx: CallTx, out: Outcome) -> Call:
-            return await self._party_call(tx, call_id, user, device)
+            call = await self._call_for(tx, call_id, user)
+            if device not in call.signaling_devices():
+                raise CallError('You are not a party of this call here.')
+            return call
 
         return await self._transact(step)
 
@@ -377,6 +381,7 @@ class CallManager:
                     if not invitation.ringing:
                         gone = LeaveReason.MISSED if deliberate else LeaveReason.CONNECTION_LOST
                         self._leave(out, call, invitation, gone)
+                    _link_ringing_tabs(call)
                     tx.save(call)
                     self._tell(out, call)
                 return
@@ -414,6 +419,7 @@ class CallManager:
             if (invitation := self._invitation(call, user)) is not None:
                 if old in invitation.ringing:  # a ringing tab reloaded: it rings again, as the new document
                     invitation.ringing[invitation.ringing.index(old)] = new
+                    _link_ringing_tabs(call)
                     tx.save(call)
                     self._tell(out, call)
                 return
@@ -660,16 +666,17 @@ class CallManager:
 
     def _join(self, tx: CallTx, out: Outcome, call: Call, member: Member, device: str) -> Call:
         """An invitee accepts on `device`: joined, with a link to each other joined member's device (the newcomer
-        offers, as a callee's tab does)."""
+        offers, as a callee's tab does): the ones it connected while it rang now carry voice, the others drop."""
         if device not in member.ringing:
             raise CallError('This call is not ringing here.')
-        others = [m for m in call.joined() if m.device is not None]
+        others = {m.device: m.user for m in call.joined() if m.device is not None}
         self._member_joins(call, member, device, self.clock.now())
         if call.room is not None:
             call.room.seat(member.user)
             call.links[new_id('l')] = Link(member.user, device, BRIDGE_USER, BRIDGE_DEVICE)
-        for other in others if call.room is None else []:
-            call.links[new_id('l')] = Link(member.user, device, other.user, other.device)  # type: ignore[arg-type]
+        else:
+            _link(call, member.user, device, others)
+        _link_ringing_tabs(call)
         tx.save(call)
         more = len([m for m in call.joined() if call.added(m.user)])
         out.log(
@@ -724,6 +731,7 @@ class CallManager:
             call.media_up.discard(member.device)
             for link_id in list(call.links_of(member.device)):
                 del call.links[link_id]
+        _link_ringing_tabs(call)
         call.muted.discard(member.user)
         call.away.discard(member.user)
         call.away_since.pop(member.user, None)
@@ -845,6 +853,29 @@ def _pair(call: Call) -> str:
 def _carrying(call: Call) -> set[str]:
     """The devices that carry the call's audio: the caller's and the answering leg's, and each joined member's."""
     return {call.caller_device, call.callee_device, *(m.device for m in call.joined())} - {None}  # type: ignore[return-value]
+
+
+def _link_ringing_tabs(call: Call) -> None:
+    """Keep a mesh's links in step with which invitees' tabs ring: each ringing tab has a link to every joined
+    member's tab, as a callee's tab has its leg while it rings (so Accept only opens the microphones: the peer
+    connections are up already); a link with an end that neither rings nor is joined any more drops. A call on the
+    bridge has none: Janus would mix the call to a tab that has not accepted."""
+    joined = {m.device: m.user for m in call.joined() if m.device is not None}
+    ringing = {} if call.bridged else {d: m.user for m in call.invited() if call.added(m.user) for d in m.ringing}
+    for link_id, link in list(call.links.items()):
+        if not link.to_bridge and (link.offerer_device not in joined | ringing or link.answerer_device not in joined):
+            del call.links[link_id]
+    for device, user in ringing.items():
+        _link(call, user, device, joined)
+
+
+def _link(call: Call, user: str, device: str, to: dict[str, str]) -> None:
+    """A link (`device` offers) to each of `to` (device → user) it has none with yet."""
+    linked = {link.answerer_device for link in call.links.values() if link.offerer_device == device}
+    linked |= {link.offerer_device for link in call.links.values() if link.answerer_device == device}
+    for other_device, other in to.items():
+        if other_device != device and other_device not in linked:
+            call.links[new_id('l')] = Link(user, device, other, other_device)
 
 
 def _renew_links(call: Call, old: str, new: str) -> None:

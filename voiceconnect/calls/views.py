@@ -43,11 +43,13 @@ class MemberView:
 
 @dataclass(frozen=True)
 class LinkView:
-    """One of this tab's peer connections in a group call: `offer` (this tab makes the offer) or `answer`."""
+    """One of this tab's peer connections in a group call: `offer` (this tab makes the offer) or `answer`; `live`
+    once both ends joined (before, it connects while an invitation rings, and no microphone goes on it)."""
 
     id: str
     role: Literal['offer', 'answer']
     peer: str
+    live: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ class CallView:
     def rings_here(self) -> bool:
         """This tab rings: a call to this user (its leg), or an invitation into a group call."""
         return self.ringing_here or (self.invited and self.invited_here)
+
+    @property
+    def connects_here(self) -> bool:
+        """This tab holds peer connections of the live call: it carries it, or it rings (and connects meanwhile)."""
+        return (self.here or self.rings_here) and self.live
 
     @property
     def joined(self) -> tuple[str, ...]:
@@ -234,6 +241,7 @@ def _group_part(call: Call, user: str, device: str) -> dict[str, Any]:
             id=link_id,
             role='offer' if link.offerer_device == device else 'answer',
             peer=shown_name(link.answerer if link.offerer_device == device else link.offerer),
+            live=call.carries_voice(link),
         )
         for link_id, link in call.links_of(device).items()
     )

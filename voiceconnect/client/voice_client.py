@@ -84,6 +84,7 @@ class _Leg:
     remote_track: MediaStreamTrack | None = None
     attached: bool = False
     reported: bool = False
+    sending: bool = False  # our voice is on it (a link: once it carries voice)
 
 
 class Call:
@@ -110,6 +111,7 @@ class Call:
         self.members: list[wire.MemberPayload] = []  # a group call's people (empty for 1:1)
         self._links: dict[str, _Leg] = {}  # link id → peer connection (group calls)
         self._link_peer: dict[str, str] = {}  # link id → the other end's name
+        self._live_links: set[str] = set()  # links our voice may go on (both ends joined)
         self._heard: dict[str, Incoming] = {}  # the other end's name → what is heard from them on their link
         self._relay: MediaRelay | None = None  # our sound to several peer connections at once
         self._joined_waiters: dict[str, asyncio.Future[str]] = {}
@@ -186,8 +188,18 @@ class Call:
             self._close_link(gone)
         for link_id, link in wanted.items():
             self._link_peer[link_id] = link['peer']
+            if link.get('live', True):
+                self._live_links.add(link_id)
             if link_id not in self._links and link['role'] == 'offer':
                 self._spawn(self._offer_link(link_id))
+            elif link_id in self._live_links:
+                self._send_on(self._links.get(link_id))
+
+    def _send_on(self, link: '_Leg | None') -> None:
+        """Our voice on a link once it carries voice (a ringing invitee's link to us stays silent until they join)."""
+        if link is not None and link.transceiver is not None and not link.sending:
+            link.sending = True
+            link.transceiver.sender.replaceTrack(self._sending())
 
     def _sending(self) -> MediaStreamTrack:
         """Our sound for one more peer connection, a copy of its own: aiortc stops a sender's track when its peer
@@ -217,6 +229,7 @@ class Call:
     async def _offer_link(self, link_id: str) -> None:
         link = self._new_link(link_id)
         link.transceiver = link.pc.addTransceiver(self._sending(), direction='sendrecv')
+        link.sending = True  # we offer once joined: the links we offer on carry voice
         await link.pc.setLocalDescription(await link.pc.createOffer())
         if self._links.get(link_id) is link:
             sdp = link.pc.localDescription.sdp
@@ -229,13 +242,15 @@ class Call:
             transceiver.direction = 'sendrecv'
             if link.transceiver is None:
                 link.transceiver = transceiver
-                transceiver.sender.replaceTrack(self._sending())
+        if link_id in self._live_links:
+            self._send_on(link)
         await self._remote_set(link)
         await link.pc.setLocalDescription(await link.pc.createAnswer())
         answer = {'kind': 'answer', 'call_id': self.id, 'leg': link_id, 'sdp': link.pc.localDescription.sdp}
         await self.client._signal(answer)
 
     def _close_link(self, link_id: str) -> None:
+        self._live_links.discard(link_id)
         if (link := self._links.pop(link_id, None)) is not None:
             self._spawn(link.pc.close())
         if (peer := self._link_peer.pop(link_id, None)) is not None and (heard := self._heard.pop(peer, None)):
