@@ -34,9 +34,9 @@ def accept_invitation(invitee: Person, inviter: Person, *others: Person) -> None
     expect(participants(invitee.page)).to_be_visible()
 
 
-def everyone_hears_the_others(group: list[Person]) -> None:
+def everyone_hears_the_others(group: list[Person], timeout: float = 20) -> None:
     for person in group:
-        wait_for_voices(person.page, [other.tone_hz for other in group if other is not person])
+        wait_for_voices(person.page, [other.tone_hz for other in group if other is not person], timeout=timeout)
 
 
 def test_a_group_call_in_browsers_grows_shrinks_survives_a_reload_and_the_host_removes(vc_server, people) -> None:
