@@ -1,7 +1,7 @@
 """Several processes over Redis, in real browsers: `scripts/cluster.sh 2` (Redis, two app processes, HAProxy),
-people served by different processes calling each other, a process killed mid-call, and one process with Redis
-restarted mid-call. The calls go on: their state was in Redis, and a page that lost its process reloads on
-another (or the restarted) one and resumes its call as after a reload."""
+people served by different processes calling each other, a process killed mid-call (a 1:1 call, a group call), and
+one process with Redis restarted mid-call. The calls go on: their state was in Redis, and a page that lost its
+process reloads on another (or the restarted) one and resumes its call as after a reload."""
 
 import secrets
 import time
@@ -17,6 +17,7 @@ from voiceconnect.testing.servers import PROJECT_DIR, AppServer, Cluster
 from voiceconnect.testing.waiting import wait_until
 
 from .conftest import accept, call, expect_call_ended
+from .test_group_calls import accept_invitation, add_from_dialog, everyone_hears_the_others, participants
 from .test_persistence import call_rows, wait_for_rows
 
 
@@ -110,6 +111,47 @@ def test_the_process_serving_bob_is_killed_mid_call_and_the_call_goes_on(cluster
     alice.page.get_by_role('button', name='Hang up').click()
     expect_call_ended(bob.page)
     wait_until(lambda: rows_of(cluster, bob) == [(1, 1, 'completed')], lambda: str(rows_of(cluster, bob)))
+    cluster.wait_serving('app2')  # scripts/cluster.sh started the killed process again
+
+
+def test_the_process_serving_bob_is_killed_mid_group_call_and_everyone_hears_everyone_again(
+    cluster: Cluster, served
+) -> None:
+    """Issue 20: a process dying with Redis keeps the promises of a 1:1 call, per participant. Bob, alone on app2,
+    carries the caller-callee leg (with alice) and a link (with carol) in a mesh of three: both are renegotiated
+    once his page reloads on app1, while alice and carol talk on over theirs; nobody leaves and the call goes on."""
+    alice, bob, carol = served('app1', cluster), served('app2', cluster), served('app1', cluster)
+    call(alice, bob)
+    accept(alice, bob)
+    add_from_dialog(alice, carol)
+    accept_invitation(carol, alice, bob)
+    group = [alice, bob, carol]
+    everyone_hears_the_others(group)
+
+    killed_at = time.monotonic()
+    with bob.page.expect_navigation(timeout=15_000):  # the audio flows browser to browser until the page reloads
+        cluster.kill('app2')
+    cluster.wait_for_log(f'Call resumed after a reload: {bob.name}', timeout=15)
+    everyone_hears_the_others(group, timeout=15)  # each in turn: within 15 s each, as in the 1:1 call
+    print(f'voice back for all three {time.monotonic() - killed_at:.1f} s after kill -9')
+    assert instance_of(bob.page) == 'app1'
+    for person in group:
+        expect(participants(person.page).get_by_role('listitem')).to_have_count(3)
+        for other in group:
+            expect(participants(person.page)).to_contain_text(other.name)
+        expect(participants(person.page).get_by_text('Reconnecting…').filter(visible=True)).to_have_count(0)
+        expect(person.page.get_by_text('Call ended')).to_be_hidden()
+    theirs = [line for line in cluster.log_text().splitlines() if any(p.name in line for p in group)]
+    # nobody left or was dropped, and every signal was on a leg or link of its sender (bob's renewed ones included)
+    gone = ('User disconnected', 'Call ended', '👥 Left', 'Rejected signal')
+    assert not [line for line in theirs if any(word in line for word in gone)], theirs
+
+    alice.page.get_by_role('button', name='Hang up').click()  # the host leaves: bob and carol go on
+    expect(alice.page.get_by_text('Call ended')).to_be_visible()
+    expect(participants(bob.page).get_by_role('listitem')).to_have_count(2)
+    bob.page.get_by_role('button', name='Hang up').click()  # one left: the call ends
+    expect_call_ended(carol.page)
+    wait_until(lambda: rows_of(cluster, alice) == [(1, 1, 'completed')], lambda: str(rows_of(cluster, alice)))
     cluster.wait_serving('app2')  # scripts/cluster.sh started the killed process again
 
 
