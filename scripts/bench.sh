@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a benchmark from bench/ (default: ring_voice) in the private loopback-only network namespace.
-# Usage: scripts/bench.sh [ring_voice|recovery|presence_load|capacity|relay_cost|failover|voice_client|turn_relay|janus|group|
-#   abuse|anonymous_pages|fuzz]
+# Usage: scripts/bench.sh [ring_voice|recovery|presence_load|capacity|relay_cost|failover|voice_client|turn_relay|
+#   janus|group|abuse|anonymous_pages|fuzz]
 #   [args...]   (bench/metrics_scrape.py runs without it)
 #   scripts/bench.sh fuzz --examples 10000   signaling fuzz (no browser, no network): exits 1 on any broken invariant
 set -euo pipefail

@@ -25,7 +25,7 @@ from voiceconnect.people.accounts import AccountError, SignedIn
 
 from .core import backend
 from .nicegui_fixes import browser_session
-from .nicegui_fixes.browser_session import RENEW_AND_SIGN_IN, RoundTripFailed, Storage, is_retired
+from .nicegui_fixes.browser_session import RENEW, RoundTripFailed, Storage, is_retired
 from .tabs import LINEAGE, BrowserTab, TabState
 
 ACCOUNTS = 'accounts'  # user storage: {name: session token} for every account signed in on this browser
@@ -104,13 +104,16 @@ async def continue_as(tab: TabState, name: str, token: str) -> Device | None:
 
 
 async def log_out(tab: TabState) -> None:
-    """Log out the tab's account: its session ends on every tab that uses it, and the browser gets a new id."""
+    """Log out the tab's account: its session ends on every tab that uses it, and the browser gets a new id.
+
+    The session's end takes this tab to the sign-in page, in place, as it does every other tab of the session
+    (`_signed_out`); the new id comes by a fetch with no reload after it, so /login loads once."""
     if tab.device is None:
         return
     await _current_storage(tab)
     _forget(tab, tab.device.user)
     await backend().log_out(tab.device)
-    tab.client.run_javascript(RENEW_AND_SIGN_IN)  # a new browser id: a copy of the old cookie opens nothing
+    tab.client.run_javascript(RENEW)  # a new browser id: a copy of the old cookie opens nothing
 
 
 def _store_sign_in(signed_in: SignedIn, storage: Storage, old_id: str, new_id: str) -> None:

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Frame, expect
 
 from voiceconnect.testing.probes import is_playing, wait_for_silence, wait_for_tone
 from voiceconnect.testing.waiting import wait_until
@@ -158,3 +158,32 @@ def test_refused_microphone_ends_the_call_with_a_message(vc_server, people) -> N
     expect(bob.page.get_by_text('Microphone access was refused.')).to_be_visible()
     expect(alice.page.get_by_text('Microphone access was refused.')).to_be_visible()
     vc_server.wait_for_log('Media failed')
+
+
+def test_log_out_loads_the_sign_in_page_once(vc_server, people) -> None:
+    """Log out shows the sign-in page once: the session's end takes the tab there, and nothing loads it again after
+    (a second load would flash the page and lose what was typed into the first), and the page shown is one to sign in
+    from again."""
+    (alice,) = people(1)
+    page = alice.page
+    to_login: list[str] = []  # the tab's navigations to /login: document loads and in-app ones alike
+
+    def navigated(frame: Frame) -> None:
+        if frame == page.main_frame and frame.url.endswith('/login'):
+            to_login.append(frame.url)
+
+    page.on('framenavigated', navigated)
+    with page.expect_response(lambda response: response.url.endswith('/session/renew')):
+        page.get_by_role('button', name='Log out').click()  # the browser's new id comes with this response
+    expect(page.get_by_label('Username')).to_be_visible()
+    vc_server.wait_for_log(f'👋 User disconnected: {alice.name}')
+    page.wait_for_load_state()
+    page.wait_for_timeout(1_000)  # time for a second load (Log out's reload came right after the response)
+    assert to_login == [vc_server.url + '/login']
+
+    page.get_by_label('Username').fill(alice.name)
+    page.get_by_label('Password').fill(alice.password)
+    page.get_by_role('button', name='Sign in').click()
+    expect(page.get_by_text(f'Signed in as {alice.name}')).to_be_visible()
+    page.reload()  # the sign-in went to the browser's new id, which the page followed
+    expect(page.get_by_text(f'Signed in as {alice.name}')).to_be_visible()

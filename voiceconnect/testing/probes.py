@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from playwright.sync_api import Page
 
@@ -21,6 +22,33 @@ from .browser import peek
 from .waiting import wait_until
 
 LEVEL_THRESHOLD_DB = -60.0
+STEADY_READINGS = 2  # readings in a row a wait needs before it trusts what it hears: one glitch proves nothing
+
+R = TypeVar('R')  # one reading, as the page gave it
+S = TypeVar('S')  # a reading that counts towards a steady run
+
+
+def _steady(
+    read: Callable[[], R],
+    accept: Callable[[R], S | None],
+    failure: Callable[[R], str],
+    timeout: float,
+    interval: float,
+    needed: int = STEADY_READINGS,
+) -> S:
+    """Read every `interval` s until `accept` takes `needed` readings in a row, and return what it made of the last
+    one; on timeout fail with an AssertionError saying `failure(the last reading)`, so it shows what was heard."""
+    last: list[R] = []  # the latest reading, once there is one
+    streak = 0
+
+    def steady() -> tuple[S] | None:
+        nonlocal streak
+        last[:] = [read()]
+        taken = accept(last[0])
+        streak = streak + 1 if taken is not None else 0
+        return (taken,) if taken is not None and streak >= needed else None  # boxed: an empty list counts too
+
+    return wait_until(steady, lambda: failure(last[0]) if last else 'nothing read', timeout, interval)[0]
 
 
 def has_user_activation(page: Page) -> bool:
@@ -77,22 +105,17 @@ def _measure(page: Page) -> Peak | str:
     return Peak(float(result['hz']), float(result['db']))
 
 
-def _poll(page: Page, timeout: float, done: Callable[[Peak], bool], what: str, needed: int = 2) -> Peak:
-    """Poll the analyser until `done` holds for `needed` readings in a row (one glitch proves nothing)."""
-    last: Peak | str = 'not measured'
-    streak = 0
+def _poll(page: Page, timeout: float, done: Callable[[Peak], bool], what: str, needed: int = STEADY_READINGS) -> Peak:
+    """Poll the analyser until `done` holds for `needed` readings in a row."""
 
-    def steady() -> Peak | None:
-        nonlocal last, streak
-        last = _measure(page)
-        streak = streak + 1 if isinstance(last, Peak) and done(last) else 0
-        return last if isinstance(last, Peak) and streak >= needed else None
+    def accept(reading: Peak | str) -> Peak | None:
+        return reading if isinstance(reading, Peak) and done(reading) else None
 
-    def failure() -> str:
+    def failure(last: Peak | str) -> str:
         shown = f'{last.hz:.1f} Hz at {last.db:.1f} dB' if isinstance(last, Peak) else last
         return f'{what}; last remote peak: {shown}'
 
-    return wait_until(steady, failure, timeout, interval=0.15)
+    return _steady(lambda: _measure(page), accept, failure, timeout, interval=0.15, needed=needed)
 
 
 def remote_peak(page: Page, timeout: float = 10) -> Peak:
@@ -238,17 +261,15 @@ def hears_exactly(heard: list[float], tones_hz: list[float], tol: float = 15) ->
 def wait_for_voices(page: Page, tones_hz: list[float], tol: float = 15, timeout: float = 20) -> list[float]:
     """Assert the page plays exactly these tones, one stream each (a group call: everyone else, not itself),
     in two readings in a row."""
-    last: list[float] = []
-    streak = 0
-
-    def steady() -> list[float] | None:
-        nonlocal last, streak
-        last = voices(page)
-        streak = streak + 1 if hears_exactly(last, tones_hz, tol) else 0
-        return last if streak >= 2 else None
-
     wanted = ', '.join(f'{hz:g}' for hz in sorted(tones_hz))
-    return wait_until(steady, lambda: f'did not hear exactly {wanted} Hz; heard {last}', timeout, interval=0.2)
+
+    def accept(heard: list[float]) -> list[float] | None:
+        return heard if hears_exactly(heard, tones_hz, tol) else None
+
+    def failure(heard: list[float]) -> str:
+        return f'did not hear exactly {wanted} Hz; heard {heard}'
+
+    return _steady(lambda: voices(page), accept, failure, timeout, interval=0.2)
 
 
 MIX_RANGE_DB = 25.0  # a voice in a mix: within this of its loudest voice; one not in it: this far under it
@@ -266,8 +287,6 @@ def wait_for_mix(page: Page, heard_hz: list[float], absent_hz: list[float], time
     and none of `absent_hz` (its own voice, someone who left: MIX_RANGE_DB under the quietest heard), in two readings
     in a row; the levels of `heard_hz + absent_hz`."""
     tones = [*heard_hz, *absent_hz]
-    last: list[float] | None = None
-    streak = 0
 
     def mixed(levels: list[float]) -> bool:
         heard, absent = levels[: len(heard_hz)], levels[len(heard_hz) :]
@@ -279,16 +298,13 @@ def wait_for_mix(page: Page, heard_hz: list[float], absent_hz: list[float], time
             and all(db < quietest - MIX_RANGE_DB for db in absent)
         )
 
-    def steady() -> list[float] | None:
-        nonlocal last, streak
-        last = mix_levels(page, tones)
-        streak = streak + 1 if last is not None and mixed(last) else 0
-        return last if streak >= 2 else None
+    def accept(levels: list[float] | None) -> list[float] | None:
+        return levels if levels is not None and mixed(levels) else None
 
-    def failure() -> str:
+    def failure(last: list[float] | None) -> str:
         if last is None:
             return f'did not hear one mixed stream of {heard_hz}'
         shown = ', '.join(f'{hz:g} Hz {db:.0f} dB' for hz, db in zip(tones, last, strict=True))
         return f'did not hear a mix of {heard_hz} without {absent_hz}; last reading: {shown}'
 
-    return wait_until(steady, failure, timeout, interval=0.2)
+    return _steady(lambda: mix_levels(page, tones), accept, failure, timeout, interval=0.2)

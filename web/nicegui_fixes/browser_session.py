@@ -14,7 +14,8 @@ itself runs over the socket, which cannot set a cookie), and retires the old id'
 - `renew_for_sign_in`: the page that signs in fetches `SIGN_IN_PATH` with a one-time ticket its socket was given;
   the browser's accounts move to a new id, the new sign-in is added there, and the page itself moves with them (its
   request's id, which NiceGUI keeps its storage by and session_binding checks its socket against);
-- `RENEW_AND_SIGN_IN` (Log out): the same move, then the page reloads;
+- `RENEW` (Log out): the same move, a plain fetch; the page itself stays (the session's end has shown it the sign-in
+  page already, as every other tab of the session) and follows the browser to its new id like an older tab;
 - a copy of an old cookie opens retired storage: the sign-in gate gives it a fresh, empty id (`fresh_id_if_retired`;
   it is no successor of the old id: only the browser's own round trips are);
 - another tab of the browser still running on an older id (loaded before) finds the browser's current storage by a
@@ -38,7 +39,7 @@ RETIRED = 'retired'  # app.storage.user: this id was replaced; nothing may be st
 RENEW_PATH = '/session/renew'
 SIGN_IN_PATH = '/session/sign-in'
 FOLLOW_PATH = '/session/follow'
-RENEW_AND_SIGN_IN = f"fetch('{RENEW_PATH}', {{method: 'POST'}}).finally(() => location.replace('/login'))"
+RENEW = f"fetch('{RENEW_PATH}', {{method: 'POST'}})"  # no reload after it: the page is on /login already
 ROUND_TRIP_TIMEOUT_S = 15.0  # a page that does not make its round trip in this time is treated as gone
 MAX_PENDING = 1000  # round trips waiting; beyond that the oldest is refused (its page may try again)
 MAX_RENEWALS = 10_000  # retired id → the id that replaced it, for tabs still open on the old one
