@@ -600,9 +600,8 @@
       stopSound("vc-ringtone");
       microphone(id).catch(() => {}); // open while the server is told: the links take it once they exist
       const call = calls.get(id);
-      if (!call) continue;
-      call.accepted = true; // this tab's voice goes out now; the members' comes once the server says it joined
-      for (const link of call.links.values()) if (!link.live) goLive(call, id, link);
+      // this tab's voice goes out now; the members' comes once the server says it joined
+      if (call) for (const link of call.links.values()) if (!link.live) goLive(call, id, link);
     }
   }
 

@@ -397,7 +397,7 @@ class Call:
         if self.answered_leg is not None:
             if not self.is_group:  # 1:1: the leg's two ends (the members' devices mirror them)
                 return {self.caller_device, self.legs[self.answered_leg]}
-            return {m.device for m in self.joined() if m.device is not None}
+            return self.joined_devices()
         return {self.caller_device, *self.legs.values()}
 
     def signaling_devices(self) -> set[str]:

@@ -327,10 +327,7 @@ class CallManager:
             return cached
 
         async def step(tx: CallTx, out: Outcome) -> Call:
-            call = await self._call_for(tx, call_id, user)
-            if device not in call.signaling_devices():
-                raise CallError('You are not a party of this call here.')
-            return call
+            return await self._party_call(tx, call_id, user, device, Call.signaling_devices)
 
         return await self._transact(step)
 
@@ -669,7 +666,7 @@ class CallManager:
         offers, as a callee's tab does): the ones it connected while it rang now carry voice, the others drop."""
         if device not in member.ringing:
             raise CallError('This call is not ringing here.')
-        others = {m.device: m.user for m in call.joined() if m.device is not None}
+        others = _joined_tabs(call)
         self._member_joins(call, member, device, self.clock.now())
         if call.room is not None:
             call.room.seat(member.user)
@@ -747,9 +744,17 @@ class CallManager:
             raise CallError('No such call.')  # same answer for both: ids of others' calls reveal nothing
         return call
 
-    async def _party_call(self, tx: CallTx, call_id: str, user: str, device: str) -> Call:
+    async def _party_call(
+        self,
+        tx: CallTx,
+        call_id: str,
+        user: str,
+        device: str,
+        devices: Callable[[Call], set[str]] = Call.party_devices,
+    ) -> Call:
+        """The call, if `device` is one of its `devices` (the party devices unless told), else CallError."""
         call = await self._call_for(tx, call_id, user)
-        if device not in call.party_devices():
+        if device not in devices(call):
             raise CallError('You are not a party of this call here.')
         return call
 
@@ -860,13 +865,18 @@ def _link_ringing_tabs(call: Call) -> None:
     member's tab, as a callee's tab has its leg while it rings (so Accept only opens the microphones: the peer
     connections are up already); a link with an end that neither rings nor is joined any more drops. A call on the
     bridge has none: Janus would mix the call to a tab that has not accepted."""
-    joined = {m.device: m.user for m in call.joined() if m.device is not None}
+    joined = _joined_tabs(call)
     ringing = {} if call.bridged else {d: m.user for m in call.invited() if call.added(m.user) for d in m.ringing}
     for link_id, link in list(call.links.items()):
         if not link.to_bridge and (link.offerer_device not in joined | ringing or link.answerer_device not in joined):
             del call.links[link_id]
     for device, user in ringing.items():
         _link(call, user, device, joined)
+
+
+def _joined_tabs(call: Call) -> dict[str, str]:
+    """Each joined member's device → their name."""
+    return {m.device: m.user for m in call.joined() if m.device is not None}
 
 
 def _link(call: Call, user: str, device: str, to: dict[str, str]) -> None:
